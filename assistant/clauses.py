@@ -1,0 +1,108 @@
+"""Incremental clause splitting of a streamed LLM reply, so speech can start early.
+
+The first clause goes to TTS as soon as it ends at a clause boundary and is a few words
+long (or, with no boundary in sight, once it reaches `max_first_words`): that is what the
+user waits for. Later text goes out by sentence, which sounds better and costs nothing
+because the first clause is already playing. Pure code: no audio, no asyncio.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_SENTENCE_END = frozenset(".!?")
+_CLAUSE_END = frozenset(",;:")
+# Abbreviations whose full stop does not end a sentence (lower case, without the dot).
+_ABBREVIATIONS = frozenset(
+    {"mr", "mrs", "ms", "dr", "st", "prof", "vs", "etc", "e.g", "i.e", "approx", "no", "jr", "sr"}
+)
+_MARKUP = re.compile(r"[*_`#~|<>\[\]{}]+")
+_SPACES = re.compile(r"\s+")
+
+
+def speakable(text: str) -> str:
+    """Text as it should be spoken: markdown and stray markup removed, whitespace folded."""
+    return _SPACES.sub(" ", _MARKUP.sub("", text)).strip()
+
+
+@dataclass(frozen=True, slots=True)
+class SplitterSettings:
+    min_first_words: int = 3
+    """The first clause is released at a clause boundary once it has this many words."""
+    max_first_words: int = 8
+    """...or at a word boundary when it reaches this many words with no boundary."""
+    max_words: int = 30
+    """Later text without a sentence end is released at a clause boundary past this size."""
+
+
+class ClauseSplitter:
+    """Feed it text deltas; it returns clauses ready to speak."""
+
+    def __init__(self, settings: SplitterSettings | None = None) -> None:
+        self.settings = settings or SplitterSettings()
+        self._buf = ""
+        self._emitted = 0
+
+    def feed(self, delta: str) -> list[str]:
+        self._buf += delta
+        out: list[str] = []
+        while (cut := self._next_cut()) is not None:
+            clause, self._buf = self._buf[:cut], self._buf[cut:]
+            if text := speakable(clause):
+                out.append(text)
+                self._emitted += 1
+        return out
+
+    def flush(self) -> list[str]:
+        """The rest of the reply, at the end of the stream."""
+        text = speakable(self._buf)
+        self._buf = ""
+        if not text:
+            return []
+        self._emitted += 1
+        return [text]
+
+    def _next_cut(self) -> int | None:
+        """Index just past the next releasable clause in the buffer, or None."""
+        buf = self._buf
+        first = self._emitted == 0
+        words = 0
+        in_word = False
+        last_clause_cut: int | None = None
+        for i, ch in enumerate(buf):
+            if ch.isspace():
+                in_word = False
+                continue
+            if not in_word:
+                words += 1
+                in_word = True
+                # With no boundary in sight, the first clause goes out at a word boundary.
+                if first and words > self.settings.max_first_words:
+                    return i
+            # A boundary is only certain once whitespace follows it (think "3.5", "U.S.").
+            if i + 1 >= len(buf) or not buf[i + 1].isspace():
+                continue
+            if ch in _SENTENCE_END and not (ch == "." and self._is_abbreviation(buf, i)):
+                if words >= (self.settings.min_first_words if first else 1):
+                    return i + 1
+            elif ch in _CLAUSE_END or _is_dash(buf, i):
+                if first and words >= self.settings.min_first_words:
+                    return i + 1
+                last_clause_cut = i + 1
+        if not first and words > self.settings.max_words and last_clause_cut is not None:
+            return last_clause_cut
+        return None
+
+    @staticmethod
+    def _is_abbreviation(buf: str, dot: int) -> bool:
+        start = dot
+        while start > 0 and not buf[start - 1].isspace():
+            start -= 1
+        word = buf[start:dot].lower().lstrip("(\"'")
+        return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
+
+
+def _is_dash(buf: str, i: int) -> bool:
+    """A spaced dash (" - ", " — ") separates clauses; a hyphen inside a word does not."""
+    return buf[i] in "-\u2013\u2014" and i > 0 and buf[i - 1].isspace()

@@ -1,0 +1,380 @@
+"""Configuration: the user's config file, `models.toml` (model roles) and pipeline definitions.
+
+All three are TOML validated with pydantic. Any problem becomes one `ConfigError` line
+naming the file, the field and what is wrong.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import os
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from assistant.errors import ConfigError, ModelNotFoundError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------- models.toml
+
+
+class ModelSource(Strict):
+    """Where a model's files come from: exactly one of `package`, `path` or `url`.
+
+    `package` names an installed Python package that ships the file. Either `file` is a
+    path inside the package (found without importing it) or `call` names a function of the
+    package that returns the path.
+    """
+
+    package: str | None = None
+    file: str | None = None
+    call: str | None = None
+    path: Path | None = None
+    url: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelSource:
+        given = [k for k in ("package", "path", "url") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of package, path or url (got {given or 'none'})")
+        if self.package is not None and (self.file is None) == (self.call is None):
+            raise ValueError("a package source needs exactly one of file or call")
+        if self.package is None and (self.file or self.call):
+            raise ValueError("file and call only go with package")
+        return self
+
+    def describe(self) -> str:
+        if self.package:
+            return f"package {self.package} ({self.file or self.call + '()'})"
+        return f"path {self.path}" if self.path else f"url {self.url}"
+
+
+class AsrModel(ModelSource):
+    engine: Literal["faster-whisper"] = "faster-whisper"
+    compute_type: str = "int8"
+    language: str = "en"
+    beam_size: PositiveInt = 1
+    threads: PositiveInt = 2
+
+
+class LlmModel(ModelSource):
+    engine: Literal["llama-cpp", "openai"] = "llama-cpp"
+    prompt_format: Literal["chat", "completion"] = "chat"
+    """`chat`: the model's own chat template; `completion`: a plain prompt for base models."""
+    n_ctx: PositiveInt = 2048
+    threads: PositiveInt = 2
+    temperature: Annotated[float, Field(ge=0, le=2)] = 0.2
+    api_key: SecretStr | None = None
+
+
+class TtsModel(ModelSource):
+    engine: Literal["piper"] = "piper"
+    config_call: str | None = None
+    """Function of the package that returns the voice's .onnx.json (default: model + .json)."""
+    threads: PositiveInt = 2
+    length_scale: PositiveFloat | None = None
+
+
+class VadModel(ModelSource):
+    engine: Literal["silero"] = "silero"
+
+
+class LlmRoles(Strict):
+    fast: LlmModel
+    large: LlmModel | None = None
+
+
+class ModelsFile(Strict):
+    asr: AsrModel
+    llm: LlmRoles
+    tts: TtsModel
+    vad: VadModel
+
+
+# ---------------------------------------------------------------- user config
+
+
+class AssistantSection(Strict):
+    system_prompt: str = (
+        "You are a helpful voice assistant in a home. Answer in one or two short spoken "
+        "sentences. No lists, no markdown."
+    )
+    max_reply_tokens: PositiveInt = 64
+
+
+class MemorySection(Strict):
+    max_turns: Annotated[int, Field(ge=0)] = 4
+    max_tokens: PositiveInt = 384
+    idle_timeout_s: PositiveFloat = 120.0
+
+
+class AudioSection(Strict):
+    input_device: str | None = None
+    """sounddevice device name or index; None is the system default."""
+    output_device: str | None = None
+    block_ms: Annotated[int, Field(ge=5, le=200)] = 20
+
+
+class LogSection(Strict):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Config(Strict):
+    models_file: Path | None = None
+    """models.toml to use (relative paths are relative to this config file)."""
+    pipeline: str = "default"
+    assistant: AssistantSection = AssistantSection()
+    memory: MemorySection = MemorySection()
+    audio: AudioSection = AudioSection()
+    log: LogSection = LogSection()
+
+
+# ---------------------------------------------------------------- pipelines/
+
+
+STAGE_REGISTRY: dict[str, str] = {
+    "asr": "asr",
+    "intents": "",
+    "llm": "llm.fast",
+    "clauses": "",
+    "tts": "tts",
+    "speaker": "",
+}
+"""Known stages and the model role each needs by default ("" for none)."""
+STAGE_ORDER = tuple(STAGE_REGISTRY)
+
+
+class ClauseSection(Strict):
+    min_first_words: PositiveInt = 3
+    max_first_words: PositiveInt = 8
+    max_words: PositiveInt = 30
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ClauseSection:
+        if self.max_first_words < self.min_first_words:
+            raise ValueError("max_first_words must be at least min_first_words")
+        return self
+
+
+class PipelineDef(Strict):
+    description: str = ""
+    stages: list[str]
+    llm_role: Literal["llm.fast", "llm.large"] = "llm.fast"
+    clauses: ClauseSection = ClauseSection()
+
+    @model_validator(mode="after")
+    def _known_stages(self) -> PipelineDef:
+        unknown = [s for s in self.stages if s not in STAGE_REGISTRY]
+        if unknown:
+            raise ValueError(f"unknown stage {unknown[0]!r} (known: {', '.join(STAGE_ORDER)})")
+        order = [STAGE_ORDER.index(s) for s in self.stages]
+        if order != sorted(order) or len(set(order)) != len(order):
+            raise ValueError(f"stages must appear once each, in the order {', '.join(STAGE_ORDER)}")
+        for needed in ("tts", "speaker"):
+            if needed not in self.stages:
+                raise ValueError(f"a pipeline needs the {needed!r} stage")
+        return self
+
+
+# ---------------------------------------------------------------- loading
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def user_config_dir() -> Path:
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "assistant"
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: invalid TOML: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
+
+
+def _validate(model: type[M], data: dict[str, Any], path: Path) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(f"{path}: {format_validation_error(e, model)}") from None
+
+
+def format_validation_error(e: ValidationError, model: type[BaseModel]) -> str:
+    """The first problem as 'field.path: what is wrong' (+ how many more)."""
+    err = e.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field"
+        hint = _did_you_mean(model, err["loc"])
+        if hint:
+            msg += f" (did you mean {hint!r}?)"
+    else:
+        msg = err["msg"].removeprefix("Value error, ")
+    more = len(e.errors()) - 1
+    return f"{loc or '(top level)'}: {msg}" + (f" (and {more} more problem(s))" if more else "")
+
+
+def _did_you_mean(model: type[BaseModel], loc: tuple[Any, ...]) -> str | None:
+    """Suggest the closest field name for a misspelt key."""
+    current: Any = model
+    for part in loc[:-1]:
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return None
+        ann = field.annotation
+        current = ann if isinstance(ann, type) else getattr(ann, "__args__", (None,))[0]
+    fields = list(getattr(current, "model_fields", {}))
+    close = difflib.get_close_matches(str(loc[-1]), fields, n=1)
+    return close[0] if close else None
+
+
+def load_config(path: Path | None) -> tuple[Config, Path | None]:
+    """The user's config: `path`, else the user config dir's config.toml, else defaults."""
+    if path is None:
+        default = user_config_dir() / "config.toml"
+        if not default.exists():
+            return Config(), None
+        path = default
+    cfg = _validate(Config, _read_toml(path), path)
+    if cfg.models_file is not None and not cfg.models_file.is_absolute():
+        cfg = cfg.model_copy(update={"models_file": (path.parent / cfg.models_file).resolve()})
+    return cfg, path
+
+
+def models_path(cfg: Config) -> Path:
+    if cfg.models_file is not None:
+        return cfg.models_file
+    user = user_config_dir() / "models.toml"
+    return user if user.exists() else PROJECT_ROOT / "models.toml"
+
+
+def load_models(path: Path) -> ModelsFile:
+    models = _validate(ModelsFile, _read_toml(path), path)
+    # Relative model paths are relative to models.toml.
+    return _resolve_relative_paths(models, path.parent)
+
+
+def _resolve_relative_paths(models: ModelsFile, base: Path) -> ModelsFile:
+    def fix(src: Any) -> Any:
+        if src is not None and src.path is not None and not src.path.is_absolute():
+            return src.model_copy(update={"path": (base / src.path).resolve()})
+        return src
+
+    llm = models.llm.model_copy(update={"fast": fix(models.llm.fast), "large": fix(models.llm.large)})
+    return models.model_copy(
+        update={"asr": fix(models.asr), "tts": fix(models.tts), "vad": fix(models.vad), "llm": llm}
+    )
+
+
+def pipelines_dir() -> Path:
+    return PROJECT_ROOT / "pipelines"
+
+
+def load_pipeline(name_or_path: str) -> PipelineDef:
+    path = Path(name_or_path)
+    if path.suffix != ".toml":
+        path = pipelines_dir() / f"{name_or_path}.toml"
+        if not path.exists():
+            known = sorted(p.stem for p in pipelines_dir().glob("*.toml"))
+            raise ConfigError(f"pipeline {name_or_path!r} not found (known: {', '.join(known)})")
+    return _validate(PipelineDef, _read_toml(path), path)
+
+
+# ---------------------------------------------------------------- resolving model files
+
+
+def resolve_model_file(role: str, src: ModelSource, models_file: Path) -> Path:
+    """The file (or directory) a role's source points at; ModelNotFoundError if none."""
+    where = f"{models_file}: {role}"
+    if src.url is not None:
+        raise ConfigError(f"{where}: url sources are served over HTTP and have no local file")
+    if src.path is not None:
+        if not src.path.exists():
+            raise ModelNotFoundError(f"{where}: model file {src.path} does not exist")
+        return src.path
+    assert src.package is not None
+    if src.file is not None:
+        spec = _find_spec(src.package)
+        base = Path(spec.submodule_search_locations[0]) if spec.submodule_search_locations else None
+        if base is None:
+            raise ModelNotFoundError(f"{where}: {src.package} is a module, not a package")
+        target = base / src.file
+    else:
+        assert src.call is not None
+        target = Path(_call(src.package, src.call, where)())
+    if not target.exists():
+        raise ModelNotFoundError(
+            f"{where}: package {src.package} is installed but has no {target} (reinstall it)"
+        )
+    return target
+
+
+def resolve_companion(role: str, src: ModelSource, call: str | None, models_file: Path) -> Path | None:
+    """A second file of a package source, e.g. a Piper voice's config."""
+    if call is None or src.package is None:
+        return None
+    where = f"{models_file}: {role}"
+    target = Path(_call(src.package, call, where)())
+    if not target.exists():
+        raise ModelNotFoundError(f"{where}: package {src.package} has no {target} (reinstall it)")
+    return target
+
+
+def _find_spec(package: str) -> importlib.machinery.ModuleSpec:
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None:
+        raise ModelNotFoundError(
+            f"model package {package!r} is not installed (pip install {package.replace('_', '-')})"
+        )
+    return spec
+
+
+def _call(package: str, name: str, where: str) -> Callable[[], Any]:
+    _find_spec(package)
+    module = importlib.import_module(package)
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        raise ModelNotFoundError(f"{where}: package {package} has no function {name}()")
+    return fn  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------- display
+
+
+def redacted(obj: Any) -> Any:
+    """A JSON-able view of a config with secrets and URL credentials hidden."""
+    if isinstance(obj, BaseModel):
+        return {k: redacted(getattr(obj, k)) for k in type(obj).model_fields}
+    if isinstance(obj, SecretStr):
+        return "***" if obj.get_secret_value() else ""
+    if isinstance(obj, dict):
+        return {k: redacted(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [redacted(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, str) and "://" in obj and "@" in obj.split("://", 1)[1].split("/", 1)[0]:
+        scheme, rest = obj.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return obj

@@ -1,0 +1,1 @@
+"""Engines behind small Protocols, each running on its own single-thread worker."""
