@@ -66,7 +66,9 @@ class AsrModel(ModelSource):
     engine: Literal["faster-whisper"] = "faster-whisper"
     compute_type: str = "int8"
     language: str = "en"
-    beam_size: PositiveInt = 1
+    beam_size: PositiveInt = 5
+    window_s: Annotated[float, Field(ge=5, le=30)] = 30.0
+    """Whisper encoder window in seconds (30 is what the model was trained on)."""
     threads: PositiveInt = 2
 
 
@@ -76,7 +78,8 @@ class LlmModel(ModelSource):
     """`chat`: the model's own chat template; `completion`: a plain prompt for base models."""
     n_ctx: PositiveInt = 2048
     threads: PositiveInt = 2
-    temperature: Annotated[float, Field(ge=0, le=2)] = 0.2
+    temperature: Annotated[float, Field(ge=0, le=2)] = 0.0
+    """0 is greedy: reproducible, and the small models wander less."""
     api_key: SecretStr | None = None
 
 
@@ -108,10 +111,9 @@ class ModelsFile(Strict):
 
 
 class AssistantSection(Strict):
-    system_prompt: str = (
-        "You are a helpful voice assistant in a home. Answer in one or two short spoken "
-        "sentences. No lists, no markdown."
-    )
+    # Measured on SmolLM2-135M: this wording (and greedy decoding) keeps it in English and
+    # on topic; "voice assistant in a home" made it answer in French.
+    system_prompt: str = "You are a helpful assistant. Answer in English, in one short sentence."
     max_reply_tokens: PositiveInt = 64
 
 

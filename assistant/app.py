@@ -1,0 +1,165 @@
+"""The composition root: config -> engines -> turn runner. Nothing else builds long-lived objects."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assistant.clauses import SplitterSettings
+from assistant.clock import MONOTONIC, Clock
+from assistant.config import (
+    Config,
+    LlmModel,
+    ModelsFile,
+    PipelineDef,
+    load_config,
+    load_models,
+    load_pipeline,
+    models_path,
+    redacted,
+    resolve_companion,
+    resolve_model_file,
+)
+from assistant.engines.asr import WhisperTranscriber
+from assistant.engines.llm import LlamaChatModel
+from assistant.engines.tts import PiperSynthesizer
+from assistant.engines.worker import CpuGate, Worker
+from assistant.errors import ConfigError
+from assistant.memory import ConversationMemory
+from assistant.turn import Engines, TurnRunner, TurnSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the configuration files say, validated."""
+
+    config: Config
+    config_path: Path | None
+    models: ModelsFile
+    models_path: Path
+    pipeline: PipelineDef
+    pipeline_name: str
+
+    def llm_model(self) -> LlmModel:
+        if self.pipeline.llm_role == "llm.large":
+            if self.models.llm.large is None:
+                raise ConfigError(f"{self.models_path}: llm.large: the pipeline needs it, none given")
+            return self.models.llm.large
+        return self.models.llm.fast
+
+    def model_files(self) -> dict[str, Path]:
+        """The files of the roles this pipeline uses (ModelNotFoundError if one is missing)."""
+        m, mf = self.models, self.models_path
+        llm = self.llm_model()
+        if llm.engine != "llama-cpp" or llm.prompt_format != "chat":
+            raise ConfigError(
+                f"{mf}: {self.pipeline.llm_role}: engine {llm.engine!r} with prompt_format "
+                f"{llm.prompt_format!r} is not wired yet (llama-cpp chat models only)"
+            )
+        files = {
+            "asr": resolve_model_file("asr", m.asr, mf),
+            self.pipeline.llm_role: resolve_model_file(self.pipeline.llm_role, llm, mf),
+            "tts": resolve_model_file("tts", m.tts, mf),
+        }
+        voice_cfg = resolve_companion("tts", m.tts, m.tts.config_call, mf)
+        if voice_cfg is not None:
+            files["tts.config"] = voice_cfg
+        return files
+
+    def describe(self) -> dict[str, Any]:
+        """The resolved configuration, secrets redacted (for `assistant check-config`)."""
+        return {
+            "config_file": str(self.config_path) if self.config_path else "(built-in defaults)",
+            "models_file": str(self.models_path),
+            "pipeline": self.pipeline_name,
+            "config": redacted(self.config),
+            "pipeline_def": redacted(self.pipeline),
+            "models": redacted(self.models),
+            "model_files": {k: str(v) for k, v in self.model_files().items()},
+        }
+
+
+def load_settings(config_file: Path | None, pipeline: str | None = None) -> Settings:
+    config, config_path = load_config(config_file)
+    mpath = models_path(config)
+    name = pipeline or config.pipeline
+    return Settings(config, config_path, load_models(mpath), mpath, load_pipeline(name), name)
+
+
+def turn_settings(settings: Settings) -> TurnSettings:
+    c = settings.pipeline.clauses
+    return TurnSettings(
+        system_prompt=settings.config.assistant.system_prompt,
+        max_reply_tokens=settings.config.assistant.max_reply_tokens,
+        splitter=SplitterSettings(c.min_first_words, c.max_first_words, c.max_words),
+    )
+
+
+async def build_engines(settings: Settings) -> Engines:
+    """Load every engine on its own worker (in parallel), then warm them one at a time."""
+    files = settings.model_files()
+    m = settings.models
+    llm_cfg = settings.llm_model()
+    workers = [Worker("asr"), Worker("llm"), Worker("tts")]
+    asr_w, llm_w, tts_w = workers
+    t0 = time.monotonic()
+    try:
+        asr, llm, tts = await asyncio.gather(
+            asr_w.call(lambda: WhisperTranscriber(
+                files["asr"], compute_type=m.asr.compute_type, threads=m.asr.threads,
+                language=m.asr.language, beam_size=m.asr.beam_size, window_s=m.asr.window_s,
+            )),
+            llm_w.call(lambda: LlamaChatModel(
+                files[settings.pipeline.llm_role], n_ctx=llm_cfg.n_ctx, threads=llm_cfg.threads,
+                temperature=llm_cfg.temperature,
+            )),
+            tts_w.call(lambda: PiperSynthesizer(
+                files["tts"], files.get("tts.config"), threads=m.tts.threads,
+                length_scale=m.tts.length_scale,
+            )),
+        )
+        t1 = time.monotonic()
+        # Warm one after the other: on two cores, together is slower than in turn.
+        await asr_w.call(asr.warm)
+        await llm_w.call(llm.warm, settings.config.assistant.system_prompt)
+        await tts_w.call(tts.warm)
+    except BaseException:
+        for w in workers:
+            w.shutdown()
+        raise
+    log.info("models loaded in %.1f s and warmed in %.1f s", t1 - t0, time.monotonic() - t1)
+    return Engines(asr, llm, tts, asr_w, llm_w, tts_w, CpuGate())
+
+
+@dataclass
+class Assistant:
+    settings: Settings
+    engines: Engines
+    runner: TurnRunner
+    clock: Clock
+
+    @property
+    def reply_rate_hz(self) -> int:
+        return self.engines.tts.sample_rate_hz
+
+
+@contextlib.asynccontextmanager
+async def open_assistant(settings: Settings, clock: Clock = MONOTONIC) -> AsyncIterator[Assistant]:
+    engines = await build_engines(settings)
+    mem = settings.config.memory
+    memory = ConversationMemory(
+        clock, max_turns=mem.max_turns, max_tokens=mem.max_tokens, idle_timeout_s=mem.idle_timeout_s
+    )
+    runner = TurnRunner(engines, memory, turn_settings(settings), clock)
+    try:
+        yield Assistant(settings, engines, runner, clock)
+    finally:
+        engines.shutdown()

@@ -1,0 +1,125 @@
+"""`assistant bench`: WAV files through the full pipeline, paced as a microphone would deliver
+them, replies rendered to WAV files; a per-stage latency table with p50/p95.
+
+Until the always-listening end-pointer exists, the end of each utterance is taken from the
+file (the level rule the black-box probe uses): the turn starts the moment the paced audio
+reaches that point, so the `endpoint` stage here is ~0 and the figures are the pipeline's
+own cost after end-pointing.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from importlib import resources
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from assistant.app import Assistant
+from assistant.audio import WavSpeaker, paced_chunks, read_wav
+from assistant.frames import AudioChunk, Utterance
+from assistant.latency import STAGES, TurnRecord, summarize
+from assistant.levels import speech_end_sample
+
+ASR_RATE_HZ = 16_000
+STAGE_COLUMNS = list(STAGES.values())
+
+
+def sample_files() -> list[Path]:
+    """The sample utterances shipped with the package."""
+    root = resources.files("assistant") / "samples"
+    return sorted(Path(str(p)) for p in root.iterdir() if p.name.endswith(".wav"))
+
+
+async def capture_utterance(
+    samples: np.ndarray, assistant: Assistant, block_ms: int
+) -> Utterance | None:
+    """Pace the file in real time; return the utterance once the audio reaches its end."""
+    end = speech_end_sample(samples, ASR_RATE_HZ)
+    if end is None:
+        return None
+    got: list[AudioChunk] = []
+    async for chunk in paced_chunks(samples, ASR_RATE_HZ, assistant.clock, block_ms):
+        got.append(chunk)
+        if sum(len(c.samples) for c in got) >= end:
+            break
+    audio = np.concatenate([c.samples for c in got])
+    speech_end_ns = got[0].captured_ns + end * 1_000_000_000 // ASR_RATE_HZ
+    return Utterance(audio, ASR_RATE_HZ, speech_end_ns, assistant.clock.now_ns())
+
+
+async def run_bench(
+    assistant: Assistant,
+    files: Sequence[Path],
+    out_dir: Path,
+    progress: Callable[[str], None],
+) -> list[TurnRecord]:
+    records: list[TurnRecord] = []
+    block_ms = assistant.settings.config.audio.block_ms
+    for i, path in enumerate(files, 1):
+        progress(f"[{i}/{len(files)}] {path.name}")
+        samples = read_wav(path, ASR_RATE_HZ)
+        utterance = await capture_utterance(samples, assistant, block_ms)
+        if utterance is None:
+            progress(f"[{i}/{len(files)}] {path.name}: no speech in the file, skipped")
+            continue
+        # Each file is its own conversation: an earlier answer must not colour the next.
+        assistant.runner.memory.clear()
+        speaker = WavSpeaker(out_dir / f"{path.stem}.reply.wav", assistant.reply_rate_hz, assistant.clock)
+        records.append(await assistant.runner.run(utterance, speaker, file=str(path)))
+    return records
+
+
+def record_dict(r: TurnRecord) -> dict[str, Any]:
+    return {k: v for k, v in asdict(r).items() if v is not None and k != "extra"}
+
+
+def print_table(records: Sequence[TurnRecord], out: TextIO = sys.stdout) -> None:
+    cols = ["file", "transcript", "route", *STAGE_COLUMNS, "first_audio"]
+    rows: list[list[str]] = []
+    for r in records:
+        name = Path(r.file).stem if r.file else str(r.turn)
+        rows.append([name[:18], _clip(r.transcript, 34), r.route or r.outcome,
+                     *(_ms(r.ms.get(s)) for s in STAGE_COLUMNS), _ms(r.first_audio_ms)])
+    stats = summarize(record_dict(r) for r in records if r.outcome == "ok")
+    for q in ("p50", "p95"):
+        rows.append([q, "", "", *(_ms(stats.get(s, {}).get(q)) for s in STAGE_COLUMNS),
+                     _ms(stats.get("first_audio", {}).get(q))])
+    widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(cols)]
+    numeric = set(range(3, len(cols)))
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.rjust(w) if i in numeric else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
+
+    print("stage times in ms; first_audio = end of speech -> first reply sample", file=out)
+    print(line(cols), file=out)
+    print(line(["-" * w for w in widths]), file=out)
+    for row in rows[: len(records)]:
+        print(line(row), file=out)
+    print(line(["-" * w for w in widths]), file=out)
+    for row in rows[len(records):]:
+        print(line(row), file=out)
+    for r in records:
+        if r.reply:
+            name = Path(r.file).stem if r.file else str(r.turn)
+            print(f"  {name}: {r.reply}", file=out)
+
+
+def write_json(records: Sequence[TurnRecord], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as f:
+        for r in records:
+            f.write(json.dumps(record_dict(r), ensure_ascii=False) + "\n")
+
+
+def _ms(v: float | None) -> str:
+    return "-" if v is None else f"{v:.0f}"
+
+
+def _clip(s: str, n: int) -> str:
+    return s if len(s) <= n else s[: n - 1] + "…"

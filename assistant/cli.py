@@ -1,0 +1,121 @@
+"""The `assistant` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+
+from assistant import __version__
+from assistant.app import Settings, load_settings, open_assistant
+from assistant.errors import AssistantError
+from assistant.logs import setup_logging
+
+log = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, metavar="FILE",
+                        help="config file (default: ~/.config/assistant/config.toml, then built-in)")
+    common.add_argument("--pipeline", metavar="NAME", help="pipeline definition from pipelines/")
+    common.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="default: WARNING for interactive commands (-v for INFO)")
+    common.add_argument("-v", "--verbose", action="store_true", help="log at INFO")
+
+    p = argparse.ArgumentParser(prog="assistant", description="A local voice assistant.")
+    p.add_argument("--version", action="version", version=f"assistant {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("check-config", parents=[common],
+                   help="validate the configuration and print it resolved (secrets redacted)")
+
+    ask = sub.add_parser("ask", parents=[common], help="text in, spoken reply out (skips ASR)")
+    ask.add_argument("text", nargs="+")
+    ask.add_argument("--wav", type=Path, metavar="OUT", help="write the reply here instead of playing it")
+
+    bench = sub.add_parser("bench", parents=[common],
+                           help="WAV files through the full pipeline in real time; latency table")
+    bench.add_argument("wavs", nargs="*", type=Path, metavar="WAV",
+                       help="utterances (default: the samples shipped with the project)")
+    bench.add_argument("--json", type=Path, metavar="FILE", help="write one JSON record per turn")
+    bench.add_argument("--out-dir", type=Path, default=Path("bench-out"),
+                       help="where reply WAVs go (default: %(default)s)")
+
+    sub.add_parser("ptt", parents=[common], help="push-to-talk from the terminal")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log_level or ("INFO" if args.verbose else "WARNING"))
+    try:
+        settings = load_settings(args.config, args.pipeline)
+        if args.command == "check-config":
+            print(json.dumps(settings.describe(), indent=2))
+            return 0
+        return asyncio.run(_COMMANDS[args.command](settings, args))
+    except AssistantError as e:
+        print(f"assistant: {e.code}: {e}", file=sys.stderr)
+        return e.exit_status
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _ask(settings: Settings, args: argparse.Namespace) -> int:
+    from assistant.audio import DeviceSpeaker, WavSpeaker
+    from assistant.ptt import latency_line
+
+    async with open_assistant(settings) as a:
+        text = " ".join(args.text)
+        if args.wav:
+            record = await a.runner.run(text, WavSpeaker(args.wav, a.reply_rate_hz, a.clock))
+        else:
+            audio = settings.config.audio
+            speaker = DeviceSpeaker(a.reply_rate_hz, a.clock, audio.output_device, audio.block_ms)
+            speaker.start()
+            try:
+                record = await a.runner.run(text, speaker)
+            finally:
+                speaker.close()
+        print(record.reply)
+        print(latency_line(record), file=sys.stderr)
+        return 0 if record.outcome == "ok" else 1
+
+
+async def _bench(settings: Settings, args: argparse.Namespace) -> int:
+    from assistant.bench import print_table, run_bench, sample_files, write_json
+
+    files = list(args.wavs) or sample_files()
+    for f in files:
+        if not f.is_file():
+            raise AssistantError(f"{f}: no such file")
+    live = sys.stderr.isatty()
+
+    def progress(msg: str) -> None:
+        print(f"\r\033[K{msg}" if live else msg, end="" if live else "\n", file=sys.stderr, flush=True)
+
+    progress("loading and warming the models…")
+    async with open_assistant(settings) as a:
+        records = await run_bench(a, files, args.out_dir, progress)
+    if live:
+        print("\r\033[K", end="", file=sys.stderr)
+    print_table(records)
+    print(f"reply audio in {args.out_dir}/")
+    if args.json:
+        write_json(records, args.json)
+    return 0 if records and all(r.outcome == "ok" for r in records) else 1
+
+
+async def _ptt(settings: Settings, args: argparse.Namespace) -> int:
+    from assistant.ptt import PushToTalk
+
+    async with open_assistant(settings) as a:
+        await PushToTalk(a).run()
+    return 0
+
+
+_COMMANDS = {"ask": _ask, "bench": _bench, "ptt": _ptt}

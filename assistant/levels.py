@@ -1,0 +1,37 @@
+"""Where speech ends in a block of audio, by level. Pure numpy.
+
+The same rule as the black-box latency probe: the end of speech is the end of the last
+10 ms frame within 35 dB of the loudest frame (and above -55 dBFS).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from assistant.frames import Pcm16
+
+FRAME_MS = 10
+RANGE_DB = 35.0
+FLOOR_DBFS = -55.0
+
+
+def frame_levels_dbfs(samples: Pcm16, sample_rate_hz: int) -> np.ndarray:
+    n = sample_rate_hz * FRAME_MS // 1000
+    frames = len(samples) // n
+    if frames == 0:
+        return np.zeros(0)
+    x = samples[: frames * n].astype(np.float64).reshape(frames, n) / 32768.0
+    rms = np.sqrt(np.mean(x * x, axis=1))
+    return 20 * np.log10(np.maximum(rms, 1e-10))  # type: ignore[no-any-return]
+
+
+def speech_end_sample(samples: Pcm16, sample_rate_hz: int) -> int | None:
+    """Index just past the last voiced frame, or None if nothing is voiced."""
+    levels = frame_levels_dbfs(samples, sample_rate_hz)
+    if levels.size == 0:
+        return None
+    threshold = max(float(levels.max()) - RANGE_DB, FLOOR_DBFS)
+    voiced = np.flatnonzero(levels >= threshold)
+    if voiced.size == 0 or levels.max() < FLOOR_DBFS:
+        return None
+    return (int(voiced[-1]) + 1) * (sample_rate_hz * FRAME_MS // 1000)
