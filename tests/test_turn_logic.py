@@ -1,0 +1,149 @@
+"""The turn pipeline's logic with in-tree fake engines (the real-model tests are elsewhere)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import datetime
+
+import numpy as np
+import pytest
+
+from assistant.clauses import SplitterSettings
+from assistant.clock import MONOTONIC
+from assistant.engines.fakes import FakeChatModel, FakeSynthesizer, FakeTranscriber
+from assistant.engines.worker import CpuGate, Worker
+from assistant.frames import Pcm16, Utterance
+from assistant.memory import ConversationMemory
+from assistant.turn import Engines, TurnRunner, TurnSettings
+
+
+class ListSpeaker:
+    output_latency_s = 0.0
+
+    def __init__(self) -> None:
+        self.chunks: list[Pcm16] = []
+        self.received_ns: list[int] = []
+
+    async def play(self, audio: AsyncIterator[Pcm16], on_first_sample: Callable[[int], None]) -> None:
+        async for pcm in audio:
+            if not self.chunks:
+                on_first_sample(MONOTONIC.now_ns())
+            self.chunks.append(pcm)
+            self.received_ns.append(MONOTONIC.now_ns())
+
+
+def make_runner(llm: FakeChatModel, tts: FakeSynthesizer | None = None,
+                asr: FakeTranscriber | None = None) -> TurnRunner:
+    engines = Engines(asr or FakeTranscriber("hello"), llm, tts or FakeSynthesizer(),
+                      Worker("asr"), Worker("llm"), Worker("tts"), CpuGate())
+    settings = TurnSettings("Be brief.", 64, SplitterSettings())
+    return TurnRunner(engines, ConversationMemory(MONOTONIC), settings, MONOTONIC,
+                      wall_clock=lambda: datetime(2026, 11, 24, 15, 7))
+
+
+async def test_reply_is_spoken_clause_by_clause_and_remembered() -> None:
+    llm = FakeChatModel("Paris is the capital, of course. It is big. Very big.")
+    tts = FakeSynthesizer()
+    runner = make_runner(llm, tts)
+    speaker = ListSpeaker()
+    rec = await runner.run("What is the capital of France?", speaker)
+    assert rec.outcome == "ok" and rec.route == "fast"
+    assert tts.texts == ["Paris is the capital,", "of course.", "It is big.", "Very big."]
+    assert rec.reply == "Paris is the capital, of course. It is big. Very big."
+    assert len(speaker.chunks) == 4
+    assert set(rec.ms) == {"route", "llm", "clause", "tts", "playout"}
+    assert runner.memory.history()[0].assistant == rec.reply
+    # The next turn sends the exchange along.
+    await runner.run("And Germany?", ListSpeaker())
+    assert [m.content for m in llm.calls[1]][1:] == ["What is the capital of France?", rec.reply,
+                                                     "And Germany?"]
+
+
+async def test_first_clause_plays_while_the_llm_is_still_writing() -> None:
+    llm = FakeChatModel("One two three, " + " ".join(["word"] * 30) + ".", delay_s=0.01)
+    speaker = ListSpeaker()
+    rec = await make_runner(llm).run("talk", speaker)
+    assert rec.outcome == "ok"
+    # The first audio arrived long before the LLM's last word (~0.3 s of writing).
+    assert speaker.received_ns[-1] - speaker.received_ns[0] > 200_000_000
+
+
+async def test_time_question_is_answered_without_the_llm() -> None:
+    llm = FakeChatModel("should not be used")
+    rec = await make_runner(llm).run("What time is it?", ListSpeaker())
+    assert (rec.route, rec.reason, rec.reply) == ("intent", "time", "It is 3:07 PM.")
+    assert llm.calls == []
+
+
+async def test_voice_turn_marks_speech_end_from_the_audio() -> None:
+    now = MONOTONIC.now_ns()
+    utt = Utterance(np.zeros(16000, np.int16), 16000, speech_end_ns=now - 300_000_000,
+                    endpoint_ns=now)
+    rec = await make_runner(FakeChatModel("Hi there my friend."),
+                            asr=FakeTranscriber("hello", delay_s=0.05)).run(utt, ListSpeaker())
+    assert rec.transcript == "hello" and rec.origin == "voice"
+    assert rec.ms["endpoint"] == pytest.approx(300, abs=1)
+    assert rec.ms["asr"] >= 50
+    assert rec.first_audio_ms == pytest.approx(sum(rec.ms.values()), abs=0.5)
+
+
+async def test_cancelling_a_turn_stops_generation_at_once() -> None:
+    llm = FakeChatModel("Hello there my friend, " + " ".join(["more"] * 500), delay_s=0.005)
+    runner = make_runner(llm)
+    speaker = ListSpeaker()
+    task = asyncio.create_task(runner.run("go on", speaker))
+    while not speaker.chunks:
+        await asyncio.sleep(0.005)
+    task.cancel()
+    t0 = time.monotonic()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await runner.engines.llm_worker.idle()
+    assert time.monotonic() - t0 < 0.1
+    produced = llm.tokens_out
+    await asyncio.sleep(0.05)
+    assert llm.tokens_out == produced < 500
+    assert runner.memory.history() == []  # a cancelled exchange is not remembered
+
+
+async def test_a_failing_stage_ends_the_turn_not_the_runner() -> None:
+    runner = make_runner(FakeChatModel("Fine words first. Then cursed words."),
+                         FakeSynthesizer(fail_on="cursed"))
+    rec = await runner.run("hi", ListSpeaker())
+    assert rec.outcome == "error"
+    assert rec.error is not None and rec.error.startswith("tts: ")
+    assert rec.reply == "Fine words first. Then cursed words."
+    runner.engines.tts = FakeSynthesizer()
+    assert (await runner.run("again", ListSpeaker())).outcome == "ok"
+
+
+async def test_empty_transcript_is_an_empty_turn() -> None:
+    utt = Utterance(np.zeros(1600, np.int16), 16000, MONOTONIC.now_ns(), MONOTONIC.now_ns())
+    rec = await make_runner(FakeChatModel("x"), asr=FakeTranscriber("")).run(utt, ListSpeaker())
+    assert rec.outcome == "empty" and rec.reply == ""
+
+
+async def test_worker_stream_stops_the_generator_when_the_consumer_leaves() -> None:
+    w = Worker("t")
+    made: list[int] = []
+    closed: list[bool] = []
+
+    def produce() -> Iterator[int]:
+        try:
+            for i in range(1000):
+                time.sleep(0.002)
+                made.append(i)
+                yield i
+        finally:
+            closed.append(True)
+
+    stopped: list[bool] = []
+    async for i in w.stream(produce, on_stop=lambda: stopped.append(True)):
+        if i == 5:
+            break
+    await w.idle()
+    assert closed == [True] and stopped == [True]
+    assert len(made) < 20
+    w.shutdown()
