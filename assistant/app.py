@@ -1,4 +1,4 @@
-"""The composition root: config -> engines -> turn runner. Nothing else builds long-lived objects."""
+"""The composition root: config -> engines -> turn runner. Nothing else builds them."""
 
 from __future__ import annotations
 
@@ -51,7 +51,9 @@ class Settings:
     def llm_model(self) -> LlmModel:
         if self.pipeline.llm_role == "llm.large":
             if self.models.llm.large is None:
-                raise ConfigError(f"{self.models_path}: llm.large: the pipeline needs it, none given")
+                raise ConfigError(
+                    f"{self.models_path}: llm.large: the pipeline needs it, none given"
+                )
             return self.models.llm.large
         return self.models.llm.fast
 
@@ -113,18 +115,32 @@ async def build_engines(settings: Settings) -> Engines:
     t0 = time.monotonic()
     try:
         asr, llm, tts = await asyncio.gather(
-            asr_w.call(lambda: WhisperTranscriber(
-                files["asr"], compute_type=m.asr.compute_type, threads=m.asr.threads,
-                language=m.asr.language, beam_size=m.asr.beam_size, window_s=m.asr.window_s,
-            )),
-            llm_w.call(lambda: LlamaChatModel(
-                files[settings.pipeline.llm_role], n_ctx=llm_cfg.n_ctx, threads=llm_cfg.threads,
-                temperature=llm_cfg.temperature,
-            )),
-            tts_w.call(lambda: PiperSynthesizer(
-                files["tts"], files.get("tts.config"), threads=m.tts.threads,
-                length_scale=m.tts.length_scale,
-            )),
+            asr_w.call(
+                lambda: WhisperTranscriber(
+                    files["asr"],
+                    compute_type=m.asr.compute_type,
+                    threads=m.asr.threads,
+                    language=m.asr.language,
+                    beam_size=m.asr.beam_size,
+                    window_s=m.asr.window_s,
+                )
+            ),
+            llm_w.call(
+                lambda: LlamaChatModel(
+                    files[settings.pipeline.llm_role],
+                    n_ctx=llm_cfg.n_ctx,
+                    threads=llm_cfg.threads,
+                    temperature=llm_cfg.temperature,
+                )
+            ),
+            tts_w.call(
+                lambda: PiperSynthesizer(
+                    files["tts"],
+                    files.get("tts.config"),
+                    threads=m.tts.threads,
+                    length_scale=m.tts.length_scale,
+                )
+            ),
         )
         t1 = time.monotonic()
         # Warm one after the other: on two cores, together is slower than in turn.

@@ -51,7 +51,8 @@ def read_wav(path: Path, sample_rate_hz: int = 16_000) -> Pcm16:
         raise AudioDeviceError(f"{path}: no such audio file") from None
     except Exception as e:  # PyAV raises its own error types for unreadable files
         raise AudioDeviceError(f"{path}: cannot decode audio: {e}") from e
-    return np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
+    pcm: Pcm16 = np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
+    return pcm
 
 
 def write_wav(path: Path, samples: Pcm16, sample_rate_hz: int) -> None:
@@ -110,36 +111,36 @@ def _device(spec: str | None) -> int | str | None:
     return int(spec) if spec.isdigit() else spec
 
 
-def _open_error(kind: str, spec: str | None, e: Exception) -> AudioDeviceError:
-    name = spec if spec else f"default {kind} device"
-    return AudioDeviceError(f"cannot open {kind} device {name!r}: {e}")
+class _Device:
+    """What the microphone and the speaker share: opening the stream, start, close."""
 
+    _stream: Any
+    _loop: asyncio.AbstractEventLoop | None = None
 
-class DeviceSpeaker:
-    """The default (or named) output device, kept open; silence when there is nothing to say."""
-
-    def __init__(self, sample_rate_hz: int, clock: Clock, device: str | None = None,
-                 block_ms: int = 20) -> None:
+    def _open(
+        self,
+        kind: str,
+        device: str | None,
+        sample_rate_hz: int,
+        block_ms: int,
+        callback: Callable[..., None],
+    ) -> Any:
         import sounddevice as sd
 
-        self.sample_rate_hz, self.clock = sample_rate_hz, clock
-        self._lock = threading.Lock()
-        self._buf: deque[Pcm16] = deque()
-        self._head_pos = 0
-        self._on_first: FirstSample | None = None
-        self._drained: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.last_audible_ns = 0
-        """Clock time of the last callback that handed real (non-silent) samples over."""
+        cls = sd.OutputStream if kind == "output" else sd.InputStream
         try:
-            self._stream = sd.OutputStream(
-                samplerate=sample_rate_hz, channels=1, dtype="int16", device=_device(device),
-                blocksize=sample_rate_hz * block_ms // 1000, latency="low",
-                callback=self._callback,
+            return cls(
+                samplerate=sample_rate_hz,
+                channels=1,
+                dtype="int16",
+                device=_device(device),
+                blocksize=sample_rate_hz * block_ms // 1000,
+                latency="low",
+                callback=callback,
             )
-        except Exception as e:  # PortAudioError, ValueError for an unknown name
-            raise _open_error("output", device, e) from e
-        self.output_latency_s = float(self._stream.latency)
+        except Exception as e:  # PortAudioError, or ValueError for an unknown name
+            name = device if device else f"default {kind} device"
+            raise AudioDeviceError(f"cannot open {kind} device {name!r}: {e}") from e
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -149,6 +150,25 @@ class DeviceSpeaker:
         with contextlib.suppress(Exception):
             self._stream.stop()
             self._stream.close()
+
+
+class DeviceSpeaker(_Device):
+    """The default (or named) output device, kept open; silence when there is nothing to say."""
+
+    def __init__(
+        self, sample_rate_hz: int, clock: Clock, device: str | None = None, block_ms: int = 20
+    ) -> None:
+        self.sample_rate_hz, self.clock = sample_rate_hz, clock
+        self._lock = threading.Lock()
+        self._buf: deque[Pcm16] = deque()
+        self._head_pos = 0
+        self._on_first: FirstSample | None = None
+        self._drained: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.last_audible_ns = 0
+        """Clock time of the last callback that handed real (non-silent) samples over."""
+        self._stream = self._open("output", device, sample_rate_hz, block_ms, self._callback)
+        self.output_latency_s = float(self._stream.latency)
 
     def _callback(self, outdata: Any, frames: int, time_info: Any, status: Any) -> None:
         out = outdata[:, 0]
@@ -203,39 +223,27 @@ class DeviceSpeaker:
             self._drained = None
 
 
-class DeviceMicrophone:
+class DeviceMicrophone(_Device):
     """The default (or named) input device at 16 kHz mono; blocks go to an asyncio queue.
 
     The callback never blocks: if the loop falls behind, the oldest blocks are dropped and
     counted in `dropped_blocks`.
     """
 
-    def __init__(self, clock: Clock, device: str | None = None, sample_rate_hz: int = 16_000,
-                 block_ms: int = 20, max_queued: int = 250) -> None:
-        import sounddevice as sd
-
+    def __init__(
+        self,
+        clock: Clock,
+        device: str | None = None,
+        sample_rate_hz: int = 16_000,
+        block_ms: int = 20,
+        max_queued: int = 250,
+    ) -> None:
         self.clock, self.sample_rate_hz = clock, sample_rate_hz
         self.queue: asyncio.Queue[AudioChunk] = asyncio.Queue()
         self.max_queued = max_queued
         self.dropped_blocks = 0
         self._loop: asyncio.AbstractEventLoop | None = None
-        try:
-            self._stream = sd.InputStream(
-                samplerate=sample_rate_hz, channels=1, dtype="int16", device=_device(device),
-                blocksize=sample_rate_hz * block_ms // 1000, latency="low",
-                callback=self._callback,
-            )
-        except Exception as e:
-            raise _open_error("input", device, e) from e
-
-    def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._stream.start()
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self._stream.stop()
-            self._stream.close()
+        self._stream = self._open("input", device, sample_rate_hz, block_ms, self._callback)
 
     def _callback(self, indata: Any, frames: int, time_info: Any, status: Any) -> None:
         now_ns = self.clock.now_ns()

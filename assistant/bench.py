@@ -69,7 +69,9 @@ async def run_bench(
             continue
         # Each file is its own conversation: an earlier answer must not colour the next.
         assistant.runner.memory.clear()
-        speaker = WavSpeaker(out_dir / f"{path.stem}.reply.wav", assistant.reply_rate_hz, assistant.clock)
+        speaker = WavSpeaker(
+            out_dir / f"{path.stem}.reply.wav", assistant.reply_rate_hz, assistant.clock
+        )
         records.append(await assistant.runner.run(utterance, speaker, file=str(path)))
     return records
 
@@ -83,18 +85,34 @@ def print_table(records: Sequence[TurnRecord], out: TextIO = sys.stdout) -> None
     rows: list[list[str]] = []
     for r in records:
         name = Path(r.file).stem if r.file else str(r.turn)
-        rows.append([name[:18], _clip(r.transcript, 34), r.route or r.outcome,
-                     *(_ms(r.ms.get(s)) for s in STAGE_COLUMNS), _ms(r.first_audio_ms)])
+        rows.append(
+            [
+                name[:18],
+                _clip(r.transcript, 34),
+                r.route or r.outcome,
+                *(_ms(r.ms.get(s)) for s in STAGE_COLUMNS),
+                _ms(r.first_audio_ms),
+            ]
+        )
     stats = summarize(record_dict(r) for r in records if r.outcome == "ok")
     for q in ("p50", "p95"):
-        rows.append([q, "", "", *(_ms(stats.get(s, {}).get(q)) for s in STAGE_COLUMNS),
-                     _ms(stats.get("first_audio", {}).get(q))])
+        rows.append(
+            [
+                q,
+                "",
+                "",
+                *(_ms(stats.get(s, {}).get(q)) for s in STAGE_COLUMNS),
+                _ms(stats.get("first_audio", {}).get(q)),
+            ]
+        )
     widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(cols)]
     numeric = set(range(3, len(cols)))
 
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.rjust(w) if i in numeric else c.ljust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
+        return "  ".join(
+            c.rjust(w) if i in numeric else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
 
     print("stage times in ms; first_audio = end of speech -> first reply sample", file=out)
     print(line(cols), file=out)
@@ -102,7 +120,7 @@ def print_table(records: Sequence[TurnRecord], out: TextIO = sys.stdout) -> None
     for row in rows[: len(records)]:
         print(line(row), file=out)
     print(line(["-" * w for w in widths]), file=out)
-    for row in rows[len(records):]:
+    for row in rows[len(records) :]:
         print(line(row), file=out)
     for r in records:
         if r.reply:

@@ -19,31 +19,55 @@ log = logging.getLogger(__name__)
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", type=Path, metavar="FILE",
-                        help="config file (default: ~/.config/assistant/config.toml, then built-in)")
+    common.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="config file (default: ~/.config/assistant/config.toml, then built-in)",
+    )
     common.add_argument("--pipeline", metavar="NAME", help="pipeline definition from pipelines/")
-    common.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                        help="default: WARNING for interactive commands (-v for INFO)")
+    common.add_argument(
+        "--log-level",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="default: WARNING for interactive commands (-v for INFO)",
+    )
     common.add_argument("-v", "--verbose", action="store_true", help="log at INFO")
 
     p = argparse.ArgumentParser(prog="assistant", description="A local voice assistant.")
     p.add_argument("--version", action="version", version=f"assistant {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sub.add_parser("check-config", parents=[common],
-                   help="validate the configuration and print it resolved (secrets redacted)")
+    sub.add_parser(
+        "check-config",
+        parents=[common],
+        help="validate the configuration and print it resolved (secrets redacted)",
+    )
 
     ask = sub.add_parser("ask", parents=[common], help="text in, spoken reply out (skips ASR)")
     ask.add_argument("text", nargs="+")
-    ask.add_argument("--wav", type=Path, metavar="OUT", help="write the reply here instead of playing it")
+    ask.add_argument(
+        "--wav", type=Path, metavar="OUT", help="write the reply here instead of playing it"
+    )
 
-    bench = sub.add_parser("bench", parents=[common],
-                           help="WAV files through the full pipeline in real time; latency table")
-    bench.add_argument("wavs", nargs="*", type=Path, metavar="WAV",
-                       help="utterances (default: the samples shipped with the project)")
+    bench = sub.add_parser(
+        "bench",
+        parents=[common],
+        help="WAV files through the full pipeline in real time; latency table",
+    )
+    bench.add_argument(
+        "wavs",
+        nargs="*",
+        type=Path,
+        metavar="WAV",
+        help="utterances (default: the samples shipped with the project)",
+    )
     bench.add_argument("--json", type=Path, metavar="FILE", help="write one JSON record per turn")
-    bench.add_argument("--out-dir", type=Path, default=Path("bench-out"),
-                       help="where reply WAVs go (default: %(default)s)")
+    bench.add_argument(
+        "--out-dir",
+        type=Path,
+        default=Path("bench-out"),
+        help="where reply WAVs go (default: %(default)s)",
+    )
 
     sub.add_parser("ptt", parents=[common], help="push-to-talk from the terminal")
     return p
@@ -96,7 +120,9 @@ async def _bench(settings: Settings, args: argparse.Namespace) -> int:
     live = sys.stderr.isatty()
 
     def progress(msg: str) -> None:
-        print(f"\r\033[K{msg}" if live else msg, end="" if live else "\n", file=sys.stderr, flush=True)
+        print(
+            f"\r\033[K{msg}" if live else msg, end="" if live else "\n", file=sys.stderr, flush=True
+        )
 
     progress("loading and warming the models…")
     async with open_assistant(settings) as a:

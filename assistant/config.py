@@ -58,7 +58,7 @@ class ModelSource(Strict):
 
     def describe(self) -> str:
         if self.package:
-            return f"package {self.package} ({self.file or self.call + '()'})"
+            return f"package {self.package} ({self.file or f'{self.call}()'})"
         return f"path {self.path}" if self.path else f"url {self.url}"
 
 
@@ -280,7 +280,9 @@ def _resolve_relative_paths(models: ModelsFile, base: Path) -> ModelsFile:
             return src.model_copy(update={"path": (base / src.path).resolve()})
         return src
 
-    llm = models.llm.model_copy(update={"fast": fix(models.llm.fast), "large": fix(models.llm.large)})
+    llm = models.llm.model_copy(
+        update={"fast": fix(models.llm.fast), "large": fix(models.llm.large)}
+    )
     return models.model_copy(
         update={"asr": fix(models.asr), "tts": fix(models.tts), "vad": fix(models.vad), "llm": llm}
     )
@@ -329,7 +331,9 @@ def resolve_model_file(role: str, src: ModelSource, models_file: Path) -> Path:
     return target
 
 
-def resolve_companion(role: str, src: ModelSource, call: str | None, models_file: Path) -> Path | None:
+def resolve_companion(
+    role: str, src: ModelSource, call: str | None, models_file: Path
+) -> Path | None:
     """A second file of a package source, e.g. a Piper voice's config."""
     if call is None or src.package is None:
         return None

@@ -1,13 +1,13 @@
 """The project's exception tree. Every error has a short code for logs, events and exit status.
 
-    AssistantError                  code
-    ├── ConfigError                 config        a config or models file is wrong (exit 78)
-    │   └── ModelNotFoundError      model_missing  a model role points at nothing (exit 78)
-    ├── AudioDeviceError            audio_device   a sound device is missing, busy or died
-    └── StageError                  <stage>        one stage of one turn failed; the turn ends,
-        ├── AsrError                asr            the process does not
-        ├── LlmError                llm
-        └── TtsError                tts
+AssistantError                  code
+├── ConfigError                 config        a config or models file is wrong (exit 78)
+│   └── ModelNotFoundError      model_missing  a model role points at nothing (exit 78)
+├── AudioDeviceError            audio_device   a sound device is missing, busy or died
+└── StageError                  <stage>        one stage of one turn failed; the turn ends,
+    ├── AsrError                asr            the process does not
+    ├── LlmError                llm
+    └── TtsError                tts
 """
 
 from __future__ import annotations

@@ -60,7 +60,9 @@ class ConversationMemory:
         self._exchanges.clear()
 
     def _tokens(self) -> int:
-        return sum(self.count_tokens(e.user) + self.count_tokens(e.assistant) for e in self._exchanges)
+        return sum(
+            self.count_tokens(e.user) + self.count_tokens(e.assistant) for e in self._exchanges
+        )
 
     def _expire(self) -> None:
         if self._last_ns is not None and self.clock.now_ns() - self._last_ns > self.idle_timeout_ns:

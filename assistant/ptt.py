@@ -54,8 +54,9 @@ class PushToTalk:
         self.a = assistant
         audio = assistant.settings.config.audio
         self.mic = DeviceMicrophone(assistant.clock, audio.input_device, block_ms=audio.block_ms)
-        self.speaker = DeviceSpeaker(assistant.reply_rate_hz, assistant.clock, audio.output_device,
-                                     block_ms=audio.block_ms)
+        self.speaker = DeviceSpeaker(
+            assistant.reply_rate_hz, assistant.clock, audio.output_device, block_ms=audio.block_ms
+        )
         self.keys: asyncio.Queue[str] = asyncio.Queue()
         self.turn: asyncio.Task[None] | None = None
 

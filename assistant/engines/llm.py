@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 from assistant.errors import LlmError
 
@@ -39,19 +39,27 @@ class LlamaChatModel:
 
         try:
             self.llm = Llama(
-                model_path=str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
-                n_batch=256, verbose=False,
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=threads,
+                n_threads_batch=threads,
+                n_batch=256,
+                verbose=False,
             )
         except (ValueError, RuntimeError) as e:
             raise LlmError(f"cannot load {path}: {e}") from e
         self.temperature = temperature
 
     def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
-        chunks: Iterator[Any] = self.llm.create_chat_completion(
-            messages=[{"role": m.role, "content": m.content} for m in messages],
-            max_tokens=max_tokens,
-            temperature=self.temperature,
-            stream=True,
+        request: Any = [{"role": m.role, "content": m.content} for m in messages]
+        chunks = cast(
+            Iterator[Any],
+            self.llm.create_chat_completion(
+                messages=request,
+                max_tokens=max_tokens,
+                temperature=self.temperature,
+                stream=True,
+            ),
         )
         try:
             for chunk in chunks:

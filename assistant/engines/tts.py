@@ -77,7 +77,7 @@ class PiperSynthesizer:
         except Exception as e:  # onnxruntime and piper raise many types for a bad file
             raise TtsError(f"cannot load Piper voice {model}: {e}") from e
         self._session = _InterruptibleSession(session)
-        voice = PiperVoice(session=self._session, config=cfg)  # type: ignore[arg-type]
+        voice = PiperVoice(session=self._session, config=cfg)
         self.voice = voice
         self.sample_rate_hz = int(cfg.sample_rate)
         self.length_scale = length_scale

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -67,7 +67,7 @@ class Worker:
         *,
         yield_to: CpuGate | None = None,
         on_stop: Callable[[], None] | None = None,
-    ) -> AsyncIterator[T]:
+    ) -> AsyncGenerator[T, None]:
         """Run `produce()` in the worker and yield its items on the loop.
 
         Closing or cancelling the consumer sets the stop flag; the worker stops at the next
