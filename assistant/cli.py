@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.log_level or ("INFO" if args.verbose else "WARNING"))
     try:
         settings = load_settings(args.config, args.pipeline)
+        if not (args.log_level or args.verbose) and args.command not in ("ptt", "bench"):
+            # Each turn's JSON record is logged at INFO: the log is where it belongs.
+            setup_logging(settings.config.log.level)
         if args.command == "check-config":
             print(json.dumps(settings.describe(), indent=2))
             return 0

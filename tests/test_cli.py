@@ -105,6 +105,14 @@ def test_ask_writes_the_spoken_reply_to_a_wav(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "Paris" in proc.stdout
     assert "first audio" in proc.stderr
+    # The turn's record is one JSON line in the log.
+    records = [
+        line for line in proc.stderr.splitlines() if line.startswith("INFO assistant.turn: ")
+    ]
+    assert len(records) == 1
+    record = json.loads(records[0].removeprefix("INFO assistant.turn: "))
+    assert record["route"] == "fast" and "Paris" in record["reply"]
+    assert set(record["ms"]) == {"route", "llm", "clause", "tts", "playout"}
     assert out.stat().st_size > 20_000
 
 
@@ -115,5 +123,7 @@ def test_missing_audio_device_is_named_in_a_clear_error(tmp_path: Path, pulse_en
     cfg.write_text('[audio]\noutput_device = "no-such-speaker"\n')
     proc = run("ask", "hello", "--config", str(cfg), env=dict(os.environ))
     assert proc.returncode == 1
-    assert proc.stderr.startswith("assistant: audio_device: cannot open output device ")
-    assert "'no-such-speaker'" in proc.stderr and "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("assistant: ")]
+    assert len(errors) == 1
+    assert errors[0].startswith("assistant: audio_device: cannot open output device ")
+    assert "'no-such-speaker'" in errors[0] and "Traceback" not in proc.stderr
