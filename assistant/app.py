@@ -26,13 +26,16 @@ from assistant.config import (
     resolve_companion,
     resolve_model_file,
 )
+from assistant.endpoint import EndpointSettings
 from assistant.engines.asr import WhisperTranscriber
 from assistant.engines.llm import LlamaChatModel
 from assistant.engines.tts import PiperSynthesizer
 from assistant.engines.worker import CpuGate, Worker
 from assistant.errors import ConfigError
+from assistant.listener import ListenSettings
 from assistant.memory import ConversationMemory
 from assistant.turn import Engines, TurnRunner, TurnSettings
+from assistant.vad import SileroVad
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,7 @@ class Settings:
             self.pipeline.llm_role: resolve_model_file(self.pipeline.llm_role, llm, mf),
             "tts": resolve_model_file("tts", m.tts, mf),
         }
+        files["vad"] = resolve_model_file("vad", m.vad, mf)
         voice_cfg = resolve_companion("tts", m.tts, m.tts.config_call, mf)
         if voice_cfg is not None:
             files["tts.config"] = voice_cfg
@@ -103,6 +107,20 @@ def turn_settings(settings: Settings) -> TurnSettings:
         max_reply_tokens=settings.config.assistant.max_reply_tokens,
         splitter=SplitterSettings(c.min_first_words, c.max_first_words, c.max_words),
     )
+
+
+def listen_settings(settings: Settings) -> ListenSettings:
+    p = settings.pipeline
+    return ListenSettings(
+        endpoint=EndpointSettings(**p.endpoint.model_dump()),
+        half_duplex=p.listen.half_duplex,
+        barge_in=p.listen.barge_in,
+        echo_tail_ms=p.listen.echo_tail_ms,
+    )
+
+
+def build_vad(settings: Settings) -> SileroVad:
+    return SileroVad(resolve_model_file("vad", settings.models.vad, settings.models_path))
 
 
 async def build_engines(settings: Settings) -> Engines:
@@ -161,6 +179,7 @@ class Assistant:
     engines: Engines
     runner: TurnRunner
     clock: Clock
+    vad: SileroVad
 
     @property
     def reply_rate_hz(self) -> int:
@@ -176,6 +195,6 @@ async def open_assistant(settings: Settings, clock: Clock = MONOTONIC) -> AsyncI
     )
     runner = TurnRunner(engines, memory, turn_settings(settings), clock)
     try:
-        yield Assistant(settings, engines, runner, clock)
+        yield Assistant(settings, engines, runner, clock, build_vad(settings))
     finally:
         engines.shutdown()

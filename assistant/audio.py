@@ -239,6 +239,7 @@ class DeviceMicrophone(_Device):
         max_queued: int = 250,
     ) -> None:
         self.clock, self.sample_rate_hz = clock, sample_rate_hz
+        self._device_spec, self._block_ms = device, block_ms
         self.queue: asyncio.Queue[AudioChunk] = asyncio.Queue()
         self.max_queued = max_queued
         self.dropped_blocks = 0
@@ -262,6 +263,37 @@ class DeviceMicrophone(_Device):
             self.queue.get_nowait()
             self.dropped_blocks += 1
         self.queue.put_nowait(chunk)
+
+    async def chunks(self, stall_s: float = 2.0) -> AsyncIterator[AudioChunk]:
+        """The microphone's blocks, for ever. A stream that stops delivering is reopened
+        with backoff; nothing here ends the daemon."""
+        backoff_s = 0.5
+        while True:
+            try:
+                chunk = await asyncio.wait_for(self.queue.get(), timeout=stall_s)
+            except TimeoutError:
+                log.warning("no audio from the input device for %.0f s: reopening it", stall_s)
+                await self._reopen(backoff_s)
+                backoff_s = min(backoff_s * 2, 10.0)
+                continue
+            backoff_s = 0.5
+            yield chunk
+
+    async def _reopen(self, backoff_s: float) -> None:
+        self.close()
+        while True:
+            try:
+                self._stream = self._open(
+                    "input", self._device_spec, self.sample_rate_hz, self._block_ms, self._callback
+                )
+                self.start()
+            except AudioDeviceError as e:
+                log.warning("%s; retrying in %.1f s", e, backoff_s)
+                await asyncio.sleep(backoff_s)
+                backoff_s = min(backoff_s * 2, 10.0)
+            else:
+                log.info("input device reopened")
+                return
 
     def drain(self) -> None:
         while not self.queue.empty():

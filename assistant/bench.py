@@ -1,10 +1,8 @@
 """`assistant bench`: WAV files through the full pipeline, paced as a microphone would deliver
 them, replies rendered to WAV files; a per-stage latency table with p50/p95.
 
-Until the always-listening end-pointer exists, the end of each utterance is taken from the
-file (the level rule the black-box probe uses): the turn starts the moment the paced audio
-reaches that point, so the `endpoint` stage here is ~0 and the figures are the pipeline's
-own cost after end-pointing.
+Each file goes through the same listener as `assistant run` (Silero VAD, the end-pointer,
+speculative turns), so the figures include end-pointing exactly as the daemon does it.
 """
 
 from __future__ import annotations
@@ -17,13 +15,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
 
-import numpy as np
-
-from assistant.app import Assistant
+from assistant.app import Assistant, listen_settings
 from assistant.audio import WavSpeaker, paced_chunks, read_wav
-from assistant.frames import AudioChunk, Utterance
 from assistant.latency import STAGES, TurnRecord, summarize
-from assistant.levels import speech_end_sample
+from assistant.listener import Listener
 
 ASR_RATE_HZ = 16_000
 STAGE_COLUMNS = list(STAGES.values())
@@ -33,23 +28,6 @@ def sample_files() -> list[Path]:
     """The sample utterances shipped with the package."""
     root = resources.files("assistant") / "samples"
     return sorted(Path(str(p)) for p in root.iterdir() if p.name.endswith(".wav"))
-
-
-async def capture_utterance(
-    samples: np.ndarray, assistant: Assistant, block_ms: int
-) -> Utterance | None:
-    """Pace the file in real time; return the utterance once the audio reaches its end."""
-    end = speech_end_sample(samples, ASR_RATE_HZ)
-    if end is None:
-        return None
-    got: list[AudioChunk] = []
-    async for chunk in paced_chunks(samples, ASR_RATE_HZ, assistant.clock, block_ms):
-        got.append(chunk)
-        if sum(len(c.samples) for c in got) >= end:
-            break
-    audio = np.concatenate([c.samples for c in got])
-    speech_end_ns = got[0].captured_ns + end * 1_000_000_000 // ASR_RATE_HZ
-    return Utterance(audio, ASR_RATE_HZ, speech_end_ns, assistant.clock.now_ns())
 
 
 async def run_bench(
@@ -63,16 +41,23 @@ async def run_bench(
     for i, path in enumerate(files, 1):
         progress(f"[{i}/{len(files)}] {path.name}")
         samples = read_wav(path, ASR_RATE_HZ)
-        utterance = await capture_utterance(samples, assistant, block_ms)
-        if utterance is None:
-            progress(f"[{i}/{len(files)}] {path.name}: no speech in the file, skipped")
-            continue
         # Each file is its own conversation: an earlier answer must not colour the next.
         assistant.runner.memory.clear()
+        assistant.vad.reset()
         speaker = WavSpeaker(
             out_dir / f"{path.stem}.reply.wav", assistant.reply_rate_hz, assistant.clock
         )
-        records.append(await assistant.runner.run(utterance, speaker, file=str(path)))
+        listener = Listener(
+            assistant.runner,
+            assistant.vad,
+            listen_settings(assistant.settings),
+            assistant.clock,
+            label=str(path),
+        )
+        await listener.run(paced_chunks(samples, ASR_RATE_HZ, assistant.clock, block_ms), speaker)
+        if not listener.records:
+            progress(f"[{i}/{len(files)}] {path.name}: no turn (no speech heard)")
+        records += listener.records
     return records
 
 

@@ -70,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("ptt", parents=[common], help="push-to-talk from the terminal")
+    sub.add_parser(
+        "run",
+        parents=[common],
+        help="the daemon: listen on the default microphone, answer on the speaker",
+    )
     return p
 
 
@@ -147,4 +152,12 @@ async def _ptt(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"ask": _ask, "bench": _bench, "ptt": _ptt}
+async def _run(settings: Settings, args: argparse.Namespace) -> int:
+    from assistant.daemon import run_daemon
+
+    async with open_assistant(settings) as a:
+        await run_daemon(a)
+    return 0
+
+
+_COMMANDS = {"ask": _ask, "bench": _bench, "ptt": _ptt, "run": _run}

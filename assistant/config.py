@@ -137,7 +137,7 @@ class LogSection(Strict):
 class Config(Strict):
     models_file: Path | None = None
     """models.toml to use (relative paths are relative to this config file)."""
-    pipeline: str = "default"
+    pipeline: str = "open-mic"
     assistant: AssistantSection = AssistantSection()
     memory: MemorySection = MemorySection()
     audio: AudioSection = AudioSection()
@@ -171,11 +171,42 @@ class ClauseSection(Strict):
         return self
 
 
+class EndpointSection(Strict):
+    """End-pointing (see assistant/endpoint.py); times in milliseconds."""
+
+    threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    neg_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.35
+    min_speech_ms: Annotated[int, Field(ge=32, le=2000)] = 120
+    pause_ms: Annotated[int, Field(ge=64, le=5000)] = 200
+    hold_ms: Annotated[int, Field(ge=64, le=5000)] = 550
+    incomplete_hold_ms: Annotated[int, Field(ge=64, le=10000)] = 1000
+    max_utterance_ms: Annotated[int, Field(ge=1000, le=60000)] = 15000
+    pre_roll_ms: Annotated[int, Field(ge=0, le=2000)] = 300
+
+    @model_validator(mode="after")
+    def _ordered(self) -> EndpointSection:
+        if not self.neg_threshold <= self.threshold:
+            raise ValueError("neg_threshold must not exceed threshold")
+        if not self.pause_ms <= self.hold_ms <= self.incomplete_hold_ms:
+            raise ValueError("need pause_ms <= hold_ms <= incomplete_hold_ms")
+        return self
+
+
+class ListenSection(Strict):
+    half_duplex: bool = True
+    """While the assistant speaks it does not listen (no echo cancellation here)."""
+    barge_in: bool = False
+    """Speech during a reply cancels it (use with headphones or echo cancellation)."""
+    echo_tail_ms: Annotated[int, Field(ge=0, le=3000)] = 300
+
+
 class PipelineDef(Strict):
     description: str = ""
     stages: list[str]
     llm_role: Literal["llm.fast", "llm.large"] = "llm.fast"
     clauses: ClauseSection = ClauseSection()
+    endpoint: EndpointSection = EndpointSection()
+    listen: ListenSection = ListenSection()
 
     @model_validator(mode="after")
     def _known_stages(self) -> PipelineDef:

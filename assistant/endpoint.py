@@ -128,6 +128,10 @@ class Endpointer:
             return Paused(self._last_voiced_end_ns)
         return None
 
+    def finish(self) -> Ended | None:
+        """The input ended: end the utterance in progress, if any."""
+        return self._end("end_of_input") if self._state is _State.SPEECH else None
+
     def _end(self, reason: str) -> Ended:
         end = self._last_voiced_end_ns
         self._state = _State.IDLE

@@ -38,7 +38,12 @@ STAGES: dict[str, str] = {
 }
 """Stage name for the duration that ends at each mark."""
 
-Outcome = Literal["ok", "cancelled", "error", "empty"]
+EXTRA_MARKS = ("commit", "done")
+"""Marks outside the stage chain: the end-pointer's final decision (which a speculative turn
+may pass before or after its first audio) and the end of the turn."""
+
+Outcome = Literal["ok", "cancelled", "error", "empty", "speculative"]
+"""`speculative`: a turn started at a pause and dropped because the user went on talking."""
 
 
 class TurnTrace:
@@ -49,7 +54,7 @@ class TurnTrace:
         self.marks_ns: dict[str, int] = {}
 
     def mark(self, name: str, at_ns: int | None = None) -> None:
-        if name not in MARKS and name != "done":
+        if name not in MARKS and name not in EXTRA_MARKS:
             raise ValueError(f"unknown latency mark {name!r}")
         self.marks_ns.setdefault(name, self.clock.now_ns() if at_ns is None else at_ns)
 
@@ -117,6 +122,7 @@ def build_record(
     output_latency_ms: float = 0.0,
     error: str | None = None,
     file: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> TurnRecord:
     return TurnRecord(
         turn=turn,
@@ -132,6 +138,7 @@ def build_record(
         output_latency_ms=round(output_latency_ms, 1),
         error=error,
         file=file,
+        extra=extra or {},
     )
 
 

@@ -16,8 +16,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Literal
 
 from assistant.audio import Speaker
 from assistant.clauses import ClauseSplitter, SplitterSettings
@@ -60,6 +61,26 @@ class Engines:
             w.shutdown()
 
 
+class TurnGate:
+    """Holds a speculative turn's audio until the end-pointer commits to the turn."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+        self.committed_ns: int | None = None
+
+    def commit(self, now_ns: int) -> None:
+        if self.committed_ns is None:
+            self.committed_ns = now_ns
+            self._event.set()
+
+    @property
+    def is_committed(self) -> bool:
+        return self.committed_ns is not None
+
+    async def wait(self) -> None:
+        await self._event.wait()
+
+
 class _Reply:
     """What was said so far in a turn (for the record and the memory)."""
 
@@ -69,6 +90,20 @@ class _Reply:
     @property
     def text(self) -> str:
         return " ".join(self.clauses)
+
+
+@dataclass
+class _Turn:
+    """What one turn has found out so far."""
+
+    trace: TurnTrace
+    origin: Literal["voice", "text"]
+    transcript: str = ""
+    route: str = ""
+    reason: str = ""
+    outcome: Outcome = "ok"
+    error: str | None = None
+    reply: _Reply = field(default_factory=lambda: _Reply())
 
 
 class TurnRunner:
@@ -96,68 +131,76 @@ class TurnRunner:
         speaker: Speaker,
         *,
         file: str | None = None,
+        commit: TurnGate | None = None,
+        on_transcript: Callable[[str], None] | None = None,
+        extra: Callable[[], dict[str, Any]] | None = None,
     ) -> TurnRecord:
-        """Run one turn to its end and return its record (also logged as one JSON line)."""
+        """Run one turn to its end and return its record (also logged as one JSON line).
+
+        With `commit`, the turn is speculative until the event is set: everything up to the
+        first audio runs, but nothing plays before it. `on_transcript` hears the transcript
+        as soon as it is final; `extra` adds fields to the record when the turn ends.
+        """
         self.turns += 1
-        trace = TurnTrace(self.clock)
-        reply = _Reply()
-        transcript, route, reason = "", "", ""
-        outcome: Outcome = "ok"
-        error: str | None = None
-        origin = "voice" if isinstance(heard, Utterance) else "text"
+        t = _Turn(TurnTrace(self.clock), "voice" if isinstance(heard, Utterance) else "text")
         try:
-            transcript = await self._hear(heard, trace)
-            if not transcript:
-                outcome = "empty"
+            t.transcript = await self._hear(heard, t.trace)
+            if on_transcript is not None:
+                on_transcript(t.transcript)
+            if not t.transcript:
+                t.outcome = "empty"
             else:
-                clauses, route, reason = self._route(transcript, trace, reply)
+                clauses, t.route, t.reason = self._route(t.transcript, t.trace)
                 await speaker.play(
-                    self._speech(clauses, trace, reply),
-                    on_first_sample=lambda ns: trace.mark("first_sample", ns),
+                    self._speech(clauses, t.trace, t.reply, commit),
+                    on_first_sample=lambda ns: t.trace.mark("first_sample", ns),
                 )
-                trace.mark("done")
-                self.memory.add(transcript, reply.text)
+                t.trace.mark("done")
+                self.memory.add(t.transcript, t.reply.text)
         except asyncio.CancelledError:
-            outcome = "cancelled"
-            self._finish(
-                trace, origin, transcript, reply, route, reason, outcome, None, speaker, file
-            )
+            t.outcome = "cancelled" if commit is None or commit.is_committed else "speculative"
+            self._finish(t, speaker, file, extra, commit)
             raise
         except AssistantError as e:
-            outcome, error = "error", f"{e.code}: {e}"
+            t.outcome, t.error = "error", f"{e.code}: {e}"
             # A stage error is an expected outcome of a turn: one line, no traceback.
-            log.error("turn %d failed: %s", self.turns, error)  # noqa: TRY400
-        return self._finish(
-            trace, origin, transcript, reply, route, reason, outcome, error, speaker, file
-        )
+            log.error("turn %d failed: %s", self.turns, t.error)  # noqa: TRY400
+        return self._finish(t, speaker, file, extra, commit)
 
     def _finish(
         self,
-        trace: TurnTrace,
-        origin: str,
-        transcript: str,
-        reply: _Reply,
-        route: str,
-        reason: str,
-        outcome: Outcome,
-        error: str | None,
+        t: _Turn,
         speaker: Speaker,
         file: str | None,
+        extra: Callable[[], dict[str, Any]] | None,
+        commit: TurnGate | None,
     ) -> TurnRecord:
+        trace = t.trace
+        if commit is not None and commit.committed_ns is not None:
+            trace.mark("commit", commit.committed_ns)
+        fields = extra() if extra is not None else {}
+        commit_ms = trace.span_ms("speech_end", "commit")
+        if commit_ms is not None:
+            fields["commit_ms"] = commit_ms
+            held = trace.span_ms("tts_first_audio", "commit")
+            fields["held_ms"] = max(0.0, held) if held is not None else 0.0
         record = build_record(
             trace,
             turn=self.turns,
-            origin="voice" if origin == "voice" else "text",
-            transcript=transcript,
-            reply=reply.text,
-            route=route,
-            reason=reason,
-            outcome=outcome,
+            origin=t.origin,
+            transcript=t.transcript,
+            reply=t.reply.text,
+            route=t.route,
+            reason=t.reason,
+            outcome=t.outcome,
             output_latency_ms=speaker.output_latency_s * 1000,
-            error=error,
+            error=t.error,
             file=file,
+            extra=fields,
         )
-        record_log.info("%s", record.to_json())
+        # Dropped speculation is routine: keep it out of the INFO log.
+        level = logging.DEBUG if t.outcome == "speculative" else logging.INFO
+        record_log.log(level, "%s", record.to_json())
         if self.on_record is not None:
             self.on_record(record)
         return record
@@ -177,7 +220,7 @@ class TurnRunner:
         return text
 
     def _route(
-        self, transcript: str, trace: TurnTrace, reply: _Reply
+        self, transcript: str, trace: TurnTrace
     ) -> tuple[AsyncGenerator[str, None], str, str]:
         intent = match_intent(transcript, self.wall_clock())
         trace.mark("route")
@@ -210,7 +253,11 @@ class TurnRunner:
             yield clause
 
     async def _speech(
-        self, clauses: AsyncGenerator[str, None], trace: TurnTrace, reply: _Reply
+        self,
+        clauses: AsyncGenerator[str, None],
+        trace: TurnTrace,
+        reply: _Reply,
+        commit: TurnGate | None,
     ) -> AsyncGenerator[Pcm16, None]:
         tts, gate = self.engines.tts, self.engines.gate
 
@@ -229,6 +276,8 @@ class TurnRunner:
                     with _stage_errors(TtsError):
                         async for pcm in audio:
                             trace.mark("tts_first_audio")
+                            if commit is not None and not commit.is_committed:
+                                await commit.wait()  # speculative: nothing plays before the hold
                             yield pcm
                 finally:
                     await audio.aclose()

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 
 from assistant.app import Settings, load_settings
+from assistant.clock import Clock
+from assistant.frames import Utterance
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSISTANT = Path(sys.executable).parent / "assistant"
@@ -50,6 +52,17 @@ def espeak_wav(text: str, path: Path, lead_s: float = 0.5, trail_s: float = 1.5)
     write_wav(path, out, 16_000)
     raw.unlink()
     return path
+
+
+async def utterance_from_file(samples: np.ndarray, clock: Clock) -> Utterance:
+    """An utterance ending where the file's speech ends (the probe's level rule), as if the
+    end-pointer had decided at that moment: for tests of the turn, not of end-pointing."""
+    from assistant.levels import speech_end_sample
+
+    end = speech_end_sample(samples, 16_000)
+    assert end is not None
+    now = clock.now_ns()
+    return Utterance(samples[:end], 16_000, now, now)
 
 
 @pytest.fixture(scope="session")

@@ -74,7 +74,7 @@ def test_check_config_prints_the_resolved_configuration(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["config_file"] == "(built-in defaults)"
-    assert out["pipeline"] == "default"
+    assert out["pipeline"] == "open-mic"
     assert Path(out["model_files"]["llm.fast"]).name == "SmolLM2-135M-Instruct.Q4_1.gguf"
     assert Path(out["model_files"]["tts"]).is_file()
     assert out["models"]["asr"]["compute_type"] == "int8"

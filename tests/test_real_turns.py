@@ -12,8 +12,8 @@ import pytest
 
 from assistant.app import Settings, open_assistant
 from assistant.audio import DeviceSpeaker, WavSpeaker, read_wav
-from assistant.bench import capture_utterance, sample_files
-from tests.conftest import Pulse
+from assistant.bench import sample_files
+from tests.conftest import Pulse, utterance_from_file
 
 pytestmark = pytest.mark.models
 
@@ -30,7 +30,7 @@ def sample(name: str) -> Path:
 
 async def test_capital_of_france_from_a_wav(settings: Settings, tmp_path: Path) -> None:
     async with open_assistant(settings) as a:
-        utt = await capture_utterance(read_wav(sample("capital_of_france")), a, 20)
+        utt = await utterance_from_file(read_wav(sample("capital_of_france")), a.clock)
         assert utt is not None
         out = tmp_path / "reply.wav"
         rec = await a.runner.run(utt, WavSpeaker(out, a.reply_rate_hz, a.clock))
@@ -45,7 +45,7 @@ async def test_capital_of_france_from_a_wav(settings: Settings, tmp_path: Path) 
 
 async def test_what_time_is_it_says_the_current_hour(settings: Settings, tmp_path: Path) -> None:
     async with open_assistant(settings) as a:
-        utt = await capture_utterance(read_wav(sample("what_time")), a, 20)
+        utt = await utterance_from_file(read_wav(sample("what_time")), a.clock)
         assert utt is not None
         rec = await a.runner.run(utt, WavSpeaker(tmp_path / "t.wav", a.reply_rate_hz, a.clock))
         typed = await a.runner.run(

@@ -1,0 +1,48 @@
+"""`assistant run`: the always-listening daemon on the default (or configured) devices."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from assistant.app import Assistant, listen_settings
+from assistant.audio import DeviceMicrophone, DeviceSpeaker
+from assistant.listener import Listener
+
+log = logging.getLogger(__name__)
+
+READY_LINE = "assistant ready"
+
+
+async def run_daemon(a: Assistant) -> None:
+    audio = a.settings.config.audio
+    # Open both devices before saying ready: a missing device is a clear error now.
+    mic = DeviceMicrophone(a.clock, audio.input_device, block_ms=audio.block_ms)
+    speaker = DeviceSpeaker(a.reply_rate_hz, a.clock, audio.output_device, audio.block_ms)
+    listener = Listener(
+        a.runner,
+        a.vad,
+        listen_settings(a.settings),
+        a.clock,
+        dropped_frames=lambda: mic.dropped_blocks,
+        on_state=lambda state: log.debug("state: %s", state),
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        mic.start()
+        speaker.start()
+        print(f"{READY_LINE} (pipeline {a.settings.pipeline_name})", flush=True)
+        async with asyncio.TaskGroup() as tg:
+            listening = tg.create_task(listener.run(mic.chunks(), speaker), name="listener")
+            await stop.wait()
+            log.info("stopping")
+            listening.cancel()
+    finally:
+        mic.close()
+        speaker.close()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,216 @@
+"""Always listening: microphone chunks -> Silero VAD -> end-pointer -> turns.
+
+At a pause the turn starts speculatively (see `endpoint.py`): its audio waits behind a
+`TurnGate` that opens when the silence reaches the hold. Speech before then drops the
+speculative turn and the utterance goes on. Half-duplex by default: while a committed turn
+speaks (and for a short echo tail after), the microphone is not heard at all. With barge-in,
+speech during a reply cancels it and the speaker flushes at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from assistant.audio import Speaker
+from assistant.clock import Clock
+from assistant.endpoint import (
+    Ended,
+    Endpointer,
+    EndpointSettings,
+    Event,
+    Paused,
+    Resumed,
+    SpeechStarted,
+    looks_incomplete,
+)
+from assistant.frames import AudioChunk, Utterance
+from assistant.latency import TurnRecord
+from assistant.turn import TurnGate, TurnRunner
+from assistant.vad import Reframer, SileroVad
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ListenSettings:
+    endpoint: EndpointSettings
+    half_duplex: bool = True
+    barge_in: bool = False
+    echo_tail_ms: int = 300
+    """After a reply ends, the microphone stays deaf this long (room echo, device latency)."""
+
+
+class Listener:
+    def __init__(
+        self,
+        runner: TurnRunner,
+        vad: SileroVad,
+        settings: ListenSettings,
+        clock: Clock,
+        *,
+        dropped_frames: Callable[[], int] = lambda: 0,
+        on_state: Callable[[str], None] = lambda state: None,
+        label: str | None = None,
+    ) -> None:
+        self.runner, self.vad, self.settings, self.clock = runner, vad, settings, clock
+        self.dropped_frames = dropped_frames
+        self.on_state = on_state
+        self.endpointer = Endpointer(settings.endpoint)
+        self.reframer = Reframer()
+        # Speech is only confirmed min_speech_ms after it began, so keep that much more
+        # (counted in 10 ms chunks, the smallest a device delivers).
+        ep = settings.endpoint
+        self._pre_roll_ns = ep.pre_roll_ms * 1_000_000
+        self._pre_roll: deque[AudioChunk] = deque(
+            maxlen=(ep.pre_roll_ms + ep.min_speech_ms + 100) // 10
+        )
+        self._utterance: list[AudioChunk] | None = None
+        self._turn: asyncio.Task[TurnRecord] | None = None
+        self._gate: TurnGate | None = None
+        self._deaf_until_ns = 0
+        self._drops_at_start = 0
+        self.label = label
+        """Goes into each turn record's `file` field (the bench's WAV file)."""
+        self.records: list[TurnRecord] = []
+        """Records of the turns that ran to an end (not dropped speculation)."""
+
+    # ------------------------------------------------------------------ audio in
+
+    async def run(self, source: AsyncIterator[AudioChunk], speaker: Speaker) -> None:
+        """Listen until the source ends (a file) or the task is cancelled (a microphone)."""
+        self.speaker = speaker
+        try:
+            async for chunk in source:
+                self.feed(chunk)
+            self._flush()
+            # A file has ended: let its last turn finish.
+            if self._turn is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._turn
+        finally:
+            await self.cancel_turn()
+
+    def feed(self, chunk: AudioChunk) -> None:
+        if self._deaf(chunk):
+            return
+        self._pre_roll.append(chunk)
+        if self._utterance is not None:
+            self._utterance.append(chunk)
+        for frame, start_ns, end_ns in self.reframer.push(chunk.samples, chunk.captured_ns):
+            event = self.endpointer.update(self.vad.probability(frame), start_ns, end_ns)
+            if event is not None:
+                self._on_event(event)
+
+    def _deaf(self, chunk: AudioChunk) -> bool:
+        """Half-duplex: is the assistant speaking (or just finished)?"""
+        if self.settings.barge_in or not self.settings.half_duplex:
+            return False
+        speaking = self._turn is not None and self._gate is not None and self._gate.is_committed
+        if speaking:
+            self._deaf_until_ns = self.clock.now_ns() + self.settings.echo_tail_ms * 1_000_000
+        if speaking or chunk.captured_ns < self._deaf_until_ns:
+            if self.endpointer.in_speech or self._utterance is not None:
+                self._reset_listening()
+            return True
+        return False
+
+    def _reset_listening(self) -> None:
+        self.endpointer.reset()
+        self.vad.reset()
+        self.reframer.reset()
+        self._utterance = None
+        self._pre_roll.clear()
+
+    # ------------------------------------------------------------------ events
+
+    def _on_event(self, event: Event) -> None:
+        match event:
+            case SpeechStarted(start_ns=start_ns):
+                if self._turn is not None and self.settings.barge_in:
+                    log.info("barge-in: the user spoke over the reply")
+                    self._cancel_soon()
+                since = start_ns - self._pre_roll_ns
+                self._utterance = [c for c in self._pre_roll if c.end_ns > since]
+                self._drops_at_start = self.dropped_frames()
+                self.on_state("listening")
+            case Paused(speech_end_ns=end_ns):
+                self._start_turn(end_ns)
+            case Resumed():
+                if self._gate is not None and not self._gate.is_committed:
+                    self._cancel_soon()
+                self.on_state("listening")
+            case Ended(speech_end_ns=end_ns, reason=reason):
+                if self._gate is None or self._turn is None or self._turn.done():
+                    self._start_turn(end_ns)  # no pause came first (e.g. max length)
+                assert self._gate is not None
+                log.debug("end of utterance (%s)", reason)
+                self._gate.commit(self.clock.now_ns())
+                self.on_state("thinking")
+                self._utterance = None
+
+    def _start_turn(self, speech_end_ns: int) -> None:
+        if self._utterance is None:
+            return
+        self._cancel_soon()
+        audio = np.concatenate([c.samples for c in self._utterance])
+        rate = self._utterance[0].sample_rate_hz
+        utterance = Utterance(audio, rate, speech_end_ns, self.clock.now_ns())
+        gate = TurnGate()
+        drops = self.dropped_frames() - self._drops_at_start
+
+        def on_transcript(text: str) -> None:
+            if self._gate is gate and not gate.is_committed:
+                self.endpointer.set_incomplete(looks_incomplete(text))
+
+        def extra() -> dict[str, Any]:
+            return {"dropped_frames": drops}
+
+        self._gate = gate
+        self._turn = asyncio.create_task(
+            self.runner.run(
+                utterance,
+                self.speaker,
+                file=self.label,
+                commit=gate,
+                on_transcript=on_transcript,
+                extra=extra,
+            ),
+            name=f"turn-{self.runner.turns + 1}",
+        )
+        self._turn.add_done_callback(self._turn_done)
+
+    def _turn_done(self, task: asyncio.Task[TurnRecord]) -> None:
+        if not task.cancelled() and task.exception() is None:
+            self.records.append(task.result())
+        if task is self._turn:
+            self._turn = None
+            self._gate = None
+            self._deaf_until_ns = self.clock.now_ns() + self.settings.echo_tail_ms * 1_000_000
+            self.on_state("idle")
+
+    def _cancel_soon(self) -> None:
+        if self._turn is not None and not self._turn.done():
+            self._turn.cancel()
+        self._turn = None
+        self._gate = None
+
+    async def cancel_turn(self) -> None:
+        turn = self._turn
+        self._cancel_soon()
+        if turn is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await turn
+
+    def _flush(self) -> None:
+        """The source ended mid-utterance: end it now."""
+        event = self.endpointer.finish()
+        if event is not None:
+            self._on_event(event)

@@ -1,0 +1,94 @@
+"""`assistant run` end to end through real PulseAudio null sinks and the real models."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assistant.bench import sample_files
+from tests.conftest import Pulse, espeak_wav
+from tests.daemon_helper import Daemon, SinkRecorder, concat_wavs, loud_seconds
+
+pytestmark = [pytest.mark.models, pytest.mark.audio]
+
+
+def sample(name: str) -> Path:
+    return next(p for p in sample_files() if p.stem == name)
+
+
+@pytest.fixture
+def daemon(pulse: Pulse) -> Iterator[Daemon]:
+    d = Daemon(pulse)
+    try:
+        d.wait_ready()
+        yield d
+    finally:
+        d.kill()
+
+
+def test_answers_a_spoken_question_through_the_sound_devices(
+    daemon: Daemon, pulse: Pulse, tmp_path: Path
+) -> None:
+    rec = SinkRecorder(pulse, "spk", tmp_path / "spk.wav")
+    pulse.play_into_mic(sample("capital_of_france"))
+    turns = daemon.wait_turns(1)
+    time.sleep(1.0)
+    reply_audio = rec.stop()
+    turn = turns[0]
+    assert turn["transcript"].lower().rstrip("?.") == "what is the capital of france"
+    assert turn["outcome"] == "ok" and turn["route"] == "fast"
+    assert 0 < turn["first_audio_ms"] < 5000
+    assert turn["commit_ms"] >= 550  # the hold ran before anything played
+    assert loud_seconds(reply_audio) > 0.5  # the reply reached the speaker
+    # Shut down promptly and cleanly.
+    assert daemon.stop() < 2.0
+    assert daemon.proc.returncode == 0
+    assert not any("Traceback" in line for line in daemon.stderr)
+    assert sum("assistant ready" in line for line in daemon.stdout) == 1
+
+
+def test_a_hesitation_of_045_s_is_one_turn(daemon: Daemon, pulse: Pulse, tmp_path: Path) -> None:
+    first = espeak_wav("Turn on the lights in the", tmp_path / "a.wav", trail_s=0)
+    second = espeak_wav("kitchen please.", tmp_path / "b.wav", lead_s=0)
+    utterance = concat_wavs([first, second], [0.45], tmp_path / "hesitation.wav")
+    pulse.play_into_mic(utterance)
+    turns = daemon.wait_turns(1)
+    time.sleep(2.5)  # time for a wrongly split second turn to show up
+    turns = daemon.turns()
+    assert len(turns) == 1, turns
+    assert "kitchen" in turns[0]["transcript"].lower()
+    assert "lights" in turns[0]["transcript"].lower()
+
+
+def test_does_not_answer_its_own_voice(pulse: Pulse, tmp_path: Path) -> None:
+    # Route the speaker back into the microphone, as a room would.
+    module = subprocess.run(
+        [
+            "pactl",
+            "load-module",
+            "module-loopback",
+            "source=spk.monitor",
+            "sink=mic",
+            "latency_msec=20",
+        ],
+        env=pulse.env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    d = Daemon(pulse)
+    try:
+        d.wait_ready()
+        pulse.play_into_mic(sample("sky_blue"))  # a long reply: seconds of its own voice
+        d.wait_turns(1)
+        time.sleep(4.0)
+        turns = d.turns()
+        assert len(turns) == 1, [t["transcript"] for t in turns]
+        assert "sky" in turns[0]["transcript"].lower()
+    finally:
+        d.kill()
+        subprocess.run(["pactl", "unload-module", module], env=pulse.env, capture_output=True)
