@@ -119,8 +119,8 @@ class AssistantSection(Strict):
 
 class MemorySection(Strict):
     max_turns: Annotated[int, Field(ge=0)] = 4
-    max_tokens: PositiveInt = 384
-    idle_timeout_s: PositiveFloat = 120.0
+    max_tokens: PositiveInt = 320
+    idle_timeout_s: PositiveFloat = 60.0
 
 
 class AudioSection(Strict):

@@ -188,8 +188,11 @@ class Listener:
         self._turn.add_done_callback(self._turn_done)
 
     def _turn_done(self, task: asyncio.Task[TurnRecord]) -> None:
-        if not task.cancelled() and task.exception() is None:
-            self.records.append(task.result())
+        if not task.cancelled():
+            if (error := task.exception()) is not None:
+                log.error("turn task failed", exc_info=error)
+            else:
+                self.records.append(task.result())
         if task is self._turn:
             self._turn = None
             self._gate = None

@@ -1,5 +1,12 @@
 """Short conversation memory: the last few exchanges, bounded in turns and tokens,
-forgotten after an idle timeout. Pure code."""
+forgotten after an idle timeout. Pure code.
+
+It forgets in blocks: when a bound is passed, the oldest exchanges go until half the budget
+is left. The LLM keeps the previous prompt in its KV cache and re-uses the longest common
+prefix, and dropping the oldest exchange changes the prompt right after the system prompt,
+so all the history has to be read again (~3 ms a token for SmolLM2 on two cores here).
+Dropping one exchange per turn would pay that on every turn; dropping half pays it rarely.
+"""
 
 from __future__ import annotations
 
@@ -27,8 +34,8 @@ class ConversationMemory:
         clock: Clock,
         *,
         max_turns: int = 4,
-        max_tokens: int = 384,
-        idle_timeout_s: float = 120.0,
+        max_tokens: int = 320,
+        idle_timeout_s: float = 60.0,
         count_tokens: Callable[[str], int] = approx_tokens,
     ) -> None:
         self.clock = clock
@@ -48,13 +55,11 @@ class ConversationMemory:
         self._expire()
         self._exchanges.append(Exchange(user, assistant))
         self._last_ns = self.clock.now_ns()
-        while len(self._exchanges) > self.max_turns or (
-            len(self._exchanges) > 1 and self._tokens() > self.max_tokens
-        ):
-            self._exchanges.popleft()
-        if self._tokens() > self.max_tokens:
-            # A single exchange larger than the whole budget is not worth keeping.
-            self._exchanges.clear()
+        if len(self._exchanges) > self.max_turns or self._tokens() > self.max_tokens:
+            while self._exchanges and (
+                len(self._exchanges) > self.max_turns // 2 or self._tokens() > self.max_tokens // 2
+            ):
+                self._exchanges.popleft()
 
     def clear(self) -> None:
         self._exchanges.clear()

@@ -86,6 +86,8 @@ class _Reply:
 
     def __init__(self) -> None:
         self.clauses: list[str] = []
+        self.generated = ""
+        """The LLM's text exactly as it came (the clauses are cleaned up for speech)."""
 
     @property
     def text(self) -> str:
@@ -150,13 +152,15 @@ class TurnRunner:
             if not t.transcript:
                 t.outcome = "empty"
             else:
-                clauses, t.route, t.reason = self._route(t.transcript, t.trace)
+                clauses, t.route, t.reason = self._route(t.transcript, t.trace, t.reply)
                 await speaker.play(
                     self._speech(clauses, t.trace, t.reply, commit),
                     on_first_sample=lambda ns: t.trace.mark("first_sample", ns),
                 )
                 t.trace.mark("done")
-                self.memory.add(t.transcript, t.reply.text)
+                if t.route != "intent":
+                    # As generated, so the LLM's cache matches it next turn.
+                    self.memory.add(t.transcript, t.reply.generated or t.reply.text)
         except asyncio.CancelledError:
             t.outcome = "cancelled" if commit is None or commit.is_committed else "speculative"
             self._finish(t, speaker, file, extra, commit)
@@ -165,6 +169,10 @@ class TurnRunner:
             t.outcome, t.error = "error", f"{e.code}: {e}"
             # A stage error is an expected outcome of a turn: one line, no traceback.
             log.error("turn %d failed: %s", self.turns, t.error)  # noqa: TRY400
+        except Exception as e:
+            # A bug, not bad input: the traceback goes to the log, the process goes on.
+            t.outcome, t.error = "error", f"internal: {e!r}"
+            log.exception("turn %d failed", self.turns)
         return self._finish(t, speaker, file, extra, commit)
 
     def _finish(
@@ -220,15 +228,17 @@ class TurnRunner:
         return text
 
     def _route(
-        self, transcript: str, trace: TurnTrace
+        self, transcript: str, trace: TurnTrace, reply: _Reply
     ) -> tuple[AsyncGenerator[str, None], str, str]:
         intent = match_intent(transcript, self.wall_clock())
         trace.mark("route")
         if intent is not None:
             return _one(intent.reply), "intent", intent.name
-        return self._llm_clauses(transcript, trace), "fast", "default"
+        return self._llm_clauses(transcript, trace, reply), "fast", "default"
 
-    async def _llm_clauses(self, transcript: str, trace: TurnTrace) -> AsyncGenerator[str, None]:
+    async def _llm_clauses(
+        self, transcript: str, trace: TurnTrace, reply: _Reply
+    ) -> AsyncGenerator[str, None]:
         messages = [Message("system", self.settings.system_prompt)]
         for ex in self.memory.history():
             messages += [Message("user", ex.user), Message("assistant", ex.assistant)]
@@ -243,6 +253,7 @@ class TurnRunner:
             with _stage_errors(LlmError):
                 async for delta in tokens:
                     trace.mark("llm_first_token")
+                    reply.generated += delta
                     for clause in splitter.feed(delta):
                         trace.mark("first_clause")
                         yield clause

@@ -99,8 +99,9 @@ async def test_cancelled_turn_stops_generating_and_playing_within_100_ms(
                     "Tell me a long story about a brave dragon and a small village.", speaker
                 )
             )
-            while speaker.last_audible_ns == 0:
-                await asyncio.sleep(0.005)
+            async with asyncio.timeout(30):
+                while speaker.last_audible_ns == 0:
+                    await asyncio.sleep(0.005)
             await asyncio.sleep(0.3)  # well into playback, the LLM and TTS still busy
             cancel_ns = a.clock.now_ns()
             turn.cancel()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import datetime
 
 import numpy as np
@@ -13,6 +13,7 @@ import pytest
 from assistant.clauses import SplitterSettings
 from assistant.clock import MONOTONIC
 from assistant.engines.fakes import FakeChatModel, FakeSynthesizer, FakeTranscriber
+from assistant.engines.llm import Message
 from assistant.engines.worker import CpuGate, Worker
 from assistant.frames import Pcm16, Utterance
 from assistant.memory import ConversationMemory
@@ -114,8 +115,9 @@ async def test_cancelling_a_turn_stops_generation_at_once() -> None:
     runner = make_runner(llm)
     speaker = ListSpeaker()
     task = asyncio.create_task(runner.run("go on", speaker))
-    while not speaker.chunks:
-        await asyncio.sleep(0.005)
+    async with asyncio.timeout(10):
+        while not speaker.chunks:
+            await asyncio.sleep(0.005)
     task.cancel()
     t0 = time.monotonic()
     with pytest.raises(asyncio.CancelledError):
@@ -167,4 +169,30 @@ async def test_worker_stream_stops_the_generator_when_the_consumer_leaves() -> N
     await w.idle()
     assert closed == [True] and stopped == [True]
     assert len(made) < 20
+    w.shutdown()
+
+
+async def test_a_bug_in_a_turn_ends_that_turn_not_the_runner() -> None:
+    class BrokenChatModel(FakeChatModel):
+        def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
+            raise KeyError("surprise")
+
+    runner = make_runner(BrokenChatModel("x"))
+    rec = await runner.run("hi", ListSpeaker())
+    assert rec.outcome == "error"
+    assert rec.error is not None and rec.error.startswith("llm: ")
+    runner.engines.llm = FakeChatModel("All good now.")
+    assert (await runner.run("again", ListSpeaker())).outcome == "ok"
+
+
+async def test_worker_stream_reports_a_producer_that_fails_before_its_first_item() -> None:
+    w = Worker("t")
+
+    def produce() -> Iterator[int]:
+        raise ValueError("no generator for you")
+
+    with pytest.raises(ValueError, match="no generator"):
+        async with asyncio.timeout(5):
+            async for _ in w.stream(produce):
+                pass
     w.shutdown()

@@ -84,8 +84,12 @@ class Worker:
                 loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
 
         def run() -> None:
-            gen = produce()
+            gen: Iterator[T] | None = None
             try:
+                if stop.is_set():  # cancelled before the worker got to it
+                    put(_END, None)
+                    return
+                gen = produce()  # may raise before yielding anything
                 for item in gen:
                     if stop.is_set():
                         break
