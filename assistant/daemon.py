@@ -8,11 +8,13 @@ import signal
 
 from assistant.app import Assistant, listen_settings
 from assistant.audio import DeviceMicrophone, DeviceSpeaker
+from assistant.errors import AudioDeviceError
 from assistant.listener import Listener
 
 log = logging.getLogger(__name__)
 
 READY_LINE = "assistant ready"
+FIRST_AUDIO_TIMEOUT_S = 10.0
 
 
 async def run_daemon(a: Assistant) -> None:
@@ -35,6 +37,15 @@ async def run_daemon(a: Assistant) -> None:
     try:
         mic.start()
         speaker.start()
+        # Ready means listening: wait for audio to flow (a fresh PulseAudio server takes
+        # ~2 s to deliver the first block).
+        try:
+            await asyncio.wait_for(mic.queue.get(), timeout=FIRST_AUDIO_TIMEOUT_S)
+        except TimeoutError:
+            raise AudioDeviceError(
+                f"the input device {audio.input_device or '(default)'!r} delivered no audio "
+                f"in {FIRST_AUDIO_TIMEOUT_S:.0f} s"
+            ) from None
         print(f"{READY_LINE} (pipeline {a.settings.pipeline_name})", flush=True)
         async with asyncio.TaskGroup() as tg:
             listening = tg.create_task(listener.run(mic.chunks(), speaker), name="listener")
