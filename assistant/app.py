@@ -36,6 +36,7 @@ from assistant.listener import ListenSettings
 from assistant.memory import ConversationMemory
 from assistant.turn import Engines, TurnRunner, TurnSettings
 from assistant.vad import SileroVad
+from assistant.wakeword import MicroWakeWordDetector, WakeWordDetector
 
 log = logging.getLogger(__name__)
 
@@ -111,12 +112,21 @@ def turn_settings(settings: Settings) -> TurnSettings:
 
 def listen_settings(settings: Settings) -> ListenSettings:
     p = settings.pipeline
+    wake = p.wake_word
     return ListenSettings(
         endpoint=EndpointSettings(**p.endpoint.model_dump()),
         half_duplex=p.listen.half_duplex,
         barge_in=p.listen.barge_in,
         echo_tail_ms=p.listen.echo_tail_ms,
+        awake_ms=int(wake.awake_s * 1000) if wake else 0,
+        follow_up_ms=int(wake.follow_up_s * 1000) if wake else 0,
     )
+
+
+def build_wake_word(settings: Settings) -> WakeWordDetector | None:
+    """The pipeline's wake-word detector, or None for an open microphone."""
+    ww = settings.pipeline.wake_word
+    return MicroWakeWordDetector(ww.name) if ww is not None else None
 
 
 def build_vad(settings: Settings) -> SileroVad:

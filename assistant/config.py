@@ -200,6 +200,15 @@ class ListenSection(Strict):
     echo_tail_ms: Annotated[int, Field(ge=0, le=3000)] = 300
 
 
+class WakeWordSection(Strict):
+    name: Literal["okay_nabu", "hey_jarvis", "hey_mycroft", "alexa"] = "okay_nabu"
+    """One of pymicro-wakeword's bundled models."""
+    awake_s: Annotated[float, Field(gt=0, le=30)] = 5.0
+    """After the wake word, how long the question may take to start."""
+    follow_up_s: Annotated[float, Field(ge=0, le=60)] = 5.0
+    """After a reply, how long a follow-up needs no wake word (0: always needed)."""
+
+
 class PipelineDef(Strict):
     description: str = ""
     stages: list[str]
@@ -207,6 +216,8 @@ class PipelineDef(Strict):
     clauses: ClauseSection = ClauseSection()
     endpoint: EndpointSection = EndpointSection()
     listen: ListenSection = ListenSection()
+    wake_word: WakeWordSection | None = None
+    """Absent: an open microphone, every utterance is a turn."""
 
     @model_validator(mode="after")
     def _known_stages(self) -> PipelineDef:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import signal
 
-from assistant.app import Assistant, listen_settings
+from assistant.app import Assistant, build_wake_word, listen_settings
 from assistant.audio import DeviceMicrophone, DeviceSpeaker
 from assistant.errors import AudioDeviceError
 from assistant.listener import Listener
@@ -29,6 +29,7 @@ async def run_daemon(a: Assistant) -> None:
         a.clock,
         dropped_frames=lambda: mic.dropped_blocks,
         on_state=lambda state: log.debug("state: %s", state),
+        wake=build_wake_word(a.settings),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -35,8 +35,12 @@ from assistant.frames import AudioChunk, Utterance
 from assistant.latency import TurnRecord
 from assistant.turn import TurnGate, TurnRunner
 from assistant.vad import Reframer, SileroVad
+from assistant.wakeword import WakeWordDetector, strip_wake_phrase
 
 log = logging.getLogger(__name__)
+
+WAKE_REFRACTORY_NS = 2_000_000_000
+"""The detector fires on every block while it is sure; one wake word per 2 s is logged."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +50,10 @@ class ListenSettings:
     barge_in: bool = False
     echo_tail_ms: int = 300
     """After a reply ends, the microphone stays deaf this long (room echo, device latency)."""
+    awake_ms: int = 5000
+    """With a wake word: after it, how long the question may take to start."""
+    follow_up_ms: int = 5000
+    """With a wake word: after a reply, how long a follow-up needs none."""
 
 
 class Listener:
@@ -59,10 +67,15 @@ class Listener:
         dropped_frames: Callable[[], int] = lambda: 0,
         on_state: Callable[[str], None] = lambda state: None,
         label: str | None = None,
+        wake: WakeWordDetector | None = None,
     ) -> None:
         self.runner, self.vad, self.settings, self.clock = runner, vad, settings, clock
         self.dropped_frames = dropped_frames
         self.on_state = on_state
+        self.wake = wake
+        self._wake_in_utterance = False
+        self._armed_until_ns = 0
+        self._last_wake_ns = 0
         self.endpointer = Endpointer(settings.endpoint)
         self.reframer = Reframer()
         # Speech is only confirmed min_speech_ms after it began, so keep that much more
@@ -102,6 +115,13 @@ class Listener:
         if self._deaf(chunk):
             return
         self._pre_roll.append(chunk)
+        if self.wake is not None and self.wake.process(chunk.samples):
+            if self.clock.now_ns() - self._last_wake_ns > WAKE_REFRACTORY_NS:
+                log.info("wake word heard")
+            self._last_wake_ns = self.clock.now_ns()
+            self._wake_in_utterance = self._utterance is not None or self.endpointer.in_speech
+            self._armed_until_ns = self.clock.now_ns() + self.settings.awake_ms * 1_000_000
+            self.on_state("wake")
         if self._utterance is not None:
             self._utterance.append(chunk)
         for frame, start_ns, end_ns in self.reframer.push(chunk.samples, chunk.captured_ns):
@@ -137,6 +157,7 @@ class Listener:
                 if self._turn is not None and self.settings.barge_in:
                     log.info("barge-in: the user spoke over the reply")
                     self._cancel_soon()
+                self._wake_in_utterance = False
                 since = start_ns - self._pre_roll_ns
                 self._utterance = [c for c in self._pre_roll if c.end_ns > since]
                 self._drops_at_start = self.dropped_frames()
@@ -150,14 +171,25 @@ class Listener:
             case Ended(speech_end_ns=end_ns, reason=reason):
                 if self._gate is None or self._turn is None or self._turn.done():
                     self._start_turn(end_ns)  # no pause came first (e.g. max length)
-                assert self._gate is not None
                 log.debug("end of utterance (%s)", reason)
+                self._utterance = None
+                if self._gate is None:
+                    self.on_state("idle")  # not armed: speech without the wake word
+                    return
                 self._gate.commit(self.clock.now_ns())
                 self.on_state("thinking")
-                self._utterance = None
+
+    def _armed(self) -> bool:
+        """May this utterance be a turn? Always without a wake word; with one, if it was
+        heard in the utterance, or lately (awake or follow-up window)."""
+        return (
+            self.wake is None
+            or self._wake_in_utterance
+            or self.clock.now_ns() < self._armed_until_ns
+        )
 
     def _start_turn(self, speech_end_ns: int) -> None:
-        if self._utterance is None:
+        if self._utterance is None or not self._armed():
             return
         self._cancel_soon()
         audio = np.concatenate([c.samples for c in self._utterance])
@@ -182,10 +214,17 @@ class Listener:
                 commit=gate,
                 on_transcript=on_transcript,
                 extra=extra,
+                heard_filter=self._heard_filter,
+                asr_prompt=self.wake.phrase + "," if self._wake_in_utterance and self.wake else "",
             ),
             name=f"turn-{self.runner.turns + 1}",
         )
         self._turn.add_done_callback(self._turn_done)
+
+    def _heard_filter(self, transcript: str) -> str:
+        if self.wake is None:
+            return transcript
+        return strip_wake_phrase(transcript, self.wake.phrase)
 
     def _turn_done(self, task: asyncio.Task[TurnRecord]) -> None:
         if not task.cancelled():
@@ -194,8 +233,12 @@ class Listener:
             else:
                 self.records.append(task.result())
         if task is self._turn:
+            committed = self._gate is not None and self._gate.is_committed
             self._turn = None
             self._gate = None
+            if committed and self.wake is not None:
+                follow_up_ns = self.settings.follow_up_ms * 1_000_000
+                self._armed_until_ns = max(self._armed_until_ns, self.clock.now_ns() + follow_up_ns)
             self._deaf_until_ns = self.clock.now_ns() + self.settings.echo_tail_ms * 1_000_000
             self.on_state("idle")
 

@@ -136,6 +136,8 @@ class TurnRunner:
         commit: TurnGate | None = None,
         on_transcript: Callable[[str], None] | None = None,
         extra: Callable[[], dict[str, Any]] | None = None,
+        heard_filter: Callable[[str], str] | None = None,
+        asr_prompt: str = "",
     ) -> TurnRecord:
         """Run one turn to its end and return its record (also logged as one JSON line).
 
@@ -146,7 +148,9 @@ class TurnRunner:
         self.turns += 1
         t = _Turn(TurnTrace(self.clock), "voice" if isinstance(heard, Utterance) else "text")
         try:
-            t.transcript = await self._hear(heard, t.trace)
+            t.transcript = await self._hear(heard, t.trace, asr_prompt)
+            if heard_filter is not None:
+                t.transcript = heard_filter(t.transcript)
             if on_transcript is not None:
                 on_transcript(t.transcript)
             if not t.transcript:
@@ -213,7 +217,7 @@ class TurnRunner:
             self.on_record(record)
         return record
 
-    async def _hear(self, heard: Utterance | str, trace: TurnTrace) -> str:
+    async def _hear(self, heard: Utterance | str, trace: TurnTrace, prompt: str = "") -> str:
         if isinstance(heard, str):
             trace.mark("speech_end")
             return heard.strip()
@@ -222,7 +226,7 @@ class TurnRunner:
         asr = self.engines.asr
         with _stage_errors(AsrError):
             text = await self.engines.asr_worker.call(
-                asr.transcribe, heard.samples, heard.sample_rate_hz
+                asr.transcribe, heard.samples, heard.sample_rate_hz, prompt
             )
         trace.mark("asr_final")
         return text

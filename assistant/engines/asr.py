@@ -20,7 +20,7 @@ nothing, the encoder window is fixed."""
 
 
 class Transcriber(Protocol):
-    def transcribe(self, samples: Pcm16, sample_rate_hz: int) -> str:
+    def transcribe(self, samples: Pcm16, sample_rate_hz: int, prompt: str = "") -> str:
         """Blocking; runs on the ASR worker thread."""
         ...
 
@@ -75,7 +75,9 @@ class WhisperTranscriber:
         self.beam_size = beam_size
         self.window_frames = min(_FULL_WINDOW_FRAMES, int(window_s * _FRAMES_PER_S))
 
-    def transcribe(self, samples: Pcm16, sample_rate_hz: int) -> str:
+    def transcribe(self, samples: Pcm16, sample_rate_hz: int, prompt: str = "") -> str:
+        """`prompt` is text Whisper takes as said just before (its initial prompt): the
+        wake phrase, so that it spells "Okay Nabu" as written rather than "I'll move"."""
         import ctranslate2
 
         if sample_rate_hz != ASR_RATE_HZ:
@@ -99,7 +101,7 @@ class WhisperTranscriber:
             seconds = chunk.shape[1] / _FRAMES_PER_S
             result = self.model.model.generate(
                 encoded,
-                [self._prompt],
+                [self._prompt_for(prompt)],
                 beam_size=self.beam_size,
                 # A guard against Whisper's repetition loops: nobody says more than
                 # ~8 tokens a second.
@@ -108,6 +110,12 @@ class WhisperTranscriber:
             )
             texts.append(self._tokenizer.decode(result[0].sequences_ids[0]).strip())
         return " ".join(t for t in texts if t)
+
+    def _prompt_for(self, text: str) -> list[int]:
+        if not text:
+            return self._prompt
+        previous = self._tokenizer.encode(" " + text.strip())
+        return [self._tokenizer.sot_prev, *previous, *self._prompt]
 
     def warm(self) -> None:
         t = np.arange(ASR_RATE_HZ, dtype=np.float32) / ASR_RATE_HZ

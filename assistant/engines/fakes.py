@@ -16,7 +16,7 @@ class FakeTranscriber:
     def __init__(self, text: str, delay_s: float = 0.0) -> None:
         self.text, self.delay_s = text, delay_s
 
-    def transcribe(self, samples: Pcm16, sample_rate_hz: int) -> str:
+    def transcribe(self, samples: Pcm16, sample_rate_hz: int, prompt: str = "") -> str:
         time.sleep(self.delay_s)
         return self.text
 

@@ -1,0 +1,68 @@
+"""Wake words: pymicro-wakeword's bundled microWakeWord models (TFLite, no TensorFlow), and
+removing the wake phrase from a transcript. The detector runs where the audio arrives."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any, Protocol
+
+from assistant.errors import ConfigError
+from assistant.frames import Pcm16
+
+BUNDLED = ("okay_nabu", "hey_jarvis", "hey_mycroft", "alexa")
+
+
+class WakeWordDetector(Protocol):
+    phrase: str
+
+    def process(self, samples: Pcm16) -> bool:
+        """Feed 16 kHz audio; True when the wake word has just been heard."""
+        ...
+
+    def reset(self) -> None: ...
+
+
+class MicroWakeWordDetector:
+    def __init__(self, name: str) -> None:
+        from pymicro_wakeword import MicroWakeWord, MicroWakeWordFeatures, Model
+
+        try:
+            self._model: Any = MicroWakeWord.from_builtin(Model(name))
+        except ValueError:
+            raise ConfigError(
+                f"unknown wake word {name!r} (bundled: {', '.join(BUNDLED)})"
+            ) from None
+        self._features: Any = MicroWakeWordFeatures()
+        self.phrase = str(self._model.wake_word)
+
+    def process(self, samples: Pcm16) -> bool:
+        heard = False
+        for features in self._features.process_streaming(samples.astype("<i2").tobytes()):
+            if self._model.process_streaming(features):
+                heard = True
+        return heard
+
+    def reset(self) -> None:
+        self._model.reset()
+        self._features.reset()
+
+
+def strip_wake_phrase(transcript: str, phrase: str) -> str:
+    """The transcript without a leading wake phrase ("Okay, Nabu. What time is it?" ->
+    "What time is it?"). Whisper spells made-up names freely, so words match loosely."""
+    want = [w for w in re.findall(r"[a-z]+", phrase.lower()) if w]
+    words = list(re.finditer(r"[A-Za-z']+", transcript))
+    if not want or not words:
+        return transcript.strip()
+    # The best match over the first few words, allowing one extra ("okay, um, nabu").
+    target = " ".join(want)
+    best_span, best_ratio = 0, 0.0
+    for span in range(max(1, len(want) - 1), min(len(want) + 1, len(words)) + 1):
+        said = " ".join(m.group(0).lower() for m in words[:span])
+        ratio = difflib.SequenceMatcher(a=said, b=target).ratio()
+        if ratio > best_ratio:
+            best_span, best_ratio = span, ratio
+    if best_ratio < 0.7:
+        return transcript.strip()
+    return transcript[words[best_span - 1].end() :].lstrip(" ,.!?;:-").strip()
