@@ -7,13 +7,11 @@ speculative turns), so the figures include end-pointing exactly as the daemon do
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from assistant.app import Assistant, listen_settings
 from assistant.audio import WavSpeaker, paced_chunks, read_wav
@@ -61,10 +59,6 @@ async def run_bench(
     return records
 
 
-def record_dict(r: TurnRecord) -> dict[str, Any]:
-    return {k: v for k, v in asdict(r).items() if v is not None and k != "extra"}
-
-
 def print_table(records: Sequence[TurnRecord], out: TextIO = sys.stdout) -> None:
     cols = ["file", "transcript", "route", *STAGE_COLUMNS, "first_audio"]
     rows: list[list[str]] = []
@@ -79,7 +73,7 @@ def print_table(records: Sequence[TurnRecord], out: TextIO = sys.stdout) -> None
                 _ms(r.first_audio_ms),
             ]
         )
-    stats = summarize(record_dict(r) for r in records if r.outcome == "ok")
+    stats = summarize(r.to_dict() for r in records if r.outcome == "ok")
     for q in ("p50", "p95"):
         rows.append(
             [
@@ -117,7 +111,7 @@ def write_json(records: Sequence[TurnRecord], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as f:
         for r in records:
-            f.write(json.dumps(record_dict(r), ensure_ascii=False) + "\n")
+            f.write(r.to_json() + "\n")
 
 
 def _ms(v: float | None) -> str:

@@ -102,11 +102,15 @@ class TurnRecord:
     file: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def to_json(self) -> str:
+    def to_dict(self) -> dict[str, Any]:
+        """The record as the log, MQTT and the bench's JSONL carry it: `extra` fields at the
+        top level, unset fields left out."""
         d = asdict(self)
-        extra = d.pop("extra")
-        d.update(extra)
-        return json.dumps({k: v for k, v in d.items() if v is not None}, ensure_ascii=False)
+        d.update(d.pop("extra"))
+        return {k: v for k, v in d.items() if v is not None}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False)
 
 
 def build_record(
