@@ -130,10 +130,14 @@ class Listener:
                 self._on_event(event)
 
     def _deaf(self, chunk: AudioChunk) -> bool:
-        """Half-duplex: is the assistant speaking (or just finished)?"""
+        """Half-duplex: is the assistant's reply sounding (or has it just stopped)?
+
+        Keyed on the reply's first sample, not on the turn: a turn that is still thinking,
+        or says nothing (the wake word alone), must not make the microphone deaf, or the
+        start of the user's next words is lost."""
         if self.settings.barge_in or not self.settings.half_duplex:
             return False
-        speaking = self._turn is not None and self._gate is not None and self._gate.is_committed
+        speaking = self._gate is not None and self._gate.is_speaking
         if speaking:
             self._deaf_until_ns = self.clock.now_ns() + self.settings.echo_tail_ms * 1_000_000
         if speaking or chunk.captured_ns < self._deaf_until_ns:
@@ -233,13 +237,15 @@ class Listener:
             else:
                 self.records.append(task.result())
         if task is self._turn:
-            committed = self._gate is not None and self._gate.is_committed
+            spoke = self._gate is not None and self._gate.is_speaking
             self._turn = None
             self._gate = None
-            if committed and self.wake is not None:
-                follow_up_ns = self.settings.follow_up_ms * 1_000_000
-                self._armed_until_ns = max(self._armed_until_ns, self.clock.now_ns() + follow_up_ns)
-            self._deaf_until_ns = self.clock.now_ns() + self.settings.echo_tail_ms * 1_000_000
+            if spoke:
+                now = self.clock.now_ns()
+                self._deaf_until_ns = now + self.settings.echo_tail_ms * 1_000_000
+                if self.wake is not None:
+                    follow_up_ns = self.settings.follow_up_ms * 1_000_000
+                    self._armed_until_ns = max(self._armed_until_ns, now + follow_up_ns)
             self.on_state("idle")
 
     def _cancel_soon(self) -> None:

@@ -62,11 +62,18 @@ class Engines:
 
 
 class TurnGate:
-    """Holds a speculative turn's audio until the end-pointer commits to the turn."""
+    """What the listener and a running turn share: the listener commits the turn (its audio
+    waits until then), the turn reports when its reply starts to sound."""
 
     def __init__(self) -> None:
         self._event = asyncio.Event()
         self.committed_ns: int | None = None
+        self.first_sample_ns: int | None = None
+        """When the first reply sample was handed to the device (set from its thread)."""
+
+    @property
+    def is_speaking(self) -> bool:
+        return self.first_sample_ns is not None
 
     def commit(self, now_ns: int) -> None:
         if self.committed_ns is None:
@@ -159,7 +166,7 @@ class TurnRunner:
                 clauses, t.route, t.reason = self._route(t.transcript, t.trace, t.reply)
                 await speaker.play(
                     self._speech(clauses, t.trace, t.reply, commit),
-                    on_first_sample=lambda ns: t.trace.mark("first_sample", ns),
+                    on_first_sample=lambda ns: _first_sample(t.trace, commit, ns),
                 )
                 t.trace.mark("done")
                 if t.route != "intent":
@@ -298,6 +305,12 @@ class TurnRunner:
                     await audio.aclose()
         finally:
             await clauses.aclose()
+
+
+def _first_sample(trace: TurnTrace, gate: TurnGate | None, ns: int) -> None:
+    trace.mark("first_sample", ns)
+    if gate is not None and gate.first_sample_ns is None:
+        gate.first_sample_ns = ns
 
 
 async def _one(text: str) -> AsyncGenerator[str, None]:

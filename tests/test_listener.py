@@ -87,3 +87,38 @@ async def test_half_duplex_does_not_hear_speech_during_the_reply(
     # Only the first question was a turn: the second came while the reply was playing.
     assert [r.outcome for r in listener.records] == ["ok"]
     assert "story" in listener.records[0].transcript.lower()
+
+
+class SlowRecordingTranscriber:
+    """Says nothing for the first utterance, after `delay_s`; records what it was given."""
+
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+        self.heard_s: list[float] = []
+
+    def transcribe(self, samples: Pcm16, sample_rate_hz: int, prompt: str = "") -> str:
+        import time
+
+        time.sleep(self.delay_s)
+        self.heard_s.append(len(samples) / sample_rate_hz)
+        return "" if len(self.heard_s) == 1 else "what time is it"
+
+    def warm(self) -> None:
+        pass
+
+
+async def test_a_turn_that_says_nothing_does_not_deafen_the_microphone(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # "Okay Nabu." alone makes an empty turn; while its (slow) ASR runs, the question
+    # begins. Half-duplex must not swallow the question's first word.
+    first = read_wav(espeak_wav("Okay Nabu.", tmp_path / "a.wav", trail_s=0.8))
+    question = read_wav(espeak_wav("What time is it?", tmp_path / "b.wav", lead_s=0, trail_s=1.0))
+    asr = SlowRecordingTranscriber(delay_s=1.2)
+    runner = make_runner(FakeChatModel("unused"), asr=asr)  # type: ignore[arg-type]
+    listener = Listener(runner, build_vad(settings), ListenSettings(EndpointSettings()), MONOTONIC)
+    audio = np.concatenate([first, question])
+    await listener.run(paced_chunks(audio, 16_000, MONOTONIC), RealTimeSpeaker())
+    assert [r.outcome for r in listener.records] == ["empty", "ok"]
+    question_s = (len(question) - 1.0 * 16_000) / 16_000
+    assert asr.heard_s[-1] >= question_s, (asr.heard_s, question_s)
