@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from assistant.engines.llm import LlamaChatModel
 from assistant.engines.tts import PiperSynthesizer
 from assistant.engines.worker import CpuGate, Worker
 from assistant.errors import ConfigError
-from assistant.listener import ListenSettings
+from assistant.listener import Listener, ListenSettings, ListenState
 from assistant.memory import ConversationMemory
 from assistant.turn import Engines, TurnRunner, TurnSettings
 from assistant.vad import SileroVad
@@ -129,13 +129,8 @@ def build_wake_word(settings: Settings) -> WakeWordDetector | None:
     return MicroWakeWordDetector(ww.name) if ww is not None else None
 
 
-def build_vad(settings: Settings) -> SileroVad:
-    return SileroVad(resolve_model_file("vad", settings.models.vad, settings.models_path))
-
-
-async def build_engines(settings: Settings) -> Engines:
+async def build_engines(settings: Settings, files: dict[str, Path]) -> Engines:
     """Load every engine on its own worker (in parallel), then warm them one at a time."""
-    files = settings.model_files()
     m = settings.models
     llm_cfg = settings.llm_model()
     workers = [Worker("asr"), Worker("llm"), Worker("tts")]
@@ -195,16 +190,37 @@ class Assistant:
     def reply_rate_hz(self) -> int:
         return self.engines.tts.sample_rate_hz
 
+    def listener(
+        self,
+        *,
+        label: str | None = None,
+        dropped_frames: Callable[[], int] = lambda: 0,
+        on_state: Callable[[ListenState], None] = lambda state: None,
+    ) -> Listener:
+        """The always-listening front end as the pipeline defines it (for run and bench)."""
+        self.vad.reset()
+        return Listener(
+            self.runner,
+            self.vad,
+            listen_settings(self.settings),
+            self.clock,
+            wake=build_wake_word(self.settings),
+            label=label,
+            dropped_frames=dropped_frames,
+            on_state=on_state,
+        )
+
 
 @contextlib.asynccontextmanager
 async def open_assistant(settings: Settings, clock: Clock = MONOTONIC) -> AsyncIterator[Assistant]:
-    engines = await build_engines(settings)
+    files = settings.model_files()
+    engines = await build_engines(settings, files)
     mem = settings.config.memory
     memory = ConversationMemory(
         clock, max_turns=mem.max_turns, max_tokens=mem.max_tokens, idle_timeout_s=mem.idle_timeout_s
     )
     runner = TurnRunner(engines, memory, turn_settings(settings), clock)
     try:
-        yield Assistant(settings, engines, runner, clock, build_vad(settings))
+        yield Assistant(settings, engines, runner, clock, SileroVad(files["vad"]))
     finally:
         engines.shutdown()

@@ -13,10 +13,9 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
-from assistant.app import Assistant, listen_settings
+from assistant.app import Assistant
 from assistant.audio import WavSpeaker, paced_chunks, read_wav
 from assistant.latency import STAGES, TurnRecord, summarize
-from assistant.listener import Listener
 
 ASR_RATE_HZ = 16_000
 STAGE_COLUMNS = list(STAGES.values())
@@ -41,17 +40,10 @@ async def run_bench(
         samples = read_wav(path, ASR_RATE_HZ)
         # Each file is its own conversation: an earlier answer must not colour the next.
         assistant.runner.memory.clear()
-        assistant.vad.reset()
         speaker = WavSpeaker(
             out_dir / f"{path.stem}.reply.wav", assistant.reply_rate_hz, assistant.clock
         )
-        listener = Listener(
-            assistant.runner,
-            assistant.vad,
-            listen_settings(assistant.settings),
-            assistant.clock,
-            label=str(path),
-        )
+        listener = assistant.listener(label=str(path))
         await listener.run(paced_chunks(samples, ASR_RATE_HZ, assistant.clock, block_ms), speaker)
         if not listener.records:
             progress(f"[{i}/{len(files)}] {path.name}: no turn (no speech heard)")

@@ -56,11 +56,6 @@ class ModelSource(Strict):
             raise ValueError("file and call only go with package")
         return self
 
-    def describe(self) -> str:
-        if self.package:
-            return f"package {self.package} ({self.file or f'{self.call}()'})"
-        return f"path {self.path}" if self.path else f"url {self.url}"
-
 
 class AsrModel(ModelSource):
     engine: Literal["faster-whisper"] = "faster-whisper"

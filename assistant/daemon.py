@@ -6,10 +6,9 @@ import asyncio
 import logging
 import signal
 
-from assistant.app import Assistant, build_wake_word, listen_settings
+from assistant.app import Assistant
 from assistant.audio import DeviceMicrophone, DeviceSpeaker
 from assistant.errors import AudioDeviceError
-from assistant.listener import Listener
 
 log = logging.getLogger(__name__)
 
@@ -22,14 +21,9 @@ async def run_daemon(a: Assistant) -> None:
     # Open both devices before saying ready: a missing device is a clear error now.
     mic = DeviceMicrophone(a.clock, audio.input_device, block_ms=audio.block_ms)
     speaker = DeviceSpeaker(a.reply_rate_hz, a.clock, audio.output_device, audio.block_ms)
-    listener = Listener(
-        a.runner,
-        a.vad,
-        listen_settings(a.settings),
-        a.clock,
+    listener = a.listener(
         dropped_frames=lambda: mic.dropped_blocks,
         on_state=lambda state: log.debug("state: %s", state),
-        wake=build_wake_word(a.settings),
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -15,7 +15,7 @@ import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
+from enum import StrEnum
 
 import numpy as np
 
@@ -33,14 +33,23 @@ from assistant.endpoint import (
 )
 from assistant.frames import AudioChunk, Utterance
 from assistant.latency import TurnRecord
-from assistant.turn import TurnGate, TurnRunner
+from assistant.turn import TurnGate, TurnOptions, TurnRunner
 from assistant.vad import Reframer, SileroVad
-from assistant.wakeword import WakeWordDetector, strip_wake_phrase
+from assistant.wakeword import WakeWordDetector
 
 log = logging.getLogger(__name__)
 
 WAKE_REFRACTORY_NS = 2_000_000_000
 """The detector fires on every block while it is sure; one wake word per 2 s is logged."""
+
+
+class ListenState(StrEnum):
+    IDLE = "idle"
+    WAKE = "wake"
+    """The wake word was heard."""
+    LISTENING = "listening"
+    THINKING = "thinking"
+    """The utterance is over; the reply is being made (or already speaking)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +74,7 @@ class Listener:
         clock: Clock,
         *,
         dropped_frames: Callable[[], int] = lambda: 0,
-        on_state: Callable[[str], None] = lambda state: None,
+        on_state: Callable[[ListenState], None] = lambda state: None,
         label: str | None = None,
         wake: WakeWordDetector | None = None,
     ) -> None:
@@ -121,7 +130,7 @@ class Listener:
             self._last_wake_ns = self.clock.now_ns()
             self._wake_in_utterance = self._utterance is not None or self.endpointer.in_speech
             self._armed_until_ns = self.clock.now_ns() + self.settings.awake_ms * 1_000_000
-            self.on_state("wake")
+            self.on_state(ListenState.WAKE)
         if self._utterance is not None:
             self._utterance.append(chunk)
         for frame, start_ns, end_ns in self.reframer.push(chunk.samples, chunk.captured_ns):
@@ -165,23 +174,23 @@ class Listener:
                 since = start_ns - self._pre_roll_ns
                 self._utterance = [c for c in self._pre_roll if c.end_ns > since]
                 self._drops_at_start = self.dropped_frames()
-                self.on_state("listening")
+                self.on_state(ListenState.LISTENING)
             case Paused(speech_end_ns=end_ns):
                 self._start_turn(end_ns)
             case Resumed():
                 if self._gate is not None and not self._gate.is_committed:
                     self._cancel_soon()
-                self.on_state("listening")
+                self.on_state(ListenState.LISTENING)
             case Ended(speech_end_ns=end_ns, reason=reason):
                 if self._gate is None or self._turn is None or self._turn.done():
                     self._start_turn(end_ns)  # no pause came first (e.g. max length)
                 log.debug("end of utterance (%s)", reason)
                 self._utterance = None
                 if self._gate is None:
-                    self.on_state("idle")  # not armed: speech without the wake word
+                    self.on_state(ListenState.IDLE)  # not armed: speech without the wake word
                     return
                 self._gate.commit(self.clock.now_ns())
-                self.on_state("thinking")
+                self.on_state(ListenState.THINKING)
 
     def _armed(self) -> bool:
         """May this utterance be a turn? Always without a wake word; with one, if it was
@@ -200,35 +209,24 @@ class Listener:
         rate = self._utterance[0].sample_rate_hz
         utterance = Utterance(audio, rate, speech_end_ns, self.clock.now_ns())
         gate = TurnGate()
-        drops = self.dropped_frames() - self._drops_at_start
 
         def on_transcript(text: str) -> None:
             if self._gate is gate and not gate.is_committed:
                 self.endpointer.set_incomplete(looks_incomplete(text))
 
-        def extra() -> dict[str, Any]:
-            return {"dropped_frames": drops}
-
+        options = TurnOptions(
+            gate=gate,
+            wake_phrase=self.wake.phrase if self.wake and self._wake_in_utterance else None,
+            on_transcript=on_transcript,
+            file=self.label,
+            extra={"dropped_frames": self.dropped_frames() - self._drops_at_start},
+        )
         self._gate = gate
         self._turn = asyncio.create_task(
-            self.runner.run(
-                utterance,
-                self.speaker,
-                file=self.label,
-                commit=gate,
-                on_transcript=on_transcript,
-                extra=extra,
-                heard_filter=self._heard_filter,
-                asr_prompt=self.wake.phrase + "," if self._wake_in_utterance and self.wake else "",
-            ),
+            self.runner.run(utterance, self.speaker, options),
             name=f"turn-{self.runner.turns + 1}",
         )
         self._turn.add_done_callback(self._turn_done)
-
-    def _heard_filter(self, transcript: str) -> str:
-        if self.wake is None:
-            return transcript
-        return strip_wake_phrase(transcript, self.wake.phrase)
 
     def _turn_done(self, task: asyncio.Task[TurnRecord]) -> None:
         if not task.cancelled():
@@ -246,7 +244,7 @@ class Listener:
                 if self.wake is not None:
                     follow_up_ns = self.settings.follow_up_ms * 1_000_000
                     self._armed_until_ns = max(self._armed_until_ns, now + follow_up_ns)
-            self.on_state("idle")
+            self.on_state(ListenState.IDLE)
 
     def _cancel_soon(self) -> None:
         if self._turn is not None and not self._turn.done():

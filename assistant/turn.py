@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -32,6 +32,7 @@ from assistant.frames import Pcm16, Utterance
 from assistant.intents import match_intent
 from assistant.latency import Outcome, TurnRecord, TurnTrace, build_record
 from assistant.memory import ConversationMemory
+from assistant.wakeword import strip_wake_phrase
 
 log = logging.getLogger(__name__)
 record_log = logging.getLogger("assistant.turn")
@@ -88,6 +89,26 @@ class TurnGate:
         await self._event.wait()
 
 
+@dataclass(frozen=True, slots=True)
+class TurnOptions:
+    """How the listener runs a voice turn (a typed question needs none of it)."""
+
+    gate: TurnGate | None = None
+    """Speculative until the gate is committed; reports when the reply starts to sound."""
+    wake_phrase: str | None = None
+    """The wake word was heard in this utterance: Whisper is told, and it is removed from
+    the transcript."""
+    on_transcript: Callable[[str], None] | None = None
+    """Hears the transcript as soon as it is final (the end-pointer's hold depends on it)."""
+    file: str | None = None
+    """The record's `file` (the bench's WAV)."""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """More fields for the record."""
+
+
+NO_OPTIONS = TurnOptions()
+
+
 class _Reply:
     """What was said so far in a turn (for the record and the memory)."""
 
@@ -135,46 +156,31 @@ class TurnRunner:
         self.turns = 0
 
     async def run(
-        self,
-        heard: Utterance | str,
-        speaker: Speaker,
-        *,
-        file: str | None = None,
-        commit: TurnGate | None = None,
-        on_transcript: Callable[[str], None] | None = None,
-        extra: Callable[[], dict[str, Any]] | None = None,
-        heard_filter: Callable[[str], str] | None = None,
-        asr_prompt: str = "",
+        self, heard: Utterance | str, speaker: Speaker, options: TurnOptions = NO_OPTIONS
     ) -> TurnRecord:
-        """Run one turn to its end and return its record (also logged as one JSON line).
-
-        With `commit`, the turn is speculative until the event is set: everything up to the
-        first audio runs, but nothing plays before it. `on_transcript` hears the transcript
-        as soon as it is final; `extra` adds fields to the record when the turn ends.
-        """
+        """Run one turn to its end and return its record (also logged as one JSON line)."""
         self.turns += 1
         t = _Turn(TurnTrace(self.clock), "voice" if isinstance(heard, Utterance) else "text")
         try:
-            t.transcript = await self._hear(heard, t.trace, asr_prompt)
-            if heard_filter is not None:
-                t.transcript = heard_filter(t.transcript)
-            if on_transcript is not None:
-                on_transcript(t.transcript)
+            t.transcript = await self._hear(heard, t.trace, options.wake_phrase)
+            if options.on_transcript is not None:
+                options.on_transcript(t.transcript)
             if not t.transcript:
                 t.outcome = "empty"
             else:
                 clauses, t.route, t.reason = self._route(t.transcript, t.trace, t.reply)
                 await speaker.play(
-                    self._speech(clauses, t.trace, t.reply, commit),
-                    on_first_sample=lambda ns: _first_sample(t.trace, commit, ns),
+                    self._speech(clauses, t.trace, t.reply, options.gate),
+                    on_first_sample=lambda ns: _first_sample(t.trace, options.gate, ns),
                 )
                 t.trace.mark("done")
                 if t.route != "intent":
                     # As generated, so the LLM's cache matches it next turn.
                     self.memory.add(t.transcript, t.reply.generated or t.reply.text)
         except asyncio.CancelledError:
-            t.outcome = "cancelled" if commit is None or commit.is_committed else "speculative"
-            self._finish(t, speaker, file, extra, commit)
+            gate = options.gate
+            t.outcome = "cancelled" if gate is None or gate.is_committed else "speculative"
+            self._finish(t, speaker, options)
             raise
         except AssistantError as e:
             t.outcome, t.error = "error", f"{e.code}: {e}"
@@ -184,20 +190,13 @@ class TurnRunner:
             # A bug, not bad input: the traceback goes to the log, the process goes on.
             t.outcome, t.error = "error", f"internal: {e!r}"
             log.exception("turn %d failed", self.turns)
-        return self._finish(t, speaker, file, extra, commit)
+        return self._finish(t, speaker, options)
 
-    def _finish(
-        self,
-        t: _Turn,
-        speaker: Speaker,
-        file: str | None,
-        extra: Callable[[], dict[str, Any]] | None,
-        commit: TurnGate | None,
-    ) -> TurnRecord:
+    def _finish(self, t: _Turn, speaker: Speaker, options: TurnOptions) -> TurnRecord:
         trace = t.trace
-        if commit is not None and commit.committed_ns is not None:
-            trace.mark("commit", commit.committed_ns)
-        fields = extra() if extra is not None else {}
+        if options.gate is not None and options.gate.committed_ns is not None:
+            trace.mark("commit", options.gate.committed_ns)
+        fields = dict(options.extra)
         commit_ms = trace.span_ms("speech_end", "commit")
         if commit_ms is not None:
             fields["commit_ms"] = commit_ms
@@ -214,7 +213,7 @@ class TurnRunner:
             outcome=t.outcome,
             output_latency_ms=speaker.output_latency_s * 1000,
             error=t.error,
-            file=file,
+            file=options.file,
             extra=fields,
         )
         # Dropped speculation is routine: keep it out of the INFO log.
@@ -224,7 +223,7 @@ class TurnRunner:
             self.on_record(record)
         return record
 
-    async def _hear(self, heard: Utterance | str, trace: TurnTrace, prompt: str = "") -> str:
+    async def _hear(self, heard: Utterance | str, trace: TurnTrace, wake_phrase: str | None) -> str:
         if isinstance(heard, str):
             trace.mark("speech_end")
             return heard.strip()
@@ -233,10 +232,14 @@ class TurnRunner:
         asr = self.engines.asr
         with _stage_errors(AsrError):
             text = await self.engines.asr_worker.call(
-                asr.transcribe, heard.samples, heard.sample_rate_hz, prompt
+                asr.transcribe,
+                heard.samples,
+                heard.sample_rate_hz,
+                # Told the wake phrase came first, Whisper spells it as written.
+                f"{wake_phrase}," if wake_phrase else "",
             )
         trace.mark("asr_final")
-        return text
+        return strip_wake_phrase(text, wake_phrase) if wake_phrase else text
 
     def _route(
         self, transcript: str, trace: TurnTrace, reply: _Reply

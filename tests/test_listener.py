@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.app import Settings, build_vad
+from assistant.app import Settings
 from assistant.audio import paced_chunks, read_wav
 from assistant.clock import MONOTONIC
 from assistant.endpoint import EndpointSettings
@@ -16,8 +16,13 @@ from assistant.engines.asr import WhisperTranscriber
 from assistant.engines.fakes import FakeChatModel
 from assistant.frames import Pcm16
 from assistant.listener import Listener, ListenSettings
+from assistant.vad import SileroVad
 from tests.conftest import espeak_wav
 from tests.test_turn_logic import make_runner
+
+
+def vad(settings: Settings) -> SileroVad:
+    return SileroVad(settings.model_files()["vad"])
 
 
 def real_asr(settings: Settings) -> WhisperTranscriber:
@@ -63,7 +68,7 @@ async def test_barge_in_cancels_the_reply_and_the_new_speech_is_a_turn(
         FakeChatModel("Once upon a time, " + "there was a dragon. " * 20), asr=real_asr(settings)
     )
     listener = Listener(
-        runner, build_vad(settings), ListenSettings(EndpointSettings(), barge_in=True), MONOTONIC
+        runner, vad(settings), ListenSettings(EndpointSettings(), barge_in=True), MONOTONIC
     )
     speaker = RealTimeSpeaker()
     await listener.run(paced_chunks(audio, 16_000, MONOTONIC), speaker)
@@ -82,7 +87,7 @@ async def test_half_duplex_does_not_hear_speech_during_the_reply(
     runner = make_runner(
         FakeChatModel("Once upon a time, there was a dragon. " * 3), asr=real_asr(settings)
     )
-    listener = Listener(runner, build_vad(settings), ListenSettings(EndpointSettings()), MONOTONIC)
+    listener = Listener(runner, vad(settings), ListenSettings(EndpointSettings()), MONOTONIC)
     await listener.run(paced_chunks(np.concatenate([q1, q2]), 16_000, MONOTONIC), RealTimeSpeaker())
     # Only the first question was a turn: the second came while the reply was playing.
     assert [r.outcome for r in listener.records] == ["ok"]
@@ -116,7 +121,7 @@ async def test_a_turn_that_says_nothing_does_not_deafen_the_microphone(
     question = read_wav(espeak_wav("What time is it?", tmp_path / "b.wav", lead_s=0, trail_s=1.0))
     asr = SlowRecordingTranscriber(delay_s=1.2)
     runner = make_runner(FakeChatModel("unused"), asr=asr)  # type: ignore[arg-type]
-    listener = Listener(runner, build_vad(settings), ListenSettings(EndpointSettings()), MONOTONIC)
+    listener = Listener(runner, vad(settings), ListenSettings(EndpointSettings()), MONOTONIC)
     audio = np.concatenate([first, question])
     await listener.run(paced_chunks(audio, 16_000, MONOTONIC), RealTimeSpeaker())
     assert [r.outcome for r in listener.records] == ["empty", "ok"]
