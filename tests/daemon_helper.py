@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -9,6 +10,7 @@ import subprocess
 import threading
 import time
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +103,17 @@ class Daemon:
         for stream in (self.proc.stdout, self.proc.stderr):
             if stream is not None:
                 stream.close()
+
+
+@contextlib.contextmanager
+def running_daemon(pulse: Pulse, *args: str) -> Iterator[Daemon]:
+    """`assistant run ARGS`, ready (listening), killed on the way out."""
+    d = Daemon(pulse, *args)
+    try:
+        d.wait_ready()
+        yield d
+    finally:
+        d.kill()
 
 
 class SinkRecorder:

@@ -11,7 +11,7 @@ import pytest
 
 from assistant.bench import sample_files
 from tests.conftest import Pulse, espeak_wav
-from tests.daemon_helper import Daemon, SinkRecorder, concat_wavs, loud_seconds
+from tests.daemon_helper import Daemon, SinkRecorder, concat_wavs, loud_seconds, running_daemon
 
 pytestmark = [pytest.mark.models, pytest.mark.audio]
 
@@ -22,12 +22,8 @@ def sample(name: str) -> Path:
 
 @pytest.fixture
 def daemon(pulse: Pulse) -> Iterator[Daemon]:
-    d = Daemon(pulse)
-    try:
-        d.wait_ready()
+    with running_daemon(pulse) as d:
         yield d
-    finally:
-        d.kill()
 
 
 def test_answers_a_spoken_question_through_the_sound_devices(
@@ -80,15 +76,18 @@ def test_does_not_answer_its_own_voice(pulse: Pulse, tmp_path: Path) -> None:
         capture_output=True,
         text=True,
     ).stdout.strip()
-    d = Daemon(pulse)
     try:
-        d.wait_ready()
-        pulse.play_into_mic(sample("sky_blue"))  # a long reply: seconds of its own voice
-        d.wait_turns(1)
-        time.sleep(4.0)
-        turns = d.turns()
-        assert len(turns) == 1, [t["transcript"] for t in turns]
-        assert "sky" in turns[0]["transcript"].lower()
+        with running_daemon(pulse) as d:
+            pulse.play_into_mic(sample("sky_blue"))  # a long reply: seconds of its own voice
+            heard = SinkRecorder(pulse, "mic", tmp_path / "mic.wav")  # what its mic gets now
+            d.wait_turns(1)
+            time.sleep(4.0)
+            looped_back = heard.stop()
+            turns = d.turns()
     finally:
-        d.kill()
         subprocess.run(["pactl", "unload-module", module], env=pulse.env, capture_output=True)
+    # The control: its own reply really did reach its microphone...
+    assert loud_seconds(looped_back) > 1.0
+    # ...and started no turn.
+    assert len(turns) == 1, [t["transcript"] for t in turns]
+    assert "sky" in turns[0]["transcript"].lower()

@@ -9,19 +9,15 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Pulse, espeak_wav
-from tests.daemon_helper import Daemon, concat_wavs
+from tests.daemon_helper import Daemon, concat_wavs, running_daemon
 
 pytestmark = [pytest.mark.models, pytest.mark.audio]
 
 
 @pytest.fixture
 def daemon(pulse: Pulse) -> Iterator[Daemon]:
-    d = Daemon(pulse, "--pipeline", "wake-word")
-    try:
-        d.wait_ready()
+    with running_daemon(pulse, "--pipeline", "wake-word") as d:
         yield d
-    finally:
-        d.kill()
 
 
 def test_speech_without_the_wake_word_is_ignored(
@@ -31,6 +27,10 @@ def test_speech_without_the_wake_word_is_ignored(
     time.sleep(3.0)
     assert daemon.turns() == []
     assert any("pipeline wake-word" in line for line in daemon.stdout)
+    # The control: the same daemon was listening, and answers once the wake word comes.
+    pulse.play_into_mic(espeak_wav("Okay Nabu, what time is it?", tmp_path / "w.wav"))
+    turns = daemon.wait_turns(1, timeout_s=30)
+    assert len(turns) == 1 and turns[0]["route"] == "intent", turns
 
 
 def test_wake_word_and_question_in_one_breath(daemon: Daemon, pulse: Pulse, tmp_path: Path) -> None:
