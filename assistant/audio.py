@@ -112,38 +112,49 @@ def _device(spec: str | None) -> int | str | None:
 
 
 class _Device:
-    """What the microphone and the speaker share: opening the stream, start, close."""
+    """What the microphone and the speaker share: opening the stream, start, close, and a
+    watchdog that reopens a stream that died (device unplugged, sound server restarted)."""
 
+    kind: str
     _stream: Any
     _loop: asyncio.AbstractEventLoop | None = None
+    _last_callback_ns = 0
+    """Clock time of the stream's latest callback: a live stream calls back every block."""
 
-    def _open(
-        self,
-        kind: str,
-        device: str | None,
-        sample_rate_hz: int,
-        block_ms: int,
-        callback: Callable[..., None],
-    ) -> Any:
+    def __init__(self, clock: Clock, device: str | None, sample_rate_hz: int, block_ms: int):
+        self.clock, self.sample_rate_hz = clock, sample_rate_hz
+        self._device_spec, self._block_ms = device, block_ms
+        self.reopened = 0
+        self._stream = self._open()
+
+    @property
+    def name(self) -> str:
+        spec = self._device_spec
+        return f"{self.kind} device {spec!r}" if spec else f"default {self.kind} device"
+
+    def _callback(self, data: Any, frames: int, time_info: Any, status: Any) -> None:
+        raise NotImplementedError
+
+    def _open(self) -> Any:
         import sounddevice as sd
 
-        cls = sd.OutputStream if kind == "output" else sd.InputStream
+        cls = sd.OutputStream if self.kind == "output" else sd.InputStream
         try:
             return cls(
-                samplerate=sample_rate_hz,
+                samplerate=self.sample_rate_hz,
                 channels=1,
                 dtype="int16",
-                device=_device(device),
-                blocksize=sample_rate_hz * block_ms // 1000,
+                device=_device(self._device_spec),
+                blocksize=self.sample_rate_hz * self._block_ms // 1000,
                 latency="low",
-                callback=callback,
+                callback=self._callback,
             )
         except Exception as e:  # PortAudioError, or ValueError for an unknown name
-            name = device if device else f"default {kind} device"
-            raise AudioDeviceError(f"cannot open {kind} device {name!r}: {e}") from e
+            raise AudioDeviceError(f"cannot open the {self.name}: {e}") from e
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._last_callback_ns = self.clock.now_ns()
         self._stream.start()
 
     def close(self) -> None:
@@ -151,26 +162,60 @@ class _Device:
             self._stream.stop()
             self._stream.close()
 
+    def trouble(self, stall_s: float) -> str | None:
+        """Why the stream needs reopening, or None while it works."""
+        if not self._stream.active:
+            return "stopped"
+        silent_s = (self.clock.now_ns() - self._last_callback_ns) / 1e9
+        if silent_s > stall_s:
+            return f"has not called back for {silent_s:.1f} s"
+        return None
+
+    async def watch(self, period_s: float = 0.5, stall_s: float = 3.0) -> None:
+        """Run for the life of the stream: reopen it with backoff whenever it dies. Never
+        raises for device trouble; a device that stays away is retried every 10 s."""
+        while True:
+            await asyncio.sleep(period_s)
+            problem = self.trouble(stall_s)
+            if problem is None:
+                continue
+            log.warning("the %s %s: reopening it", self.name, problem)
+            self.close()
+            backoff_s = 0.5
+            while True:
+                try:
+                    self._stream = self._open()
+                    self.start()
+                except AudioDeviceError as e:
+                    log.warning("%s; retrying in %.1f s", e, backoff_s)
+                    await asyncio.sleep(backoff_s)
+                    backoff_s = min(backoff_s * 2, 10.0)
+                else:
+                    self.reopened += 1
+                    log.info("%s reopened", self.name)
+                    break
+
 
 class DeviceSpeaker(_Device):
     """The default (or named) output device, kept open; silence when there is nothing to say."""
 
+    kind = "output"
+
     def __init__(
         self, sample_rate_hz: int, clock: Clock, device: str | None = None, block_ms: int = 20
     ) -> None:
-        self.sample_rate_hz, self.clock = sample_rate_hz, clock
         self._lock = threading.Lock()
         self._buf: deque[Pcm16] = deque()
         self._head_pos = 0
         self._on_first: FirstSample | None = None
         self._drained: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self.last_audible_ns = 0
         """Clock time of the last callback that handed real (non-silent) samples over."""
-        self._stream = self._open("output", device, sample_rate_hz, block_ms, self._callback)
+        super().__init__(clock, device, sample_rate_hz, block_ms)
         self.output_latency_s = float(self._stream.latency)
 
     def _callback(self, outdata: Any, frames: int, time_info: Any, status: Any) -> None:
+        self._last_callback_ns = now_ns = self.clock.now_ns()
         out = outdata[:, 0]
         filled = 0
         with self._lock:
@@ -189,9 +234,9 @@ class DeviceSpeaker(_Device):
                 self._on_first = None
         out[filled:] = 0
         if filled:
-            self.last_audible_ns = self.clock.now_ns()
+            self.last_audible_ns = now_ns
         if on_first is not None:
-            on_first(self.clock.now_ns())
+            on_first(now_ns)
         if empty and self._drained is not None and self._loop is not None:
             with contextlib.suppress(RuntimeError):
                 self._loop.call_soon_threadsafe(self._drained.set)
@@ -215,7 +260,12 @@ class DeviceSpeaker(_Device):
                 with self._lock:
                     if not self._buf:
                         break
-                await self._drained.wait()
+                # A dead stream never drains: the turn ends with an error (and the
+                # watchdog reopens the device) instead of waiting for ever.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._drained.wait(), timeout=1.0)
+                if (problem := self.trouble(stall_s=1.0)) is not None:
+                    raise AudioDeviceError(f"the {self.name} {problem} during a reply")
                 self._drained.clear()
         finally:
             # Cancelled or failed: nothing more of this turn is heard.
@@ -224,11 +274,15 @@ class DeviceSpeaker(_Device):
 
 
 class DeviceMicrophone(_Device):
-    """The default (or named) input device at 16 kHz mono; blocks go to an asyncio queue.
+    """The default (or named) input device at 16 kHz mono.
 
-    The callback never blocks: if the loop falls behind, the oldest blocks are dropped and
-    counted in `dropped_blocks`.
+    The callback never blocks and never waits for the event loop: blocks go into a bounded
+    buffer, and if the loop falls behind the oldest are dropped there and counted in
+    `dropped_blocks`. The loop is woken only when the buffer stops being empty, so a stalled
+    loop does not pile up callbacks either.
     """
+
+    kind = "input"
 
     def __init__(
         self,
@@ -238,63 +292,49 @@ class DeviceMicrophone(_Device):
         block_ms: int = 20,
         max_queued: int = 250,
     ) -> None:
-        self.clock, self.sample_rate_hz = clock, sample_rate_hz
-        self._device_spec, self._block_ms = device, block_ms
-        self.queue: asyncio.Queue[AudioChunk] = asyncio.Queue()
         self.max_queued = max_queued
         self.dropped_blocks = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stream = self._open("input", device, sample_rate_hz, block_ms, self._callback)
+        self._lock = threading.Lock()
+        self._blocks: deque[AudioChunk] = deque()
+        self._arrived = asyncio.Event()
+        super().__init__(clock, device, sample_rate_hz, block_ms)
 
     def _callback(self, indata: Any, frames: int, time_info: Any, status: Any) -> None:
-        now_ns = self.clock.now_ns()
-        # How long ago the block's first sample hit the ADC, as PortAudio reports it;
-        # PulseAudio may report 0, in which case the block duration is the best estimate.
-        age_s = float(time_info.currentTime - time_info.inputBufferAdcTime)
-        if not 0 < age_s < 1:
-            age_s = frames / self.sample_rate_hz
-        chunk = AudioChunk(indata[:, 0].copy(), self.sample_rate_hz, now_ns - int(age_s * 1e9))
-        if self._loop is not None:
-            with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(self._deliver, chunk)
+        self._last_callback_ns = now_ns = self.clock.now_ns()
+        # The block began one block's duration ago. PortAudio's own ADC time is not used:
+        # through ALSA's PulseAudio plugin it was measured 0.27-0.75 s off, and drifting.
+        began_ns = now_ns - frames * 1_000_000_000 // self.sample_rate_hz
+        chunk = AudioChunk(indata[:, 0].copy(), self.sample_rate_hz, began_ns)
+        with self._lock:
+            was_empty = not self._blocks
+            if len(self._blocks) >= self.max_queued:
+                self._blocks.popleft()
+                self.dropped_blocks += 1
+            self._blocks.append(chunk)
+        if was_empty and self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                self._loop.call_soon_threadsafe(self._arrived.set)
 
-    def _deliver(self, chunk: AudioChunk) -> None:
-        while self.queue.qsize() >= self.max_queued:
-            self.queue.get_nowait()
-            self.dropped_blocks += 1
-        self.queue.put_nowait(chunk)
+    def get_nowait(self) -> AudioChunk | None:
+        with self._lock:
+            if self._blocks:
+                return self._blocks.popleft()
+            self._arrived.clear()
+            return None
 
-    async def chunks(self, stall_s: float = 2.0) -> AsyncIterator[AudioChunk]:
-        """The microphone's blocks, for ever. A stream that stops delivering is reopened
-        with backoff; nothing here ends the daemon."""
-        backoff_s = 0.5
+    async def get(self) -> AudioChunk:
+        """The oldest block not yet taken. Safe to cancel: nothing is lost."""
+        while (chunk := self.get_nowait()) is None:
+            await self._arrived.wait()
+        return chunk
+
+    async def chunks(self) -> AsyncIterator[AudioChunk]:
+        """The microphone's blocks, for ever (run `watch()` alongside to survive a stream
+        that dies)."""
         while True:
-            try:
-                chunk = await asyncio.wait_for(self.queue.get(), timeout=stall_s)
-            except TimeoutError:
-                log.warning("no audio from the input device for %.0f s: reopening it", stall_s)
-                await self._reopen(backoff_s)
-                backoff_s = min(backoff_s * 2, 10.0)
-                continue
-            backoff_s = 0.5
-            yield chunk
-
-    async def _reopen(self, backoff_s: float) -> None:
-        self.close()
-        while True:
-            try:
-                self._stream = self._open(
-                    "input", self._device_spec, self.sample_rate_hz, self._block_ms, self._callback
-                )
-                self.start()
-            except AudioDeviceError as e:
-                log.warning("%s; retrying in %.1f s", e, backoff_s)
-                await asyncio.sleep(backoff_s)
-                backoff_s = min(backoff_s * 2, 10.0)
-            else:
-                log.info("input device reopened")
-                return
+            yield await self.get()
 
     def drain(self) -> None:
-        while not self.queue.empty():
-            self.queue.get_nowait()
+        with self._lock:
+            self._blocks.clear()
+            self._arrived.clear()

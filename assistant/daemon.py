@@ -35,7 +35,7 @@ async def run_daemon(a: Assistant) -> None:
         # Ready means listening: wait for audio to flow (a fresh PulseAudio server takes
         # ~2 s to deliver the first block).
         try:
-            await asyncio.wait_for(mic.queue.get(), timeout=FIRST_AUDIO_TIMEOUT_S)
+            await asyncio.wait_for(mic.get(), timeout=FIRST_AUDIO_TIMEOUT_S)
         except TimeoutError:
             raise AudioDeviceError(
                 f"the input device {audio.input_device or '(default)'!r} delivered no audio "
@@ -43,10 +43,15 @@ async def run_daemon(a: Assistant) -> None:
             ) from None
         print(f"{READY_LINE} (pipeline {a.settings.pipeline_name})", flush=True)
         async with asyncio.TaskGroup() as tg:
-            listening = tg.create_task(listener.run(mic.chunks(), speaker), name="listener")
+            tasks = [
+                tg.create_task(listener.run(mic.chunks(), speaker), name="listener"),
+                tg.create_task(mic.watch(), name="watch-input"),
+                tg.create_task(speaker.watch(), name="watch-output"),
+            ]
             await stop.wait()
             log.info("stopping")
-            listening.cancel()
+            for task in tasks:
+                task.cancel()
     finally:
         mic.close()
         speaker.close()

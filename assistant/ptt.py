@@ -76,8 +76,9 @@ class PushToTalk:
                 say("push-to-talk ready: space to talk, space again to stop, q to quit")
                 keys = asyncio.create_task(self._keys(), name="ptt-keys")
                 stopped = asyncio.create_task(stop.wait(), name="ptt-stop")
+                watchers = [asyncio.create_task(d.watch()) for d in (self.mic, self.speaker)]
                 await asyncio.wait({keys, stopped}, return_when=asyncio.FIRST_COMPLETED)
-                for t in (keys, stopped):
+                for t in (keys, stopped, *watchers):
                     t.cancel()
             finally:
                 loop.remove_reader(fd)
@@ -109,7 +110,7 @@ class PushToTalk:
         say("● recording… (space to stop)")
         chunks: list[AudioChunk] = []
         while True:
-            get_chunk = asyncio.ensure_future(self.mic.queue.get())
+            get_chunk = asyncio.ensure_future(self.mic.get())
             get_key = asyncio.ensure_future(self.keys.get())
             done, _ = await asyncio.wait({get_chunk, get_key}, return_when=asyncio.FIRST_COMPLETED)
             if get_chunk in done:
@@ -126,8 +127,7 @@ class PushToTalk:
             else:
                 get_key.cancel()
         # Blocks captured before the press may still be queued.
-        while not self.mic.queue.empty():
-            c = self.mic.queue.get_nowait()
+        while (c := self.mic.get_nowait()) is not None:
             if c.captured_ns < pressed_ns:
                 chunks.append(c)
         if not chunks:

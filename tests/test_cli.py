@@ -125,5 +125,5 @@ def test_missing_audio_device_is_named_in_a_clear_error(tmp_path: Path, pulse_en
     assert proc.returncode == 1
     errors = [line for line in proc.stderr.splitlines() if line.startswith("assistant: ")]
     assert len(errors) == 1
-    assert errors[0].startswith("assistant: audio_device: cannot open output device ")
+    assert errors[0].startswith("assistant: audio_device: cannot open the output device ")
     assert "'no-such-speaker'" in errors[0] and "Traceback" not in proc.stderr

@@ -91,3 +91,27 @@ def test_does_not_answer_its_own_voice(pulse: Pulse, tmp_path: Path) -> None:
     # ...and started no turn.
     assert len(turns) == 1, [t["transcript"] for t in turns]
     assert "sky" in turns[0]["transcript"].lower()
+
+
+def test_survives_the_sound_server_restarting_under_it(
+    daemon: Daemon, pulse: Pulse, tmp_path: Path
+) -> None:
+    # Both streams die with the server (as with an unplugged USB headset). The daemon
+    # must log it, reopen them with backoff, and answer the next question.
+    pulse.stop()
+    time.sleep(1.5)  # the devices stay away a while: at least one reopen attempt fails
+    pulse.start()
+    daemon.wait_until(
+        lambda: sum(" reopened" in line for line in daemon.stderr) >= 2, 30, "both reopened"
+    )
+    assert any("default input device stopped: reopening it" in ln for ln in daemon.stderr)
+    assert any("default output device stopped: reopening it" in ln for ln in daemon.stderr)
+    time.sleep(3.0)  # a fresh server takes ~2 s to deliver the first block
+    rec = SinkRecorder(pulse, "spk", tmp_path / "spk.wav")
+    pulse.play_into_mic(sample("capital_of_france"))
+    turns = daemon.wait_turns(1)
+    time.sleep(1.0)
+    assert "france" in turns[0]["transcript"].lower()
+    assert loud_seconds(rec.stop()) > 0.5  # the reopened speaker plays the reply
+    assert daemon.proc.poll() is None
+    assert not any("Traceback" in line for line in daemon.stderr)

@@ -8,6 +8,7 @@ from assistant.endpoint import (
     Ended,
     Endpointer,
     EndpointSettings,
+    Event,
     Paused,
     Resumed,
     SpeechStarted,
@@ -18,10 +19,10 @@ from assistant.vad import Reframer
 FRAME_MS = 32
 
 
-def run(probs: list[float], settings: EndpointSettings | None = None) -> list[tuple[int, object]]:
+def run(probs: list[float], settings: EndpointSettings | None = None) -> list[tuple[int, Event]]:
     """Feed 32 ms frames; return (frame index, event) pairs."""
     ep = Endpointer(settings)
-    out = []
+    out: list[tuple[int, Event]] = []
     for i, p in enumerate(probs):
         ev = ep.update(p, i * FRAME_MS * 1_000_000, (i + 1) * FRAME_MS * 1_000_000)
         if ev is not None:

@@ -128,7 +128,7 @@ async def test_a_turn_that_says_nothing_does_not_deafen_the_microphone(
     first = read_wav(espeak_wav("Okay Nabu.", tmp_path / "a.wav", trail_s=0.8))
     question = read_wav(espeak_wav("What time is it?", tmp_path / "b.wav", lead_s=0, trail_s=1.0))
     asr = SlowRecordingTranscriber(delay_s=1.2)
-    runner = make_runner(FakeChatModel("unused"), asr=asr)  # type: ignore[arg-type]
+    runner = make_runner(FakeChatModel("unused"), asr=asr)
     listener = Listener(runner, vad(settings), ListenSettings(EndpointSettings()), MONOTONIC)
     audio = np.concatenate([first, question])
     await listener.run(paced_chunks(audio, 16_000, MONOTONIC), RealTimeSpeaker())

@@ -12,6 +12,7 @@ import pytest
 
 from assistant.clauses import SplitterSettings
 from assistant.clock import MONOTONIC
+from assistant.engines.asr import Transcriber
 from assistant.engines.fakes import FakeChatModel, FakeSynthesizer, FakeTranscriber
 from assistant.engines.llm import Message
 from assistant.engines.worker import CpuGate, Worker
@@ -38,7 +39,7 @@ class ListSpeaker:
 
 
 def make_runner(
-    llm: FakeChatModel, tts: FakeSynthesizer | None = None, asr: FakeTranscriber | None = None
+    llm: FakeChatModel, tts: FakeSynthesizer | None = None, asr: Transcriber | None = None
 ) -> TurnRunner:
     engines = Engines(
         asr or FakeTranscriber("hello"),
