@@ -28,13 +28,20 @@ from assistant.config import (
 )
 from assistant.endpoint import EndpointSettings
 from assistant.engines.asr import WhisperTranscriber
-from assistant.engines.llm import LlamaChatModel
+from assistant.engines.llm import (
+    ChatModel,
+    LlamaChatModel,
+    LlamaCompletionModel,
+    Message,
+    OpenAIChatModel,
+)
 from assistant.engines.tts import PiperSynthesizer
 from assistant.engines.worker import CpuGate, Worker
 from assistant.errors import ConfigError
+from assistant.intents import Device, all_confirmations
 from assistant.listener import Listener, ListenSettings, ListenState
 from assistant.memory import ConversationMemory
-from assistant.turn import Engines, TurnRunner, TurnSettings
+from assistant.turn import Engines, EscalationSettings, ModelSettings, TurnRunner, TurnSettings
 from assistant.vad import SileroVad
 from assistant.wakeword import MicroWakeWordDetector, WakeWordDetector
 
@@ -61,20 +68,25 @@ class Settings:
             return self.models.llm.large
         return self.models.llm.fast
 
+    def large_model(self) -> LlmModel | None:
+        """The model hard turns escalate to, if this pipeline escalates and one is given."""
+        large = self.models.llm.large
+        if not self.pipeline.escalate or self.pipeline.llm_role == "llm.large":
+            return None
+        return large
+
     def model_files(self) -> dict[str, Path]:
-        """The files of the roles this pipeline uses (ModelNotFoundError if one is missing)."""
+        """The files of the roles this pipeline uses (ModelNotFoundError if one is missing).
+        A model served over HTTP has none."""
         m, mf = self.models, self.models_path
-        llm = self.llm_model()
-        if llm.engine != "llama-cpp" or llm.prompt_format != "chat":
-            raise ConfigError(
-                f"{mf}: {self.pipeline.llm_role}: engine {llm.engine!r} with prompt_format "
-                f"{llm.prompt_format!r} is not wired yet (llama-cpp chat models only)"
-            )
-        files = {
-            "asr": resolve_model_file("asr", m.asr, mf),
-            self.pipeline.llm_role: resolve_model_file(self.pipeline.llm_role, llm, mf),
-            "tts": resolve_model_file("tts", m.tts, mf),
-        }
+        files = {"asr": resolve_model_file("asr", m.asr, mf)}
+        llms = [(self.pipeline.llm_role, self.llm_model())]
+        if (large := self.large_model()) is not None:
+            llms.append(("llm.large", large))
+        for role, llm in llms:
+            if llm.url is None:
+                files[role] = resolve_model_file(role, llm, mf)
+        files["tts"] = resolve_model_file("tts", m.tts, mf)
         files["vad"] = resolve_model_file("vad", m.vad, mf)
         voice_cfg = resolve_companion("tts", m.tts, m.tts.config_call, mf)
         if voice_cfg is not None:
@@ -103,11 +115,59 @@ def load_settings(config_file: Path | None, pipeline: str | None = None) -> Sett
 
 def turn_settings(settings: Settings) -> TurnSettings:
     c = settings.pipeline.clauses
+    fast = settings.llm_model()
+    large = settings.large_model()
+    esc = settings.config.escalation
     return TurnSettings(
         system_prompt=settings.config.assistant.system_prompt,
         max_reply_tokens=settings.config.assistant.max_reply_tokens,
         splitter=SplitterSettings(c.min_first_words, c.max_first_words, c.max_words),
+        first_token_s=fast.first_token_s,
+        stall_s=fast.stall_s,
+        escalation=None
+        if large is None
+        else EscalationSettings(
+            ModelSettings(
+                esc.system_prompt, esc.max_reply_tokens, large.first_token_s, large.stall_s
+            ),
+            acknowledgement=esc.acknowledgement,
+            ack_after_ms=esc.ack_after_ms,
+            apology=esc.apology,
+        ),
+        devices=tuple(
+            Device(d.name, d.kind, d.room, tuple(d.aliases)) for d in settings.config.devices
+        ),
     )
+
+
+def build_chat_model(role: str, cfg: LlmModel, file: Path | None) -> ChatModel:
+    """One language model as its `models.toml` role describes it."""
+    if cfg.url is not None:
+        key = cfg.api_key.get_secret_value() if cfg.api_key else None
+        return OpenAIChatModel(
+            cfg.url,
+            model=cfg.model,
+            api_key=key,
+            temperature=cfg.temperature,
+            timeout_s=min(cfg.first_token_s, cfg.stall_s) + 1.0,
+        )
+    assert file is not None, role
+    cls = LlamaChatModel if cfg.prompt_format == "chat" else LlamaCompletionModel
+    return cls(file, n_ctx=cfg.n_ctx, threads=cfg.threads, temperature=cfg.temperature)
+
+
+async def _time_first_clause(worker: Worker, model: ChatModel, system_prompt: str) -> float:
+    """How long the model takes to its first clause on a typical hard question (ms)."""
+
+    def run() -> float:
+        t0 = time.monotonic()
+        question = [Message("system", system_prompt), Message("user", "Why is the sky blue?")]
+        for n, _ in enumerate(model.stream(question, 8), start=1):
+            if n == 6:  # about a first clause's worth of tokens
+                break
+        return (time.monotonic() - t0) * 1000
+
+    return await worker.call(run)
 
 
 def listen_settings(settings: Settings) -> ListenSettings:
@@ -133,8 +193,13 @@ async def build_engines(settings: Settings, files: dict[str, Path]) -> Engines:
     """Load every engine on its own worker (in parallel), then warm them one at a time."""
     m = settings.models
     llm_cfg = settings.llm_model()
+    large_cfg = settings.large_model()
     workers = [Worker("asr"), Worker("llm"), Worker("tts")]
     asr_w, llm_w, tts_w = workers
+    large_w = Worker("llm-large") if large_cfg is not None else None
+    if large_w is not None:
+        workers.append(large_w)
+    role = settings.pipeline.llm_role
     t0 = time.monotonic()
     try:
         asr, llm, tts = await asyncio.gather(
@@ -148,14 +213,7 @@ async def build_engines(settings: Settings, files: dict[str, Path]) -> Engines:
                     window_s=m.asr.window_s,
                 )
             ),
-            llm_w.call(
-                lambda: LlamaChatModel(
-                    files[settings.pipeline.llm_role],
-                    n_ctx=llm_cfg.n_ctx,
-                    threads=llm_cfg.threads,
-                    temperature=llm_cfg.temperature,
-                )
-            ),
+            llm_w.call(lambda: build_chat_model(role, llm_cfg, files.get(role))),
             tts_w.call(
                 lambda: PiperSynthesizer(
                     files["tts"],
@@ -165,17 +223,23 @@ async def build_engines(settings: Settings, files: dict[str, Path]) -> Engines:
                 )
             ),
         )
-        t1 = time.monotonic()
         # Warm one after the other: on two cores, together is slower than in turn.
         await asr_w.call(asr.warm)
         await llm_w.call(llm.warm, settings.config.assistant.system_prompt)
         await tts_w.call(tts.warm)
+        large = None
+        if large_cfg is not None and large_w is not None:
+            # Loaded after the others: never two models fighting for the two cores.
+            large = await large_w.call(
+                lambda: build_chat_model("llm.large", large_cfg, files.get("llm.large"))
+            )
+            await large_w.call(large.warm, settings.config.escalation.system_prompt)
     except BaseException:
         for w in workers:
             w.shutdown()
         raise
-    log.info("models loaded in %.1f s and warmed in %.1f s", t1 - t0, time.monotonic() - t1)
-    return Engines(asr, llm, tts, asr_w, llm_w, tts_w, CpuGate())
+    log.info("models loaded and warmed in %.1f s", time.monotonic() - t0)
+    return Engines(asr, llm, tts, asr_w, llm_w, tts_w, CpuGate(), large, large_w)
 
 
 @dataclass
@@ -219,8 +283,21 @@ async def open_assistant(settings: Settings, clock: Clock = MONOTONIC) -> AsyncI
     memory = ConversationMemory(
         clock, max_turns=mem.max_turns, max_tokens=mem.max_tokens, idle_timeout_s=mem.idle_timeout_s
     )
-    runner = TurnRunner(engines, memory, turn_settings(settings), clock)
+    ts = turn_settings(settings)
     try:
+        # Said often and fast: rendered now, played as they are.
+        phrases = all_confirmations(ts.devices)
+        if ts.escalation is not None:
+            phrases += [ts.escalation.acknowledgement, ts.escalation.apology]
+        await engines.prerender(phrases)
+        runner = TurnRunner(engines, memory, ts, clock)
+        if ts.escalation is not None and engines.large is not None:
+            assert engines.large_worker is not None
+            runner.large_first_clause_ms = await _time_first_clause(
+                engines.large_worker, engines.large, ts.escalation.model.system_prompt
+            )
+            log.info("large model: first clause in ~%.0f ms", runner.large_first_clause_ms)
         yield Assistant(settings, engines, runner, clock, SileroVad(files["vad"]))
     finally:
+        runner.timers.close()
         engines.shutdown()

@@ -69,6 +69,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="where reply WAVs go (default: %(default)s)",
     )
 
+    bench.add_argument(
+        "--routing",
+        type=Path,
+        metavar="FILE",
+        help="instead: score the router on labelled texts (see `assistant route --file`)",
+    )
+
+    route = sub.add_parser(
+        "route",
+        parents=[common],
+        help="print each text's route and reason (nothing is spoken or executed)",
+    )
+    route.add_argument("texts", nargs="*", metavar="TEXT")
+    route.add_argument(
+        "--file",
+        type=Path,
+        help="one text per line; a line 'intent|easy|hard<TAB>text' is scored, and the "
+        "confusion matrix printed",
+    )
+
     sub.add_parser("ptt", parents=[common], help="push-to-talk from the terminal")
     sub.add_parser(
         "run",
@@ -89,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check-config":
             print(json.dumps(settings.describe(), indent=2))
             return 0
+        if args.command == "route" or (args.command == "bench" and args.routing):
+            return _route(settings, args)
         return asyncio.run(_COMMANDS[args.command](settings, args))
     except AssistantError as e:
         print(f"assistant: {e.code}: {e}", file=sys.stderr)
@@ -142,6 +164,29 @@ async def _bench(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         write_json(records, args.json)
     return 0 if records and all(r.outcome == "ok" for r in records) else 1
+
+
+def _route(settings: Settings, args: argparse.Namespace) -> int:
+    from assistant.app import turn_settings
+    from assistant.router import print_confusion, read_labelled, route
+
+    ts = turn_settings(settings)
+    has_large = ts.escalation is not None
+    path = getattr(args, "routing", None) or args.file
+    texts: list[tuple[str | None, str]] = [(None, t) for t in getattr(args, "texts", [])]
+    if path is not None:
+        texts += read_labelled(path)
+    if not texts:
+        raise AssistantError("route: give TEXT arguments or --file FILE")
+    for _, text in texts:
+        r = route(text, ts.devices, has_large=has_large)
+        print(f"{r.path:<7} {r.reason:<14} {text}")
+    labelled: list[tuple[str, str]] = [(lb, text) for lb, text in texts if lb is not None]
+    if labelled:
+        print()
+        accuracy = print_confusion(labelled, ts.devices, has_large=has_large)
+        return 0 if accuracy >= 0.9 else 1
+    return 0
 
 
 async def _ptt(settings: Settings, args: argparse.Namespace) -> int:

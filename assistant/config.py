@@ -76,6 +76,19 @@ class LlmModel(ModelSource):
     temperature: Annotated[float, Field(ge=0, le=2)] = 0.0
     """0 is greedy: reproducible, and the small models wander less."""
     api_key: SecretStr | None = None
+    """For `url` sources: sent as a bearer token."""
+    model: str = ""
+    """For `url` sources: the model name the server expects (llama.cpp server ignores it)."""
+    first_token_s: PositiveFloat = 8.0
+    """Deadline for the first token of a reply; past it the turn falls back."""
+    stall_s: PositiveFloat = 4.0
+    """Longest gap between two tokens before the reply counts as stalled."""
+
+    @model_validator(mode="after")
+    def _engine_matches_source(self) -> LlmModel:
+        if (self.engine == "openai") != (self.url is not None):
+            raise ValueError("engine 'openai' goes with a url source, and a url with it")
+        return self
 
 
 class TtsModel(ModelSource):
@@ -112,6 +125,48 @@ class AssistantSection(Strict):
     max_reply_tokens: PositiveInt = 64
 
 
+class EscalationSection(Strict):
+    """Hard turns go to `llm.large` (see assistant/router.py)."""
+
+    system_prompt: str = (
+        "You are a helpful assistant in a home. Answer in plain spoken English, "
+        "in two to four short sentences."
+    )
+    max_reply_tokens: PositiveInt = 160
+    acknowledgement: str = "Let me think."
+    """Played at once when the large model's first clause is expected late."""
+    ack_after_ms: Annotated[int, Field(ge=0)] = 700
+    """Expected wait (from the routing decision to the first clause) beyond which the
+    acknowledgement is played; 0 always plays it."""
+    apology: str = "Sorry, I lost my train of thought."
+    """Said when the large model fails after it has started speaking."""
+
+
+class DeviceEntry(Strict):
+    name: Annotated[str, Field(min_length=1)]
+    kind: Literal["light", "switch", "fan", "cover", "climate"]
+    room: str = ""
+    aliases: list[str] = []
+
+
+DEFAULT_DEVICES = [
+    DeviceEntry(name="kitchen lights", kind="light", room="kitchen"),
+    DeviceEntry(name="living room lights", kind="light", room="living room"),
+    DeviceEntry(name="bedroom lights", kind="light", room="bedroom"),
+    DeviceEntry(name="hallway lights", kind="light", room="hallway"),
+    DeviceEntry(name="porch light", kind="light", room="porch"),
+    DeviceEntry(name="bedroom fan", kind="fan", room="bedroom"),
+    DeviceEntry(
+        name="living room thermostat",
+        kind="climate",
+        room="living room",
+        aliases=["thermostat", "heating"],
+    ),
+    DeviceEntry(name="garage door", kind="cover", room="garage"),
+]
+"""An example household, so the bundled defaults answer "turn on the kitchen lights"."""
+
+
 class MemorySection(Strict):
     max_turns: Annotated[int, Field(ge=0)] = 4
     max_tokens: PositiveInt = 320
@@ -134,6 +189,9 @@ class Config(Strict):
     """models.toml to use (relative paths are relative to this config file)."""
     pipeline: str = "open-mic"
     assistant: AssistantSection = AssistantSection()
+    escalation: EscalationSection = EscalationSection()
+    devices: list[DeviceEntry] = DEFAULT_DEVICES
+    """The devices home-control commands may name ([[devices]] tables)."""
     memory: MemorySection = MemorySection()
     audio: AudioSection = AudioSection()
     log: LogSection = LogSection()
@@ -208,6 +266,8 @@ class PipelineDef(Strict):
     description: str = ""
     stages: list[str]
     llm_role: Literal["llm.fast", "llm.large"] = "llm.fast"
+    escalate: bool = True
+    """Hard turns go to `llm.large` when models.toml gives one (see assistant/router.py)."""
     clauses: ClauseSection = ClauseSection()
     endpoint: EndpointSection = EndpointSection()
     listen: ListenSection = ListenSection()

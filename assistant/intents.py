@@ -1,42 +1,348 @@
-"""Answers a language model cannot know, matched from the transcript: the time and the date.
+"""Commands answered without a language model, matched from the transcript by a small grammar:
+the time and the date, timers, and home control over the configured devices.
 
-Pure code: the wall-clock time is passed in. (The escalation issue grows this into the
-intent grammar for timers and home control.)
+Matching is pure: `match_intent` turns a transcript into an `Intent` (what was asked, with
+its slots) or None. Carrying it out (the clock, the timers, the action sink) is the turn's
+business, so this module can be tested, and `assistant route` can show a decision, without
+anything happening.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
+
+DeviceKind = Literal["light", "switch", "fan", "cover", "climate"]
+Command = Literal["on", "off", "open", "close", "set"]
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    name: str
+    """As spoken and as confirmed: "kitchen lights"."""
+    kind: DeviceKind
+    room: str = ""
+    aliases: tuple[str, ...] = ()
+
+    def spoken_names(self) -> list[str]:
+        """Every way to say it, longest first: name, aliases, singular/plural, and for a
+        thermostat the room itself ("set the living room to 21")."""
+        names = {self.name, *self.aliases}
+        for n in list(names):
+            if n.endswith("lights"):
+                names.add(n[:-1])
+            elif n.endswith("light"):
+                names.add(n + "s")
+        if self.kind == "climate" and self.room:
+            names |= {self.room, f"{self.room} heating", f"{self.room} temperature"}
+        if self.kind == "cover" and self.room:
+            names.add(self.room)  # "open the garage"
+        return sorted((normalize(n) for n in names), key=len, reverse=True)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceAction:
+    """What the action sink receives (and MQTT publishes)."""
+
+    device: str
+    kind: DeviceKind
+    command: Command
+    value: float | None = None
+    unit: str | None = None
+
+
+# ------------------------------------------------------------------ intents
+
+
+@dataclass(frozen=True, slots=True)
+class TimeQuery:
+    name: Literal["time"] = "time"
+
+
+@dataclass(frozen=True, slots=True)
+class DateQuery:
+    name: Literal["date"] = "date"
+
+
+@dataclass(frozen=True, slots=True)
+class SetTimer:
+    seconds: int
+    name: Literal["timer_set"] = "timer_set"
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTimer:
+    name: Literal["timer_cancel"] = "timer_cancel"
+
+
+@dataclass(frozen=True, slots=True)
+class TimerLeft:
+    name: Literal["timer_left"] = "timer_left"
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceCommand:
+    action: DeviceAction
+    name: Literal["device"] = "device"
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownDevice:
+    """A home-control command for a device nobody configured: say so, do nothing."""
+
+    spoken: str
+    name: Literal["unknown_device"] = "unknown_device"
+
+
+Intent = TimeQuery | DateQuery | SetTimer | CancelTimer | TimerLeft | DeviceCommand | UnknownDevice
+
+
+def normalize(text: str) -> str:
+    text = text.lower().replace("\u2019", "'").replace("%", " percent")
+    text = re.sub(r"(\d)\.(\d)", r"\1_\2", text)  # keep 21.5 whole
+    text = re.sub(r"[^a-z0-9_' ]+", " ", text).replace("_", ".")
+    return re.sub(r"\s+", " ", text).strip()
+
+
+_POLITE = re.compile(
+    r"^(?:(?:hey|okay|ok|so|um|uh|please|assistant|can you|could you|would you|will you|"
+    r"i want you to|i'd like you to|go ahead and|just)\s+)+"
+)
+_TRAILING = re.compile(r"(?:\s+(?:please|for me|now|right now|thanks|thank you))+$")
+
+
+def _core(text: str) -> str:
+    return _TRAILING.sub("", _POLITE.sub("", text)).strip()
+
 
 _TIME = re.compile(
-    r"\b(what(?:'s| is)? (?:the )?time(?: is it)?|what time|tell me the time|time is it|"
-    r"current time|got the time)\b"
+    r"\b(what(?:'s| is) the time|what time is it|what time it is|tell me the time|"
+    r"current time|got the time|^time$)\b"
 )
 _DATE = re.compile(
     r"\b(what(?:'s| is)? (?:the |today'?s )?date|what day(?: is)?(?: it| today)|"
     r"which day is (?:it|today)|today'?s date|what(?:'s| is) today)\b"
 )
 
+# ------------------------------------------------------------------ numbers and durations
 
-@dataclass(frozen=True, slots=True)
-class IntentMatch:
-    name: str
-    reply: str
+_UNITS = {
+    "zero": 0, "one": 1, "a": 1, "an": 1, "two": 2, "three": 3, "four": 4, "five": 5,
+    "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
+    "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17,
+    "eighteen": 18, "nineteen": 19,
+}  # fmt: skip
+_TENS = {
+    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+    "eighty": 80, "ninety": 90,
+}  # fmt: skip
+_DIGITS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+_NUMBER = (
+    r"(?:\d+(?:\.\d+)?|(?:" + "|".join(_TENS) + r")(?: (?:" + "|".join(_DIGITS) + r"))?"
+    r"|" + "|".join(_UNITS) + r")"
+)
 
 
-def normalize(text: str) -> str:
-    return re.sub(r"[^a-z0-9' ]+", " ", text.lower().replace("\u2019", "'")).strip()
-
-
-def match_intent(transcript: str, now: datetime) -> IntentMatch | None:
-    text = normalize(transcript)
-    if _DATE.search(text):
-        return IntentMatch("date", f"Today is {now:%A}, {now:%B} {now.day}, {now.year}.")
-    if _TIME.search(text):
-        return IntentMatch("time", f"It is {say_time(now)}.")
+def parse_number(words: str) -> float | None:
+    words = words.strip()
+    try:
+        return float(words)
+    except ValueError:
+        pass
+    parts = words.split()
+    if len(parts) == 1:
+        if parts[0] in _UNITS:
+            return float(_UNITS[parts[0]])
+        if parts[0] in _TENS:
+            return float(_TENS[parts[0]])
+    if len(parts) == 2 and parts[0] in _TENS and parts[1] in _UNITS:
+        return float(_TENS[parts[0]] + _UNITS[parts[1]])
     return None
+
+
+_UNIT_S = {"second": 1, "minute": 60, "hour": 3600}
+_DURATION_PART = re.compile(rf"({_NUMBER}) (second|minute|hour)s?\b")
+
+
+def parse_duration(text: str) -> int | None:
+    """ "10 minutes", "an hour and a half", "one minute 30 seconds", "half an hour" -> s."""
+    total = 0.0
+    found = False
+    for phrase, seconds in (("half an hour", 1800), ("quarter of an hour", 900)):
+        if phrase in text:
+            text = text.replace(phrase, " ")
+            total += seconds
+            found = True
+    for m in _DURATION_PART.finditer(text):
+        n = parse_number(m.group(1))
+        if n is None:
+            continue
+        total += n * _UNIT_S[m.group(2)]
+        found = True
+        rest = text[m.end() :]
+        if rest.startswith(" and a half"):
+            total += _UNIT_S[m.group(2)] / 2
+    return int(total) if found and total > 0 else None
+
+
+def say_duration(seconds: int) -> str:
+    parts = []
+    for unit, size in (("hour", 3600), ("minute", 60), ("second", 1)):
+        n, seconds = divmod(seconds, size)
+        if n:
+            parts.append(f"{n} {unit}{'s' if n != 1 else ''}")
+    return " and ".join(parts) if parts else "0 seconds"
+
+
+# ------------------------------------------------------------------ timers
+
+_TIMER_SET = re.compile(
+    r"\b(?:set|start|make|create|put on|give me)?\s*(?:a |an |the |my )?"
+    r"(?:timer (?:for|of|to)\b|(.+?) timer\b)"
+)
+_TIMER_CANCEL = re.compile(
+    r"\b(?:cancel|stop|delete|clear|remove|turn off|kill) (?:the |my |all )?timers?\b"
+)
+_TIMER_LEFT = re.compile(
+    r"\b(?:how (?:much|long)|what(?:'s| is)).*\b(?:left|remaining|to go)\b|"
+    r"\bhow long (?:until|till|before) (?:the |my )?timer\b|\btimer status\b"
+)
+
+# ------------------------------------------------------------------ home control
+
+_ON_OFF = re.compile(
+    r"^(?:turn|switch|put|shut) (on|off) (?:the |my |all (?:the )?)?(.+)$|"
+    r"^(?:turn|switch|put|shut) (?:the |my |all (?:the )?)?(.+?) (on|off)$|"
+    r"^(?:the )?(.+?) (on|off)$"
+)
+_OPEN_CLOSE = re.compile(
+    r"^(open|close|shut|raise|lower|lift) (?:up |down )?(?:the |my )?(.+?)(?: (?:up|down))?$"
+)
+_SET = re.compile(
+    r"^(?:set|put|change|turn|make|dim|brighten|adjust) (?:the |my )?(.+?) "
+    r"(?:to|at|up to|down to) "
+    rf"({_NUMBER})(?: ?(degrees?|percent|celsius|fahrenheit))?(?: (?:degrees?|celsius))?$"
+)
+_OPEN_WORDS = {"open": "open", "raise": "open", "lift": "open", "close": "close", "shut": "close"}
+_OPEN_WORDS["lower"] = "close"
+
+
+_KIND_WORDS: dict[str, tuple[str, ...]] = {
+    "light": ("light", "lights", "lamp", "lamps"),
+    "fan": ("fan",),
+    "switch": ("switch", "plug"),
+    "cover": ("door", "blinds", "shutters", "curtains"),
+    "climate": ("thermostat", "heating", "heat", "temperature"),
+}
+
+
+def find_device(phrase: str, devices: Sequence[Device]) -> Device | None:
+    """The device the phrase names: the longest spoken name it contains; failing that, the
+    one whose room and kind it mentions ("the lights in the hallway")."""
+    phrase = normalize(phrase)
+    best: tuple[int, Device] | None = None
+    for device in devices:
+        for name in device.spoken_names():
+            if re.search(rf"\b{re.escape(name)}\b", phrase) and (
+                best is None or len(name) > best[0]
+            ):
+                best = (len(name), device)
+    if best is not None:
+        return best[1]
+    words = set(phrase.split())
+    by_room = [
+        d
+        for d in devices
+        if d.room
+        and re.search(rf"\b{re.escape(normalize(d.room))}\b", phrase)
+        and words & set(_KIND_WORDS[d.kind])
+    ]
+    return by_room[0] if len(by_room) == 1 else None
+
+
+def match_intent(transcript: str, devices: Sequence[Device] = ()) -> Intent | None:
+    text = _core(normalize(transcript))
+    if not text:
+        return None
+    if _DATE.search(text):
+        return DateQuery()
+    if _TIME.search(text) and "timer" not in text:
+        return TimeQuery()
+    if "timer" in text or "alarm" in text:
+        if _TIMER_CANCEL.search(text):
+            return CancelTimer()
+        if _TIMER_LEFT.search(text):
+            return TimerLeft()
+        if _TIMER_SET.search(text) and (seconds := parse_duration(text)) is not None:
+            return SetTimer(seconds)
+    elif _TIMER_LEFT.search(text) and re.search(r"\b(time|long)\b", text) and "until" not in text:
+        return TimerLeft()  # "how much time is left?"
+    return _home_control(text, devices)
+
+
+_QUESTION = re.compile(r"^(?:is|are|was|were|did|does|do|can|could|should|why|what|how|when|who)\b")
+
+
+def _home_control(text: str, devices: Sequence[Device]) -> Intent | None:
+    if _QUESTION.match(text):
+        return None  # "is the kitchen light on?" asks, it does not command
+    # "lights on in the hallway" -> "turn on hallway lights"
+    text = re.sub(r"^(?:the )?(.+?) (on|off) in (?:the )?(.+)$", r"turn \2 \3 \1", text)
+    if m := _SET.match(text):
+        target, number, unit = m.group(1), parse_number(m.group(2)), m.group(3)
+        device = find_device(target, devices)
+        if device is None:
+            return UnknownDevice(target)
+        unit = "percent" if unit == "percent" or device.kind != "climate" else "degrees"
+        return DeviceCommand(DeviceAction(device.name, device.kind, "set", number, unit))
+    if m := _ON_OFF.match(text):
+        state = m.group(1) or m.group(4) or m.group(6)
+        target = m.group(2) or m.group(3) or m.group(5)
+        device = find_device(target, devices)
+        if device is None:
+            # "<anything> on" is too loose to claim without a known device.
+            return UnknownDevice(target) if m.group(5) is None else None
+        command: Command = "on" if state == "on" else "off"
+        if device.kind == "cover":
+            command = "open" if state == "on" else "close"
+        return DeviceCommand(DeviceAction(device.name, device.kind, command))
+    if m := _OPEN_CLOSE.match(text):
+        device = find_device(m.group(2), devices)
+        if device is None:
+            return UnknownDevice(m.group(2)) if m.group(1) in ("open", "close") else None
+        opening = _OPEN_WORDS[m.group(1)] == "open"
+        return DeviceCommand(DeviceAction(device.name, device.kind, "open" if opening else "close"))
+    return None
+
+
+# ------------------------------------------------------------------ replies
+
+
+def confirmation(action: DeviceAction) -> str:
+    """The short confirmation spoken for a device command (rendered once at start-up for
+    every device and command except `set`, whose value varies)."""
+    match action.command:
+        case "on" | "off":
+            return f"Okay, {action.device} {action.command}."
+        case "open":
+            return f"Okay, opening the {action.device}."
+        case "close":
+            return f"Okay, closing the {action.device}."
+        case "set":
+            value = action.value if action.value is not None else 0
+            shown = f"{value:g}"
+            return f"Okay, {action.device} to {shown} {action.unit or ''}".rstrip() + "."
+
+
+def all_confirmations(devices: Sequence[Device]) -> list[str]:
+    out = []
+    for d in devices:
+        commands: tuple[Command, ...] = ("open", "close") if d.kind == "cover" else ("on", "off")
+        out += [confirmation(DeviceAction(d.name, d.kind, c)) for c in commands]
+    return out
 
 
 def say_time(now: datetime) -> str:
@@ -45,3 +351,7 @@ def say_time(now: datetime) -> str:
         return "midnight" if now.hour == 0 else "noon"
     hour = now.hour % 12 or 12
     return f"{hour}:{now.minute:02d} {'AM' if now.hour < 12 else 'PM'}"
+
+
+def say_date(now: datetime) -> str:
+    return f"Today is {now:%A}, {now:%B} {now.day}, {now.year}."

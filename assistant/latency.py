@@ -84,7 +84,7 @@ class TurnRecord:
     """What one turn did and how long each stage took. One JSON line per turn."""
 
     turn: int
-    origin: Literal["voice", "text"]
+    origin: Literal["voice", "text", "announce"]
     transcript: str
     reply: str
     route: str
@@ -117,7 +117,7 @@ def build_record(
     trace: TurnTrace,
     *,
     turn: int,
-    origin: Literal["voice", "text"],
+    origin: Literal["voice", "text", "announce"],
     transcript: str,
     reply: str,
     route: str,

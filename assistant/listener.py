@@ -109,6 +109,7 @@ class Listener:
     async def run(self, source: AsyncIterator[AudioChunk], speaker: Speaker) -> None:
         """Listen until the source ends (a file) or the task is cancelled (a microphone)."""
         self.speaker = speaker
+        announcing = asyncio.create_task(self._announcements(), name="announcements")
         try:
             async for chunk in source:
                 self.feed(chunk)
@@ -118,7 +119,27 @@ class Listener:
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._turn
         finally:
+            announcing.cancel()
             await self.cancel_turn()
+
+    async def _announcements(self) -> None:
+        """Timers that ran out are announced between turns, half-duplex like a reply."""
+        queue = self.runner.timers.announcements
+        while True:
+            text = await queue.get()
+            # Not over the user, not over a reply. (Two conditions set from plain code: a
+            # 50 ms poll is simpler than an event for each.)
+            while self._turn is not None or self.endpointer.in_speech:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            gate = TurnGate()
+            gate.commit(self.clock.now_ns())
+            self._gate = gate
+            self._turn = asyncio.create_task(
+                self.runner.announce(text, self.speaker, TurnOptions(gate=gate)),
+                name="announcement",
+            )
+            self._turn.add_done_callback(self._turn_done)
+            await asyncio.wait({self._turn})  # (its cancellation is not ours)
 
     def feed(self, chunk: AudioChunk) -> None:
         if self._deaf(chunk):

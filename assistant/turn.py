@@ -1,5 +1,12 @@
-"""One turn, streamed and overlapped: audio -> transcript -> route -> LLM tokens -> clauses ->
-TTS -> speaker.
+"""One turn, streamed and overlapped: audio -> transcript -> route -> reply clauses -> TTS ->
+speaker.
+
+The router (`router.py`) picks one of three paths: an intent (the grammar's answer, with
+its device action or timer carried out here: no language model), the fast model, or the
+large one. An escalated turn plays a pre-rendered acknowledgement when the large model's
+first clause is expected late, and every model path has deadlines: a large model that
+fails or stalls before speaking falls back to the fast model, after speaking to a short
+apology. A turn never hangs.
 
 The stages are chained async generators run by one task, with the LLM generating ahead on
 its own worker thread. Overlap is where it pays: the speaker takes clause n without
@@ -20,6 +27,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+import numpy as np
+
+from assistant.actions import ActionSink, LogActionSink
 from assistant.audio import Speaker
 from assistant.clauses import ClauseSplitter, SplitterSettings
 from assistant.clock import Clock
@@ -29,9 +39,26 @@ from assistant.engines.tts import Synthesizer
 from assistant.engines.worker import CpuGate, Worker
 from assistant.errors import AsrError, AssistantError, LlmError, StageError, TtsError
 from assistant.frames import Pcm16, Utterance
-from assistant.intents import match_intent
+from assistant.intents import (
+    CancelTimer,
+    DateQuery,
+    Device,
+    DeviceCommand,
+    Intent,
+    SetTimer,
+    TimeQuery,
+    TimerLeft,
+    UnknownDevice,
+    confirmation,
+    say_date,
+    say_duration,
+    say_time,
+)
 from assistant.latency import Outcome, TurnRecord, TurnTrace, build_record
 from assistant.memory import ConversationMemory
+from assistant.router import Path as RoutePath
+from assistant.router import route
+from assistant.timers import Timers
 from assistant.wakeword import strip_wake_phrase
 
 log = logging.getLogger(__name__)
@@ -39,10 +66,39 @@ record_log = logging.getLogger("assistant.turn")
 
 
 @dataclass(frozen=True, slots=True)
+class ModelSettings:
+    """How one language model is asked, and how long it may take."""
+
+    system_prompt: str
+    max_reply_tokens: int
+    first_token_s: float = 8.0
+    stall_s: float = 4.0
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationSettings:
+    model: ModelSettings
+    acknowledgement: str = "Let me think."
+    ack_after_ms: int = 700
+    apology: str = "Sorry, I lost my train of thought."
+
+
+@dataclass(frozen=True, slots=True)
 class TurnSettings:
     system_prompt: str
     max_reply_tokens: int
     splitter: SplitterSettings
+    first_token_s: float = 8.0
+    stall_s: float = 4.0
+    escalation: EscalationSettings | None = None
+    """None: no large model; every non-intent turn goes to the fast one."""
+    devices: tuple[Device, ...] = ()
+
+    @property
+    def fast(self) -> ModelSettings:
+        return ModelSettings(
+            self.system_prompt, self.max_reply_tokens, self.first_token_s, self.stall_s
+        )
 
 
 @dataclass
@@ -56,10 +112,23 @@ class Engines:
     llm_worker: Worker
     tts_worker: Worker
     gate: CpuGate
+    large: ChatModel | None = None
+    large_worker: Worker | None = None
+    """Its own thread: a stalled server or a slow prefill must not hold up the fallback."""
+    phrases: dict[str, Pcm16] = field(default_factory=dict)
+    """Audio rendered at start-up (confirmations, the acknowledgement), played as is."""
 
     def shutdown(self) -> None:
-        for w in (self.asr_worker, self.llm_worker, self.tts_worker):
-            w.shutdown()
+        for w in (self.asr_worker, self.llm_worker, self.tts_worker, self.large_worker):
+            if w is not None:
+                w.shutdown()
+
+    async def prerender(self, texts: list[str]) -> None:
+        """Render phrases once (at start-up), so saying them costs no TTS time."""
+        for text in texts:
+            if text not in self.phrases:
+                pcm = await self.tts_worker.call(lambda t=text: list(self.tts.synthesize(t)))
+                self.phrases[text] = np.concatenate(pcm) if pcm else np.zeros(0, np.int16)
 
 
 class TurnGate:
@@ -127,13 +196,15 @@ class _Turn:
     """What one turn has found out so far."""
 
     trace: TurnTrace
-    origin: Literal["voice", "text"]
+    origin: Literal["voice", "text", "announce"]
     transcript: str = ""
     route: str = ""
+    path: RoutePath | None = None
     reason: str = ""
     outcome: Outcome = "ok"
     error: str | None = None
     reply: _Reply = field(default_factory=lambda: _Reply())
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class TurnRunner:
@@ -146,6 +217,8 @@ class TurnRunner:
         *,
         wall_clock: Callable[[], datetime] = datetime.now,
         on_record: Callable[[TurnRecord], None] | None = None,
+        actions: ActionSink | None = None,
+        timers: Timers | None = None,
     ) -> None:
         self.engines = engines
         self.memory = memory
@@ -153,7 +226,13 @@ class TurnRunner:
         self.clock = clock
         self.wall_clock = wall_clock
         self.on_record = on_record
+        self.actions: ActionSink = actions or LogActionSink()
+        self.timers = timers or Timers(clock)
         self.turns = 0
+        self.previous_path: RoutePath | None = None
+        self.large_first_clause_ms: float | None = None
+        """Running estimate (EWMA) of route -> first clause on the large path: decides
+        whether the acknowledgement is needed. Seeded at warm-up."""
 
     async def run(
         self, heard: Utterance | str, speaker: Speaker, options: TurnOptions = NO_OPTIONS
@@ -168,12 +247,13 @@ class TurnRunner:
             if not t.transcript:
                 t.outcome = "empty"
             else:
-                clauses, t.route, t.reason = self._route(t.transcript, t.trace, t.reply)
+                clauses = self._route(t, speculative=options.gate is not None)
                 await speaker.play(
                     self._speech(clauses, t.trace, t.reply, options.gate),
                     on_first_sample=lambda ns: _first_sample(t.trace, options.gate, ns),
                 )
                 t.trace.mark("done")
+                self.previous_path = t.path
                 if t.route != "intent":
                     # As generated, so the LLM's cache matches it next turn.
                     self.memory.add(t.transcript, t.reply.generated or t.reply.text)
@@ -192,11 +272,34 @@ class TurnRunner:
             log.exception("turn %d failed", self.turns)
         return self._finish(t, speaker, options)
 
+    async def announce(
+        self, text: str, speaker: Speaker, options: TurnOptions = NO_OPTIONS
+    ) -> TurnRecord:
+        """Say something nobody asked for just now (a timer that ran out), as a turn of its
+        own: the listener keeps the microphone deaf while it plays, and it gets a record."""
+        self.turns += 1
+        t = _Turn(TurnTrace(self.clock), "announce", route="announce", reason="timer")
+        t.trace.mark("speech_end")
+        try:
+            await speaker.play(
+                self._speech(_one(text), t.trace, t.reply, options.gate),
+                on_first_sample=lambda ns: _first_sample(t.trace, options.gate, ns),
+            )
+            t.trace.mark("done")
+        except asyncio.CancelledError:
+            t.outcome = "cancelled"
+            self._finish(t, speaker, options)
+            raise
+        except AssistantError as e:
+            t.outcome, t.error = "error", f"{e.code}: {e}"
+            log.error("announcement failed: %s", t.error)  # noqa: TRY400
+        return self._finish(t, speaker, options)
+
     def _finish(self, t: _Turn, speaker: Speaker, options: TurnOptions) -> TurnRecord:
         trace = t.trace
         if options.gate is not None and options.gate.committed_ns is not None:
             trace.mark("commit", options.gate.committed_ns)
-        fields = dict(options.extra)
+        fields = dict(options.extra) | t.extra
         commit_ms = trace.span_ms("speech_end", "commit")
         if commit_ms is not None:
             fields["commit_ms"] = commit_ms
@@ -241,31 +344,132 @@ class TurnRunner:
         trace.mark("asr_final")
         return strip_wake_phrase(text, wake_phrase) if wake_phrase else text
 
-    def _route(
-        self, transcript: str, trace: TurnTrace, reply: _Reply
-    ) -> tuple[AsyncGenerator[str, None], str, str]:
-        intent = match_intent(transcript, self.wall_clock())
-        trace.mark("route")
-        if intent is not None:
-            return _one(intent.reply), "intent", intent.name
-        return self._llm_clauses(transcript, trace, reply), "fast", "default"
+    def _route(self, t: _Turn, *, speculative: bool) -> AsyncGenerator[str, None]:
+        st = self.settings
+        r = route(
+            t.transcript,
+            st.devices,
+            has_large=st.escalation is not None and self.engines.large is not None,
+            previous=self.previous_path,
+        )
+        t.trace.mark("route")
+        t.route, t.reason, t.path = r.path, r.reason, r.path
+        if r.path == "intent":
+            assert r.intent is not None
+            return self._intent(r.intent, t, speculative)
+        if r.path == "large":
+            return self._large(t)
+        return self._llm_clauses(self.engines.llm, self.engines.llm_worker, st.fast, t)
+
+    async def _intent(
+        self, intent: Intent, t: _Turn, speculative: bool
+    ) -> AsyncGenerator[str, None]:
+        """Carry the intent out and yield its one-line answer. A speculative turn (the user
+        may not have finished) does nothing irreversible until the hold commits it: the
+        action is sent, and the timer started, only when its answer is about to play."""
+        reply = self._intent_reply(intent, t)
+        yield reply
+        # The speaker asked for more: the confirmation has been handed over, so the turn
+        # is committed (speech before the hold cancels the turn before this point).
+        self._intent_effect(intent, t)
+
+    def _intent_reply(self, intent: Intent, t: _Turn) -> str:
+        now = self.wall_clock()
+        match intent:
+            case TimeQuery():
+                return f"It is {say_time(now)}."
+            case DateQuery():
+                return say_date(now)
+            case SetTimer(seconds=seconds):
+                return f"Timer set for {say_duration(seconds)}."
+            case CancelTimer():
+                return self.timers.preview_cancel()
+            case TimerLeft():
+                return self.timers.left()
+            case DeviceCommand(action=action):
+                t.extra["action"] = {"device": action.device, "command": action.command}
+                if action.value is not None:
+                    t.extra["action"]["value"] = action.value
+                return confirmation(action)
+            case UnknownDevice(spoken=spoken):
+                return f"I don't know a device called {spoken}."
+
+    def _intent_effect(self, intent: Intent, t: _Turn) -> None:
+        match intent:
+            case SetTimer(seconds=seconds):
+                self.timers.start(seconds)
+            case CancelTimer():
+                self.timers.cancel()
+            case DeviceCommand(action=action):
+                self.actions.send(action)
+
+    async def _large(self, t: _Turn) -> AsyncGenerator[str, None]:
+        """The large model, with an acknowledgement when it will be slow and a fallback
+        when it fails: to the fast model if nothing was said yet, else to an apology."""
+        esc = self.settings.escalation
+        large, worker = self.engines.large, self.engines.large_worker
+        assert esc is not None and large is not None and worker is not None
+        expected = self.large_first_clause_ms
+        route_ns = self.clock.now_ns()
+        # Start the model now: the acknowledgement may wait for the hold before it plays.
+        answer = _ahead(self._llm_clauses(large, worker, esc.model, t))
+        if expected is None or expected > esc.ack_after_ms:
+            t.extra["ack"] = True
+            yield _Ack(esc.acknowledgement)
+        spoken = 0
+        try:
+            async for clause in answer:
+                if spoken == 0:
+                    self._learn_large_latency((self.clock.now_ns() - route_ns) / 1e6)
+                spoken += 1
+                yield clause
+        except LlmError as e:
+            t.extra["fallback"] = "fast" if spoken == 0 else "apology"
+            t.extra["large_error"] = str(e)
+            log.warning("large model failed (%s): falling back to %s", e, t.extra["fallback"])
+            if spoken == 0:
+                t.reply.generated = ""
+                fast = self.settings.fast
+                async for clause in self._llm_clauses(
+                    self.engines.llm, self.engines.llm_worker, fast, t
+                ):
+                    yield clause
+            else:
+                yield esc.apology
+        finally:
+            await answer.aclose()
+
+    def _learn_large_latency(self, ms: float) -> None:
+        prev = self.large_first_clause_ms
+        self.large_first_clause_ms = ms if prev is None else 0.7 * prev + 0.3 * ms
 
     async def _llm_clauses(
-        self, transcript: str, trace: TurnTrace, reply: _Reply
+        self, llm: ChatModel, worker: Worker, ms: ModelSettings, t: _Turn
     ) -> AsyncGenerator[str, None]:
-        messages = [Message("system", self.settings.system_prompt)]
+        trace, reply = t.trace, t.reply
+        messages = [Message("system", ms.system_prompt)]
         for ex in self.memory.history():
             messages += [Message("user", ex.user), Message("assistant", ex.assistant)]
-        messages.append(Message("user", transcript))
-        llm = self.engines.llm
+        messages.append(Message("user", t.transcript))
         splitter = ClauseSplitter(self.settings.splitter)
-        tokens = self.engines.llm_worker.stream(
-            lambda: llm.stream(messages, self.settings.max_reply_tokens),
+        tokens = worker.stream(
+            lambda: llm.stream(messages, ms.max_reply_tokens),
             yield_to=self.engines.gate,
         )
+        deadline_s, started = ms.first_token_s, False
         try:
             with _stage_errors(LlmError):
-                async for delta in tokens:
+                while True:
+                    try:
+                        async with asyncio.timeout(deadline_s):
+                            delta = await anext(tokens)
+                    except StopAsyncIteration:
+                        break
+                    except TimeoutError:
+                        if not started:
+                            raise LlmError(f"no first token within {deadline_s:g} s") from None
+                        raise LlmError(f"stalled: no token for {deadline_s:g} s") from None
+                    started, deadline_s = True, ms.stall_s
                     trace.mark("llm_first_token")
                     reply.generated += delta
                     for clause in splitter.feed(delta):
@@ -292,7 +496,14 @@ class TurnRunner:
 
         try:
             async for clause in clauses:
-                reply.clauses.append(clause)
+                if not isinstance(clause, _Ack):
+                    reply.clauses.append(clause)
+                if (ready := self.engines.phrases.get(clause)) is not None:
+                    trace.mark("tts_first_audio")
+                    if commit is not None and not commit.is_committed:
+                        await commit.wait()
+                    yield ready
+                    continue
                 audio = self.engines.tts_worker.stream(
                     lambda c=clause: render(c),  # type: ignore[misc]
                     on_stop=tts.interrupt,
@@ -308,6 +519,42 @@ class TurnRunner:
                     await audio.aclose()
         finally:
             await clauses.aclose()
+
+
+class _Ack(str):
+    """A phrase said while the answer is coming (not part of the reply or the memory)."""
+
+    __slots__ = ()
+
+
+async def _ahead(gen: AsyncGenerator[str, None]) -> AsyncGenerator[str, None]:
+    """Run `gen` in its own task from now on, so it works ahead of its consumer."""
+    queue: asyncio.Queue[tuple[str | None, BaseException | None]] = asyncio.Queue()
+
+    async def pump() -> None:
+        try:
+            async for item in gen:
+                queue.put_nowait((item, None))
+        except Exception as e:  # handed to the consumer
+            queue.put_nowait((None, e))
+        else:
+            queue.put_nowait((None, None))
+        finally:
+            await gen.aclose()
+
+    task = asyncio.create_task(pump())
+    try:
+        while True:
+            item, error = await queue.get()
+            if error is not None:
+                raise error
+            if item is None:
+                return
+            yield item
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def _first_sample(trace: TurnTrace, gate: TurnGate | None, ns: int) -> None:

@@ -1,7 +1,14 @@
-"""Language models: the ChatModel protocol and its llama.cpp implementation."""
+"""Language models behind one protocol: llama.cpp in process (on the model's chat template, or
+a plain completion prompt for base models) and any OpenAI-compatible server over HTTP.
+
+Every `stream` is a lazy generator consumed on the LLM worker thread; closing it stops the
+generation (llama.cpp between tokens, HTTP by closing the connection)."""
 
 from __future__ import annotations
 
+import http.client
+import json
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,13 +33,8 @@ class ChatModel(Protocol):
         ...
 
 
-class LlamaChatModel:
-    """llama-cpp-python in process, on the model's own chat template.
-
-    llama.cpp keeps the KV cache of the previous prompt and re-uses its longest common
-    token prefix, so with the system prompt warmed once a turn only evaluates the
-    conversation after it.
-    """
+class _LlamaModel:
+    """A GGUF file loaded in process by llama-cpp-python."""
 
     def __init__(self, path: Path, *, n_ctx: int, threads: int, temperature: float) -> None:
         from llama_cpp import Llama
@@ -49,6 +51,24 @@ class LlamaChatModel:
         except (ValueError, RuntimeError) as e:
             raise LlmError(f"cannot load {path}: {e}") from e
         self.temperature = temperature
+
+    def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
+        raise NotImplementedError
+
+    def warm(self, system_prompt: str) -> None:
+        for _ in self.stream(
+            [Message("system", system_prompt), Message("user", "Hello")], max_tokens=1
+        ):
+            pass
+
+
+class LlamaChatModel(_LlamaModel):
+    """llama-cpp-python in process, on the model's own chat template.
+
+    llama.cpp keeps the KV cache of the previous prompt and re-uses its longest common
+    token prefix, so with the system prompt warmed once a turn only evaluates the
+    conversation after it.
+    """
 
     def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
         request: Any = [{"role": m.role, "content": m.content} for m in messages]
@@ -76,7 +96,150 @@ class LlamaChatModel:
         """Tokens now in the KV cache (for tests of prefix re-use)."""
         return int(self.llm.n_tokens)
 
+
+class LlamaCompletionModel(_LlamaModel):
+    """A base model (no chat template, e.g. Gemma-3-270M) on a plain question/answer prompt.
+
+    The system prompt and two worked examples form a fixed prefix, so llama.cpp's prefix
+    cache re-uses them turn after turn exactly as with a chat model. Generation stops at
+    the next "Question:" the model starts to invent.
+    """
+
+    EXAMPLES = (
+        ("Why do leaves change colour in autumn?",
+         "As days shorten, trees stop making green chlorophyll, so the yellow and orange "
+         "pigments that were there all along show through."),
+        ("What is the difference between weather and climate?",
+         "Weather is what the sky does today; climate is the pattern of weather over "
+         "decades in one place."),
+    )  # fmt: skip
+    STOP = ("\nQuestion:", "\n\n", "Question:")
+
+    def prompt(self, messages: Sequence[Message]) -> str:
+        system = " ".join(m.content for m in messages if m.role == "system")
+        lines = [system, ""] if system else []
+        for q, a in self.EXAMPLES:
+            lines += [f"Question: {q}", f"Answer: {a}", ""]
+        for m in messages:
+            if m.role == "user":
+                lines.append(f"Question: {m.content}")
+            elif m.role == "assistant":
+                lines += [f"Answer: {m.content}", ""]
+        lines.append("Answer:")
+        return "\n".join(lines)
+
+    def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
+        chunks = cast(
+            Iterator[Any],
+            self.llm.create_completion(
+                self.prompt(messages),
+                max_tokens=max_tokens,
+                temperature=self.temperature,
+                repeat_penalty=1.15,
+                stop=list(self.STOP),
+                stream=True,
+            ),
+        )
+        try:
+            for chunk in chunks:
+                text = chunk["choices"][0]["text"]
+                if text:
+                    yield text
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+
+
+class OpenAIChatModel:
+    """Any OpenAI-compatible `/v1/chat/completions` server (llama.cpp server, vLLM, Ollama),
+    streamed as server-sent events. The standard library's HTTP client is enough for one
+    streamed POST; `timeout_s` bounds the connect and every read, so a server that stalls
+    or goes away ends the stream with an `LlmError` instead of hanging the turn.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        model: str = "",
+        api_key: str | None = None,
+        temperature: float = 0.0,
+        timeout_s: float = 10.0,
+    ) -> None:
+        parsed = urllib.parse.urlsplit(url.rstrip("/"))
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise LlmError(f"not an http(s) URL: {url!r}")
+        self.url, self.parsed = url, parsed
+        self.model, self.api_key = model, api_key
+        self.temperature, self.timeout_s = temperature, timeout_s
+        self._conn: http.client.HTTPConnection | None = None
+
+    def _connection(self) -> http.client.HTTPConnection:
+        cls = (
+            http.client.HTTPSConnection
+            if self.parsed.scheme == "https"
+            else http.client.HTTPConnection
+        )
+        return cls(self.parsed.hostname or "", self.parsed.port, timeout=self.timeout_s)
+
+    def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
+        body = json.dumps(
+            {
+                "model": self.model,
+                "messages": [{"role": m.role, "content": m.content} for m in messages],
+                "max_tokens": max_tokens,
+                "temperature": self.temperature,
+                "stream": True,
+            }
+        )
+        headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        conn = self._connection()
+        where = f"{self.url}/chat/completions"
+        try:
+            try:
+                conn.request("POST", f"{self.parsed.path}/chat/completions", body, headers)
+                response = conn.getresponse()
+            except (OSError, http.client.HTTPException) as e:
+                raise LlmError(f"{where}: {e or type(e).__name__}") from e
+            if response.status != 200:
+                detail = response.read(300).decode(errors="replace")
+                raise LlmError(f"{where}: HTTP {response.status}: {detail}")
+            yield from self._events(response, where)
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _events(response: http.client.HTTPResponse, where: str) -> Iterator[str]:
+        done = False
+        try:
+            for raw in response:
+                line = raw.decode(errors="replace").strip()
+                if not line.startswith("data:"):
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    done = True
+                    return
+                try:
+                    choice = json.loads(data)["choices"][0]
+                except (ValueError, KeyError, IndexError) as e:
+                    raise LlmError(f"{where}: unexpected event {data[:100]!r}") from e
+                delta = (choice.get("delta") or {}).get("content")
+                if delta:
+                    yield delta
+                if choice.get("finish_reason"):
+                    done = True
+                    return
+        except (TimeoutError, OSError, http.client.HTTPException) as e:
+            raise LlmError(f"{where}: {e or type(e).__name__}") from e
+        if not done:
+            raise LlmError(f"{where}: the server closed the stream mid-answer")
+
     def warm(self, system_prompt: str) -> None:
+        """Ask for one token: the server is up and has the system prompt in its cache."""
         for _ in self.stream(
             [Message("system", system_prompt), Message("user", "Hello")], max_tokens=1
         ):

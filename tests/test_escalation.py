@@ -1,0 +1,133 @@
+"""Escalation with the real models: intents without an LLM, hard turns on the large model
+(Gemma-3-270M, a base model on a completion prompt), deadlines and fallbacks."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from assistant.app import Assistant, Settings, open_assistant
+from assistant.audio import WavSpeaker, read_wav
+from assistant.engines.llm import ChatModel, Message
+from assistant.engines.worker import Worker
+from assistant.errors import LlmError
+from assistant.intents import DeviceAction
+from tests.conftest import espeak_wav, utterance_from_file
+
+pytestmark = pytest.mark.models
+
+
+class RecordingSink:
+    def __init__(self) -> None:
+        self.sent: list[DeviceAction] = []
+
+    def send(self, action: DeviceAction) -> None:
+        self.sent.append(action)
+
+
+class Spy:
+    """Wraps a ChatModel and counts the replies it was asked for."""
+
+    def __init__(self, inner: ChatModel) -> None:
+        self.inner, self.calls = inner, 0
+
+    def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
+        self.calls += 1
+        return self.inner.stream(messages, max_tokens)
+
+    def warm(self, system_prompt: str) -> None:
+        self.inner.warm(system_prompt)
+
+
+class Stalls:
+    """A backend that says `before` and then hangs (as a wedged server does)."""
+
+    def __init__(self, before: str = "", *, fail: bool = False) -> None:
+        self.before, self.fail = before, fail
+
+    def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
+        if self.fail:
+            raise LlmError("connection refused")
+        yield from (w + " " for w in self.before.split())
+        time.sleep(12)  # longer than any deadline here
+        yield "never"
+
+    def warm(self, system_prompt: str) -> None:
+        pass
+
+
+def speaker(a: Assistant, path: Path) -> WavSpeaker:
+    return WavSpeaker(path, a.reply_rate_hz, a.clock)
+
+
+def spy_on_models(a: Assistant) -> tuple[Spy, Spy]:
+    assert a.engines.large is not None
+    fast, large = Spy(a.engines.llm), Spy(a.engines.large)
+    a.engines.llm, a.engines.large = fast, large
+    return fast, large
+
+
+async def test_a_spoken_device_command_acts_and_confirms_without_any_llm(
+    settings: Settings, tmp_path: Path
+) -> None:
+    wav = espeak_wav("Turn on the kitchen lights.", tmp_path / "q.wav")
+    async with open_assistant(settings) as a:
+        fast, large = spy_on_models(a)
+        sink = RecordingSink()
+        a.runner.actions = sink
+        utt = await utterance_from_file(read_wav(wav), a.clock)
+        assert utt is not None
+        rec = await a.runner.run(utt, speaker(a, tmp_path / "r.wav"))
+    assert (rec.route, rec.reason, rec.outcome) == ("intent", "device", "ok")
+    assert sink.sent == [DeviceAction("kitchen lights", "light", "on")]
+    assert rec.reply == "Okay, kitchen lights on."
+    assert fast.calls == 0 and large.calls == 0
+    # The confirmation was rendered at start-up: no TTS time in the turn.
+    assert rec.ms["tts"] < 5, rec.ms
+    assert (tmp_path / "r.wav").stat().st_size > 20_000
+
+
+async def test_a_hard_question_is_answered_by_the_large_model(
+    settings: Settings, tmp_path: Path
+) -> None:
+    async with open_assistant(settings) as a:
+        fast, large = spy_on_models(a)
+        rec = await a.runner.run("Why is the sky blue?", speaker(a, tmp_path / "r.wav"))
+    assert (rec.route, rec.reason, rec.outcome) == ("large", "explain", "ok")
+    assert large.calls == 1 and fast.calls == 0
+    assert len(rec.reply.split()) >= 4
+    assert "fallback" not in rec.extra
+
+
+async def test_a_failing_or_stalled_large_model_falls_back_within_its_deadline(
+    settings: Settings, tmp_path: Path
+) -> None:
+    async with open_assistant(settings) as a:
+        esc = a.runner.settings.escalation
+        assert esc is not None
+        deadline_s = esc.model.first_token_s
+        # Refused at once: the fast model answers.
+        a.engines.large = Stalls(fail=True)
+        rec = await a.runner.run("Why is the sky blue?", speaker(a, tmp_path / "a.wav"))
+        assert rec.outcome == "ok" and rec.extra["fallback"] == "fast"
+        assert "connection refused" in rec.extra["large_error"]
+        assert rec.reply and rec.first_audio_ms is not None and rec.first_audio_ms < 2000
+        # Says nothing at all: the fast model answers once the first-token deadline passes.
+        a.engines.large, a.engines.large_worker = Stalls(), Worker("stalls-1")
+        t0 = time.monotonic()
+        rec = await a.runner.run("Why do cats purr?", speaker(a, tmp_path / "b.wav"))
+        took = time.monotonic() - t0
+        assert rec.outcome == "ok" and rec.extra["fallback"] == "fast", rec
+        assert "no first token" in rec.extra["large_error"]
+        assert rec.reply and "Let me think." not in rec.reply
+        assert deadline_s <= took < deadline_s + 5
+        # Starts, then stalls: it cannot take back what it said, so it apologizes.
+        a.engines.large = Stalls("Cats purr mostly when they are content, and")
+        a.engines.large_worker = Worker("stalls-2")  # the first one is still asleep
+        rec = await a.runner.run("Why do cats purr?", speaker(a, tmp_path / "c.wav"))
+        assert rec.outcome == "ok" and rec.extra["fallback"] == "apology"
+        assert rec.reply.endswith(esc.apology), rec.reply
+        assert "stalled" in rec.extra["large_error"]

@@ -1,0 +1,167 @@
+"""The intent grammar, timers and the router: pure logic, no models."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from assistant.app import turn_settings
+from assistant.clock import MONOTONIC
+from assistant.config import DEFAULT_DEVICES
+from assistant.intents import (
+    CancelTimer,
+    DateQuery,
+    Device,
+    DeviceAction,
+    DeviceCommand,
+    SetTimer,
+    TimeQuery,
+    TimerLeft,
+    UnknownDevice,
+    all_confirmations,
+    confirmation,
+    match_intent,
+    parse_duration,
+)
+from assistant.router import LABEL_PATH, confusion, read_labelled, route
+from assistant.timers import Timers
+
+DATA = Path(__file__).parent / "data"
+DEVICES = [Device(d.name, d.kind, d.room, tuple(d.aliases)) for d in DEFAULT_DEVICES]
+
+
+def device_action(text: str) -> DeviceAction:
+    intent = match_intent(text, DEVICES)
+    assert isinstance(intent, DeviceCommand), (text, intent)
+    return intent.action
+
+
+def test_time_and_date() -> None:
+    for q in ["What time is it?", "what's the time", "Hey, tell me the time please"]:
+        assert match_intent(q) == TimeQuery(), q
+    for q in ["What day is it?", "What's the date today?", "what is today's date"]:
+        assert match_intent(q) == DateQuery(), q
+    for q in [
+        "What is the capital of France?",
+        "How much time do I need to boil an egg?",
+        "What time does the sun set today?",  # not the clock: a wrong answer
+        "What time zone is London in?",
+    ]:
+        assert match_intent(q, DEVICES) is None, q
+
+
+def test_device_commands_over_the_configured_devices() -> None:
+    cases = {
+        "Turn on the kitchen lights.": ("kitchen lights", "on", None),
+        "Please switch off the living room light.": ("living room lights", "off", None),
+        "Turn the bedroom fan off.": ("bedroom fan", "off", None),
+        "Kitchen lights on.": ("kitchen lights", "on", None),
+        "Lights on in the hallway.": ("hallway lights", "on", None),
+        "Turn on the lights in the kitchen.": ("kitchen lights", "on", None),
+        "Set the living room to 21 degrees.": ("living room thermostat", "set", 21.0),
+        "Set the thermostat to twenty one.": ("living room thermostat", "set", 21.0),
+        "Set the heating to 19.5 degrees.": ("living room thermostat", "set", 19.5),
+        "Dim the bedroom lights to 30%.": ("bedroom lights", "set", 30.0),
+        "Close the garage door.": ("garage door", "close", None),
+        "Open the garage.": ("garage door", "open", None),
+        "Turn on the garage door.": ("garage door", "open", None),
+    }
+    for text, (device, command, value) in cases.items():
+        a = device_action(text)
+        assert (a.device, a.command, a.value) == (device, command, value), text
+    assert device_action("Set the living room to 21 degrees.").unit == "degrees"
+    assert device_action("Dim the bedroom lights to 30%.").unit == "percent"
+
+
+def test_unknown_devices_and_questions_are_not_commands() -> None:
+    assert match_intent("Turn on the garden sprinkler.", DEVICES) == UnknownDevice(
+        "garden sprinkler"
+    )
+    for text in [
+        "Is the kitchen light on?",  # a question, not a command
+        "Why do my lights flicker when the fan is on?",
+        "What goes on in a black hole?",
+        "Leave the light on for me.",
+    ]:
+        assert not isinstance(match_intent(text, DEVICES), DeviceCommand), text
+
+
+def test_timers_grammar() -> None:
+    assert match_intent("Set a timer for 10 minutes.") == SetTimer(600)
+    assert match_intent("set a five minute timer") == SetTimer(300)
+    assert match_intent("Timer for 30 seconds please.") == SetTimer(30)
+    assert match_intent("Start a timer for an hour and a half.") == SetTimer(5400)
+    assert match_intent("Set a timer for one minute and 20 seconds.") == SetTimer(80)
+    assert match_intent("Cancel the timer.") == CancelTimer()
+    assert match_intent("How much time is left on the timer?") == TimerLeft()
+    assert match_intent("How much time is left?") == TimerLeft()
+    assert parse_duration("twenty five seconds") == 25
+    assert parse_duration("half an hour") == 1800
+
+
+def test_confirmations_cover_every_device() -> None:
+    phrases = all_confirmations(DEVICES)
+    assert "Okay, kitchen lights on." in phrases
+    assert "Okay, closing the garage door." in phrases
+    assert len(phrases) == 2 * len(DEVICES)
+    a = DeviceAction("living room thermostat", "climate", "set", 21.0, "degrees")
+    assert confirmation(a) == "Okay, living room thermostat to 21 degrees."
+
+
+async def test_a_timer_fires_and_is_announced_and_can_be_cancelled() -> None:
+    timers = Timers(MONOTONIC)
+    assert timers.left() == "There is no timer running."
+    assert timers.start(1) == "Timer set for 1 second."
+    timers.start(60)
+    assert timers.left() == "Left: 1 second, 1 minute."
+    said = await asyncio.wait_for(timers.announcements.get(), timeout=3)
+    assert said == "Your 1 second timer is done."
+    assert timers.left() == "59 seconds left."
+    assert timers.cancel() == "Timer cancelled."
+    assert timers.left() == "There is no timer running."
+
+
+def labelled() -> list[tuple[str, str]]:
+    rows = read_labelled(DATA / "routing.tsv") + read_labelled(DATA / "routing-heldout.tsv")
+    return [(label, text) for label, text in rows if label is not None]
+
+
+def test_the_labelled_set_is_big_enough_and_balanced() -> None:
+    rows = labelled()
+    assert len(rows) >= 60
+    for label in LABEL_PATH:
+        assert sum(lb == label for lb, _ in rows) >= 20, label
+
+
+def test_routing_accuracy_on_the_labelled_set() -> None:
+    rows = labelled()
+    _, wrong = confusion(rows, DEVICES)
+    accuracy = 1 - len(wrong) / len(rows)
+    assert accuracy >= 0.9, wrong
+
+
+def test_route_reasons_and_follow_ups() -> None:
+    assert route("Why is the sky blue?", DEVICES).path == "large"
+    assert route("Why is the sky blue?", DEVICES).reason == "explain"
+    assert route("What is the capital of France?", DEVICES).reason == "short"
+    assert route("Turn on the kitchen lights", DEVICES).reason == "device"
+    assert route("Why is the sky blue?", DEVICES, has_large=False).path == "fast"
+    assert route("Why is that?", DEVICES, previous="large").reason == "follow_up"
+    assert route("Why is that?", DEVICES, previous="fast").path == "fast"
+
+
+def test_bad_label_names_the_line(tmp_path: Path) -> None:
+    f = tmp_path / "r.tsv"
+    f.write_text("intent\tWhat time is it?\nhardd\tWhy?\n")
+    with pytest.raises(Exception, match=r"r.tsv:2: label 'hardd'"):
+        read_labelled(f)
+
+
+def test_default_config_turns_into_turn_settings() -> None:
+    from assistant.app import load_settings
+
+    ts = turn_settings(load_settings(None))
+    assert ts.escalation is not None
+    assert {d.name for d in ts.devices} >= {"kitchen lights", "garage door"}
