@@ -16,6 +16,7 @@ from typing import TextIO
 from assistant.app import Assistant
 from assistant.audio import WavSpeaker, paced_chunks, read_wav
 from assistant.latency import STAGES, TurnRecord, summarize
+from assistant.router import PATHS
 
 ASR_RATE_HZ = 16_000
 STAGE_COLUMNS = list(STAGES.values())
@@ -93,10 +94,27 @@ def print_table(records: Sequence[TurnRecord], out: TextIO = sys.stdout) -> None
     print(line(["-" * w for w in widths]), file=out)
     for row in rows[len(records) :]:
         print(line(row), file=out)
+    print_routes(records, out)
     for r in records:
         if r.reply:
             name = Path(r.file).stem if r.file else str(r.turn)
             print(f"  {name}: {r.reply}", file=out)
+
+
+def print_routes(records: Sequence[TurnRecord], out: TextIO = sys.stdout) -> None:
+    """First reply audio per route (intent / fast / large) and each route's share."""
+    answered = [r for r in records if r.outcome == "ok" and r.origin != "announce"]
+    if not answered:
+        return
+    print("route    turns  share  first_audio p50  p95", file=out)
+    for path in PATHS:
+        mine = [r.to_dict() for r in answered if r.route == path]
+        stats = summarize(mine).get("first_audio", {})
+        print(
+            f"{path:<7} {len(mine):>6} {len(mine) / len(answered):>6.0%}"
+            f" {_ms(stats.get('p50')):>16} {_ms(stats.get('p95')):>4}",
+            file=out,
+        )
 
 
 def write_json(records: Sequence[TurnRecord], path: Path) -> None:

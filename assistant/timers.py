@@ -41,7 +41,7 @@ class Timers:
     def _fire(self, timer: _Timer) -> None:
         if timer in self._timers:
             self._timers.remove(timer)
-        text = f"Your {say_duration(timer.seconds)} timer is done."
+        text = f"Your timer for {say_duration(timer.seconds)} is done."
         log.info("timer done: %s", say_duration(timer.seconds))
         self.announcements.put_nowait(text)
 

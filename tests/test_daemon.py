@@ -115,3 +115,18 @@ def test_survives_the_sound_server_restarting_under_it(
     assert loud_seconds(rec.stop()) > 0.5  # the reopened speaker plays the reply
     assert daemon.proc.poll() is None
     assert not any("Traceback" in line for line in daemon.stderr)
+
+
+def test_a_two_second_timer_is_announced(daemon: Daemon, pulse: Pulse, tmp_path: Path) -> None:
+    question = espeak_wav("Set a timer for two seconds.", tmp_path / "timer.wav")
+    pulse.play_into_mic(question)
+    turns = daemon.wait_turns(1)
+    assert (turns[0]["route"], turns[0]["reason"]) == ("intent", "timer_set"), turns[0]
+    assert turns[0]["reply"] == "Timer set for 2 seconds."
+    rec = SinkRecorder(pulse, "spk", tmp_path / "spk.wav")
+    records = daemon.wait_turns(2, timeout_s=15)
+    time.sleep(1.0)
+    announced = records[1]
+    assert announced["origin"] == "announce" and announced["outcome"] == "ok", announced
+    assert announced["reply"] == "Your timer for 2 seconds is done."
+    assert loud_seconds(rec.stop()) > 0.5  # it was heard

@@ -131,3 +131,39 @@ async def test_a_failing_or_stalled_large_model_falls_back_within_its_deadline(
         assert rec.outcome == "ok" and rec.extra["fallback"] == "apology"
         assert rec.reply.endswith(esc.apology), rec.reply
         assert "stalled" in rec.extra["large_error"]
+
+
+class Slow:
+    """A large model that takes `delay_s` to its first token, then answers."""
+
+    def __init__(self, delay_s: float, answer: str) -> None:
+        self.delay_s, self.answer = delay_s, answer
+
+    def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
+        time.sleep(self.delay_s)
+        yield from (w + " " for w in self.answer.split())
+
+    def warm(self, system_prompt: str) -> None:
+        pass
+
+
+async def test_a_slow_large_model_is_preceded_by_the_acknowledgement(
+    settings: Settings, tmp_path: Path
+) -> None:
+    async with open_assistant(settings) as a:
+        esc = a.runner.settings.escalation
+        assert esc is not None
+        # Gemma-3-270M is quick here, so no acknowledgement by default...
+        assert a.runner.large_first_clause_ms is not None
+        assert a.runner.large_first_clause_ms < esc.ack_after_ms
+        rec = await a.runner.run("Why is the sky blue?", speaker(a, tmp_path / "a.wav"))
+        assert "ack" not in rec.extra
+        # ...but a slow one gets it, from the phrase rendered at start-up.
+        a.engines.large = Slow(1.5, "Because air scatters blue light the most.")
+        a.runner.large_first_clause_ms = 1500
+        rec = await a.runner.run("Why is the sky blue?", speaker(a, tmp_path / "b.wav"))
+    assert rec.extra["ack"] is True and rec.route == "large"
+    # A typed turn starts at the routing decision: the first sample is the acknowledgement.
+    assert rec.first_audio_ms is not None and rec.first_audio_ms < 300, rec
+    assert rec.reply == "Because air scatters blue light the most."  # not in the reply
+    assert esc.acknowledgement in a.engines.phrases
