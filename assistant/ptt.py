@@ -76,9 +76,10 @@ class PushToTalk:
                 say("push-to-talk ready: space to talk, space again to stop, q to quit")
                 keys = asyncio.create_task(self._keys(), name="ptt-keys")
                 stopped = asyncio.create_task(stop.wait(), name="ptt-stop")
-                watchers = [asyncio.create_task(d.watch()) for d in (self.mic, self.speaker)]
+                helpers = [asyncio.create_task(d.watch()) for d in (self.mic, self.speaker)]
+                helpers.append(asyncio.create_task(self._announcements(), name="ptt-announce"))
                 await asyncio.wait({keys, stopped}, return_when=asyncio.FIRST_COMPLETED)
-                for t in (keys, stopped, *watchers):
+                for t in (keys, stopped, *helpers):
                     t.cancel()
             finally:
                 loop.remove_reader(fd)
@@ -143,6 +144,20 @@ class PushToTalk:
         say("… thinking")
         record = await self.a.runner.run(utterance, self.speaker)
         say(latency_line(record))
+
+    async def _announcements(self) -> None:
+        """A timer that ran out is said once no reply is playing (a press talks over it)."""
+        queue = self.a.runner.timers.announcements
+        while True:
+            text = await queue.get()
+            while self.turn is not None and not self.turn.done():  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            say(f"⏰ {text}")
+            self.turn = asyncio.create_task(self._announce(text), name="ptt-announcement")
+            await asyncio.wait({self.turn})
+
+    async def _announce(self, text: str) -> None:
+        await self.a.runner.announce(text, self.speaker)
 
     async def _cancel_turn(self) -> None:
         if self.turn is not None and not self.turn.done():

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from assistant.bench import sample_files
-from tests.conftest import ASSISTANT, Pulse
+from tests.conftest import ASSISTANT, Pulse, espeak_wav
 
 pytestmark = [pytest.mark.models, pytest.mark.audio, pytest.mark.tmux]
 
@@ -70,7 +70,9 @@ def tmux(pulse: Pulse, tmp_path: Path) -> Iterator[Tmux]:
     subprocess.run(["tmux", "-L", t.socket, "kill-server"], env=env, capture_output=True)
 
 
-def test_two_push_to_talk_turns_each_print_a_latency_line(tmux: Tmux, pulse: Pulse) -> None:
+def test_push_to_talk_turns_print_latency_lines_and_timers_are_announced(
+    tmux: Tmux, pulse: Pulse, tmp_path: Path
+) -> None:
     tmux.wait_for("push-to-talk ready", timeout_s=120)
     samples = {p.stem: p for p in sample_files()}
     for n, name in enumerate(["capital_of_france", "what_time"], 1):
@@ -86,6 +88,14 @@ def test_two_push_to_talk_turns_each_print_a_latency_line(tmux: Tmux, pulse: Pul
     assert "time is it" in lines[1] and "| intent |" in lines[1]
     for line in lines:
         assert " asr " in line and " tts " in line and " ms " in line
+    # A timer set by voice is announced when it runs out.
+    tmux("send-keys", "-t", "ptt", "Space")
+    tmux.wait_for("recording", timeout_s=10)
+    pulse.play_into_mic(espeak_wav("Set a timer for two seconds.", tmp_path / "timer.wav"))
+    time.sleep(0.3)
+    tmux("send-keys", "-t", "ptt", "Space")
+    screen = tmux.wait_for("⏰ Your timer for 2 seconds is done.", timeout_s=30)
+    assert "Timer set for 2 seconds." in screen
     tmux("send-keys", "-t", "ptt", "C-c")
     screen = tmux.wait_for("EXIT=", timeout_s=10)
     assert "EXIT=0" in screen and "Traceback" not in screen
