@@ -284,13 +284,13 @@ async def open_assistant(settings: Settings, clock: Clock = MONOTONIC) -> AsyncI
         clock, max_turns=mem.max_turns, max_tokens=mem.max_tokens, idle_timeout_s=mem.idle_timeout_s
     )
     ts = turn_settings(settings)
+    runner = TurnRunner(engines, memory, ts, clock)
     try:
         # Said often and fast: rendered now, played as they are.
         phrases = all_confirmations(ts.devices)
         if ts.escalation is not None:
             phrases += [ts.escalation.acknowledgement, ts.escalation.apology]
         await engines.prerender(phrases)
-        runner = TurnRunner(engines, memory, ts, clock)
         if ts.escalation is not None and engines.large is not None:
             assert engines.large_worker is not None
             runner.large_first_clause_ms = await _time_first_clause(
@@ -299,5 +299,5 @@ async def open_assistant(settings: Settings, clock: Clock = MONOTONIC) -> AsyncI
             log.info("large model: first clause in ~%.0f ms", runner.large_first_clause_ms)
         yield Assistant(settings, engines, runner, clock, SileroVad(files["vad"]))
     finally:
-        runner.timers.close()
+        await runner.close()
         engines.shutdown()

@@ -294,6 +294,8 @@ class DeviceMicrophone(_Device):
     ) -> None:
         self.max_queued = max_queued
         self.dropped_blocks = 0
+        self.overflows = 0
+        """Blocks PortAudio reported as overflowed (samples lost before the callback)."""
         self._lock = threading.Lock()
         self._blocks: deque[AudioChunk] = deque()
         self._arrived = asyncio.Event()
@@ -301,6 +303,8 @@ class DeviceMicrophone(_Device):
 
     def _callback(self, indata: Any, frames: int, time_info: Any, status: Any) -> None:
         self._last_callback_ns = now_ns = self.clock.now_ns()
+        if status.input_overflow:
+            self.overflows += 1  # the device layer lost samples before they reached us
         # The block began one block's duration ago. PortAudio's own ADC time is not used:
         # through ALSA's PulseAudio plugin it was measured 0.27-0.75 s off, and drifting.
         began_ns = now_ns - frames * 1_000_000_000 // self.sample_rate_hz

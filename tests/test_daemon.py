@@ -30,12 +30,16 @@ def test_answers_a_spoken_question_through_the_sound_devices(
     daemon: Daemon, pulse: Pulse, tmp_path: Path
 ) -> None:
     rec = SinkRecorder(pulse, "spk", tmp_path / "spk.wav")
-    pulse.play_into_mic(sample("capital_of_france"))
+    # Not the bundled "capital of France" sample: through PulseAudio's resampling its weak
+    # "of" came out as "and" about 1 run in 12 (faster-whisper's own transcribe() hears
+    # the same captured audio so too). This question came through 12 runs out of 12.
+    question = espeak_wav("What is the tallest mountain in the world?", tmp_path / "q.wav")
+    pulse.play_into_mic(question)
     turns = daemon.wait_turns(1)
     time.sleep(1.0)
     reply_audio = rec.stop()
     turn = turns[0]
-    assert turn["transcript"].lower().rstrip("?.") == "what is the capital of france"
+    assert turn["transcript"] == "What is the tallest mountain in the world?"
     assert turn["outcome"] == "ok" and turn["route"] == "fast"
     assert 0 < turn["first_audio_ms"] < 5000
     assert turn["commit_ms"] >= 550  # the hold ran before anything played

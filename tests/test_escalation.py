@@ -41,6 +41,9 @@ class Spy:
     def warm(self, system_prompt: str) -> None:
         self.inner.warm(system_prompt)
 
+    def prefill(self, messages: Sequence[Message]) -> None:
+        self.inner.prefill(messages)
+
 
 class Stalls:
     """A backend that says `before` and then hangs (as a wedged server does)."""
@@ -56,6 +59,9 @@ class Stalls:
         yield "never"
 
     def warm(self, system_prompt: str) -> None:
+        pass
+
+    def prefill(self, messages: Sequence[Message]) -> None:
         pass
 
 
@@ -144,6 +150,9 @@ class Slow:
         yield from (w + " " for w in self.answer.split())
 
     def warm(self, system_prompt: str) -> None:
+        pass
+
+    def prefill(self, messages: Sequence[Message]) -> None:
         pass
 
 

@@ -86,6 +86,46 @@ async def test_system_prompt_is_cached_so_a_turn_prefills_only_new_words(
     assert evaluated[0] <= user_tokens + 8, (evaluated[0], user_tokens, system_tokens)
 
 
+QUESTIONS = [
+    "What is the capital of Italy?",
+    "Who wrote Hamlet?",
+    "What colour is grass?",
+    "How many legs does a cat have?",
+    "What is the largest ocean?",
+]
+
+
+@pytest.mark.parametrize("prefill", [True, False])
+async def test_after_the_memory_forgets_a_turn_still_prefills_only_new_words(
+    settings: Settings, prefill: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not prefill:  # the control: without the background prefill the history is re-read
+        monkeypatch.setattr("assistant.turn.TurnRunner._prefill_soon", lambda self: None)
+    async with open_assistant(settings) as a:
+        nowhere = WavSpeaker(Path("/dev/null"), a.reply_rate_hz, a.clock)
+        for q in QUESTIONS:  # one more than the memory keeps: it forgets a block
+            assert (await a.runner.run(q, nowhere)).route == "fast"
+        assert len(a.runner.memory.history()) < len(QUESTIONS)
+        await a.runner.settled()
+        llama = a.engines.llm.llm  # type: ignore[attr-defined]
+        evaluated: list[int] = []
+        real_eval = llama.eval
+
+        def spy(tokens: list[int]) -> None:
+            evaluated.append(len(tokens))
+            real_eval(tokens)
+
+        llama.eval = spy
+        question = "Say hello to my neighbour."
+        rec = await a.runner.run(question, nowhere)
+    assert rec.outcome == "ok"
+    user_tokens = len(llama.tokenize(question.encode(), False))
+    if prefill:
+        assert evaluated[0] <= user_tokens + 8, (evaluated[0], user_tokens)
+    else:
+        assert evaluated[0] > user_tokens + 20, (evaluated[0], user_tokens)
+
+
 @pytest.mark.audio
 async def test_cancelled_turn_stops_generating_and_playing_within_100_ms(
     settings: Settings, pulse_env: Pulse

@@ -39,6 +39,9 @@ class FakeChatModel:
             self.tokens_out += 1
             yield word if i == 0 else " " + word
 
+    def prefill(self, messages: Sequence[Message]) -> None:
+        pass
+
     def warm(self, system_prompt: str) -> None:
         pass
 

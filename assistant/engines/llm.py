@@ -32,6 +32,11 @@ class ChatModel(Protocol):
         """Evaluate the system prompt once, so each turn only prefills the new words."""
         ...
 
+    def prefill(self, messages: Sequence[Message]) -> None:
+        """Evaluate a conversation so far, between turns, so the next turn's prompt finds
+        it cached (after the memory forgot something, or the other model answered)."""
+        ...
+
 
 class _LlamaModel:
     """A GGUF file loaded in process by llama-cpp-python."""
@@ -59,6 +64,12 @@ class _LlamaModel:
         for _ in self.stream(
             [Message("system", system_prompt), Message("user", "Hello")], max_tokens=1
         ):
+            pass
+
+    def prefill(self, messages: Sequence[Message]) -> None:
+        # The next prompt is these messages plus a user turn: an empty one shares every
+        # token up to the user's words.
+        for _ in self.stream([*messages, Message("user", "")], max_tokens=1):
             pass
 
 
@@ -237,6 +248,9 @@ class OpenAIChatModel:
             raise LlmError(f"{where}: {e or type(e).__name__}") from e
         if not done:
             raise LlmError(f"{where}: the server closed the stream mid-answer")
+
+    def prefill(self, messages: Sequence[Message]) -> None:
+        """Nothing: the server keeps its own cache, and a request would cost it a turn."""
 
     def warm(self, system_prompt: str) -> None:
         """Ask for one token: the server is up and has the system prompt in its cache."""
