@@ -6,6 +6,7 @@ import asyncio
 import wave
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -22,6 +23,19 @@ def wav_seconds_and_peak(path: Path) -> tuple[float, int]:
     with wave.open(str(path), "rb") as w:
         pcm = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
         return w.getnframes() / w.getframerate(), int(np.abs(pcm).max(initial=0))
+
+
+def spy_on_eval(llama: Any) -> list[int]:
+    """Record how many tokens each of llama.cpp's evaluations gets."""
+    evaluated: list[int] = []
+    real_eval = llama.eval
+
+    def spy(tokens: list[int]) -> None:
+        evaluated.append(len(tokens))
+        real_eval(tokens)
+
+    llama.eval = spy
+    return evaluated
 
 
 def sample(name: str) -> Path:
@@ -67,14 +81,7 @@ async def test_system_prompt_is_cached_so_a_turn_prefills_only_new_words(
 ) -> None:
     async with open_assistant(settings) as a:
         llama = a.engines.llm.llm  # type: ignore[attr-defined]
-        evaluated: list[int] = []
-        real_eval = llama.eval
-
-        def spy(tokens: list[int]) -> None:
-            evaluated.append(len(tokens))
-            real_eval(tokens)
-
-        llama.eval = spy
+        evaluated = spy_on_eval(llama)
         question = "Say hello to my neighbour."
         rec = await a.runner.run(question, WavSpeaker(Path("/dev/null"), a.reply_rate_hz, a.clock))
     assert rec.outcome == "ok"
@@ -108,14 +115,7 @@ async def test_after_the_memory_forgets_a_turn_still_prefills_only_new_words(
         assert len(a.runner.memory.history()) < len(QUESTIONS)
         await a.runner.settled()
         llama = a.engines.llm.llm  # type: ignore[attr-defined]
-        evaluated: list[int] = []
-        real_eval = llama.eval
-
-        def spy(tokens: list[int]) -> None:
-            evaluated.append(len(tokens))
-            real_eval(tokens)
-
-        llama.eval = spy
+        evaluated = spy_on_eval(llama)
         question = "Say hello to my neighbour."
         rec = await a.runner.run(question, nowhere)
     assert rec.outcome == "ok"
