@@ -490,6 +490,9 @@ class TurnRunner:
         self, llm: ChatModel, worker: Worker, ms: ModelSettings, t: _Turn
     ) -> AsyncGenerator[str, None]:
         trace, reply = t.trace, t.reply
+        # A prefill still running (a question right after a reply) finishes first: it is
+        # work this turn needs anyway, and two models at once would slow both.
+        await self.settled()
         messages = [Message("system", ms.system_prompt)]
         for ex in self.memory.history():
             messages += [Message("user", ex.user), Message("assistant", ex.assistant)]
