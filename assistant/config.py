@@ -147,6 +147,11 @@ class DeviceEntry(Strict):
     kind: Literal["light", "switch", "fan", "cover", "climate"]
     room: str = ""
     aliases: list[str] = []
+    command_topic: str | None = None
+    """Where MQTT sends its commands, e.g. zigbee2mqtt/kitchen_lights/set."""
+    payloads: dict[str, str] = {}
+    """Payload per command (on, off, open, close, set; {value} is replaced), default
+    Zigbee2MQTT style: {"state": "ON"} / {"state": "OFF"} / {"brightness_percent": 30}."""
 
 
 DEFAULT_DEVICES = [
@@ -184,6 +189,42 @@ class LogSection(Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+class MqttSection(Strict):
+    """The MQTT broker (optional: without `url` the daemon runs without MQTT)."""
+
+    url: str | None = None
+    """mqtt://host:1883 or mqtts://host:8883 (credentials in the URL are not accepted)."""
+    username: str | None = None
+    password_file: Path | None = None
+    """A file holding the password (not readable by others), e.g. a systemd credential:
+    ${CREDENTIALS_DIRECTORY}/mqtt-password."""
+    password: SecretStr | None = None
+    """Inline password: allowed, with a warning; prefer password_file."""
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    client_id: str | None = None
+    site: str | None = None
+    """Names this assistant in topics; default: the host name, sanitised."""
+    base_topic: str | None = None
+    """Default: assistant/<site>."""
+    discovery_prefix: str = "homeassistant"
+    keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
+
+    @model_validator(mode="after")
+    def _url(self) -> MqttSection:
+        if self.url is None:
+            return self
+        if not self.url.startswith(("mqtt://", "mqtts://")):
+            raise ValueError("url must start with mqtt:// or mqtts://")
+        netloc = self.url.split("://", 1)[1].split("/", 1)[0]
+        if "@" in netloc:
+            raise ValueError("put credentials in username / password_file, not in the url")
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("give password_file or password, not both")
+        return self
+
+
 class Config(Strict):
     models_file: Path | None = None
     """models.toml to use (relative paths are relative to this config file)."""
@@ -194,6 +235,7 @@ class Config(Strict):
     """The devices home-control commands may name ([[devices]] tables)."""
     memory: MemorySection = MemorySection()
     audio: AudioSection = AudioSection()
+    mqtt: MqttSection = MqttSection()
     log: LogSection = LogSection()
 
 

@@ -49,7 +49,9 @@ class ListenState(StrEnum):
     """The wake word was heard."""
     LISTENING = "listening"
     THINKING = "thinking"
-    """The utterance is over; the reply is being made (or already speaking)."""
+    """The utterance is over; the reply is being made."""
+    SPEAKING = "speaking"
+    """The reply (or an announcement) is sounding."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,9 @@ class Listener:
         self._drops_at_start = 0
         self.label = label
         """Goes into each turn record's `file` field (the bench's WAV file)."""
+        self.muted = False
+        """Muted (MQTT `mute/set`): the microphone is not heard at all."""
+        self._told_speaking: TurnGate | None = None
         self.records: list[TurnRecord] = []
         """Records of the turns that ran to an end (not dropped speculation)."""
 
@@ -126,7 +131,7 @@ class Listener:
         """Timers that ran out are announced between turns, half-duplex like a reply."""
         queue = self.runner.timers.announcements
         while True:
-            text = await queue.get()
+            text, reason = await queue.get()
             # Not over the user, not over a reply. (Two conditions set from plain code: a
             # 50 ms poll is simpler than an event for each.)
             while self._turn is not None or self.endpointer.in_speech:  # noqa: ASYNC110
@@ -135,13 +140,21 @@ class Listener:
             gate.commit(self.clock.now_ns())
             self._gate = gate
             self._turn = asyncio.create_task(
-                self.runner.announce(text, self.speaker, TurnOptions(gate=gate)),
+                self.runner.announce(text, self.speaker, TurnOptions(gate=gate), reason),
                 name="announcement",
             )
             self._turn.add_done_callback(self._turn_done)
             await asyncio.wait({self._turn})  # (its cancellation is not ours)
 
     def feed(self, chunk: AudioChunk) -> None:
+        gate = self._gate
+        if gate is not None and gate.is_speaking and self._told_speaking is not gate:
+            self._told_speaking = gate  # (checked every block: the device thread sets it)
+            self.on_state(ListenState.SPEAKING)
+        if self.muted:
+            if self.endpointer.in_speech or self._utterance is not None:
+                self._reset_listening()
+            return
         if self._deaf(chunk):
             return
         self._pre_roll.append(chunk)

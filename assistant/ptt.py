@@ -149,7 +149,7 @@ class PushToTalk:
         """A timer that ran out is said once no reply is playing (a press talks over it)."""
         queue = self.a.runner.timers.announcements
         while True:
-            text = await queue.get()
+            text, _ = await queue.get()
             while self.turn is not None and not self.turn.done():  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
             say(f"⏰ {text}")

@@ -28,7 +28,8 @@ class Timers:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self._timers: list[_Timer] = []
-        self.announcements: asyncio.Queue[str] = asyncio.Queue()
+        self.announcements: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        """(text, reason) to say between turns: timers, and MQTT's `say`."""
 
     def start(self, seconds: int) -> str:
         loop = asyncio.get_running_loop()
@@ -43,7 +44,7 @@ class Timers:
             self._timers.remove(timer)
         text = f"Your timer for {say_duration(timer.seconds)} is done."
         log.info("timer done: %s", say_duration(timer.seconds))
-        self.announcements.put_nowait(text)
+        self.announcements.put_nowait((text, "timer"))
 
     def preview_cancel(self) -> str:
         """What `cancel()` will say (said before it is done, see turn.py)."""

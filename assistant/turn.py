@@ -275,12 +275,12 @@ class TurnRunner:
         return self._finish(t, speaker, options)
 
     async def announce(
-        self, text: str, speaker: Speaker, options: TurnOptions = NO_OPTIONS
+        self, text: str, speaker: Speaker, options: TurnOptions = NO_OPTIONS, reason: str = "timer"
     ) -> TurnRecord:
         """Say something nobody asked for just now (a timer that ran out), as a turn of its
         own: the listener keeps the microphone deaf while it plays, and it gets a record."""
         self.turns += 1
-        t = _Turn(TurnTrace(self.clock), "announce", route="announce", reason="timer")
+        t = _Turn(TurnTrace(self.clock), "announce", route="announce", reason=reason)
         t.trace.mark("speech_end")
         try:
             await speaker.play(

@@ -117,7 +117,7 @@ async def test_a_timer_fires_and_is_announced_and_can_be_cancelled() -> None:
     timers.start(60)
     assert timers.left() == "Left: 1 second, 1 minute."
     said = await asyncio.wait_for(timers.announcements.get(), timeout=3)
-    assert said == "Your timer for 1 second is done."
+    assert said == ("Your timer for 1 second is done.", "timer")
     assert timers.left() == "59 seconds left."
     assert timers.cancel() == "Timer cancelled."
     assert timers.left() == "There is no timer running."

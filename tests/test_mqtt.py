@@ -1,0 +1,178 @@
+"""MQTT against a real Mosquitto on loopback, with the real daemon on PulseAudio null sinks."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Pulse, espeak_wav
+from tests.daemon_helper import Daemon, SinkRecorder, loud_seconds, running_daemon
+from tests.mqtt_helper import Broker, Recorder, config_for, recorder
+
+pytestmark = [pytest.mark.models, pytest.mark.audio]
+
+BASE = "assistant/test"
+DEVICES = """
+[[devices]]
+name = "kitchen lights"
+kind = "light"
+room = "kitchen"
+command_topic = "zigbee2mqtt/kitchen_lights/set"
+
+[[devices]]
+name = "living room thermostat"
+kind = "climate"
+room = "living room"
+aliases = ["thermostat"]
+command_topic = "zigbee2mqtt/thermostat/set"
+"""
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    b = Broker(tmp_path_factory.mktemp("mosquitto"))
+    yield b
+    b.stop()
+
+
+@pytest.fixture(scope="module")
+def daemon(
+    pulse: Pulse, broker: Broker, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Daemon]:
+    cfg = config_for(broker, tmp_path_factory.mktemp("cfg") / "config.toml", DEVICES)
+    with running_daemon(pulse, "--config", str(cfg)) as d:
+        yield d
+
+
+@pytest.fixture
+def mq(broker: Broker) -> Iterator[Recorder]:
+    with recorder(broker, f"{BASE}/#", "homeassistant/#", "zigbee2mqtt/#") as r:
+        yield r
+
+
+def test_discovery_status_and_state_are_retained(
+    daemon: Daemon, broker: Broker, mq: Recorder
+) -> None:
+    topic = "homeassistant/device/assistant_test/config"
+    mq.wait_for(f"{BASE}/status", lambda p: p == "online")
+    mq.wait_for(topic)
+    # A subscriber that comes later gets them from the broker: they are retained.
+    with recorder(broker, f"{BASE}/#", "homeassistant/#") as late:
+        assert late.wait_for(f"{BASE}/status") == "online"
+        assert late.wait_for(f"{BASE}/state") in ("idle", "listening", "thinking", "speaking")
+        payload = late.wait_for(topic)
+        for t in (f"{BASE}/status", f"{BASE}/state", f"{BASE}/mute", topic):
+            assert late.on(t) and all(retained for _, retained in late.on(t)), t
+    d = json.loads(payload)
+    assert d["dev"]["ids"] == ["assistant_test"] and d["avty_t"] == f"{BASE}/status"
+    cmps = d["cmps"]
+    platforms = {k: v["p"] for k, v in cmps.items()}
+    assert platforms == {
+        "listening": "binary_sensor",
+        "speaking": "binary_sensor",
+        "transcript": "sensor",
+        "reply": "sensor",
+        "latency": "sensor",
+        "mute": "switch",
+        "say": "notify",
+        "turn": "event",
+    }
+    assert len({v["unique_id"] for v in cmps.values()}) == len(cmps)
+    assert cmps["latency"]["unit_of_measurement"] == "ms"
+    assert cmps["mute"]["command_topic"] == f"{BASE}/mute/set"
+    # Home Assistant coming back online gets the discovery again.
+    before = len(mq.on(topic))
+    mq.publish("homeassistant/status", "online")
+    mq.wait_for(topic, lambda p: len(mq.on(topic)) > before)
+
+
+def test_a_voice_turn_is_in_last_turn_and_event_and_its_intent_is_published(
+    daemon: Daemon, pulse: Pulse, mq: Recorder, tmp_path: Path
+) -> None:
+    pulse.play_into_mic(espeak_wav("Turn on the kitchen lights.", tmp_path / "q.wav"))
+    command = mq.wait_for("zigbee2mqtt/kitchen_lights/set")
+    assert json.loads(command) == {"state": "ON"}
+    last = json.loads(mq.wait_for(f"{BASE}/last_turn"))
+    assert last["route"] == "intent" and "kitchen" in last["transcript"].lower()
+    assert last["first_audio_ms"] > 0 and "asr" in last["ms"]
+    events = [e for e in mq.json_on(f"{BASE}/event") if e["type"] == "turn_finished"]
+    assert events and events[-1]["record"]["transcript"] == last["transcript"]
+    states = [p for p, _ in mq.on(f"{BASE}/state")]
+    assert "listening" in states and "thinking" in states and "speaking" in states
+
+
+def test_say_speaks_and_mute_mutes(
+    daemon: Daemon, pulse: Pulse, mq: Recorder, tmp_path: Path
+) -> None:
+    rec = SinkRecorder(pulse, "spk", tmp_path / "spk.wav")
+    mq.publish(f"{BASE}/say", json.dumps({"text": "The washing machine has finished.", "id": 7}))
+    said = json.loads(
+        mq.wait_for(f"{BASE}/last_turn", lambda p: json.loads(p)["origin"] == "announce")
+    )
+    time.sleep(1.0)
+    assert said["reply"] == "The washing machine has finished." and said["outcome"] == "ok"
+    assert loud_seconds(rec.stop()) > 1.0
+    # Muted: a question is not heard; the state says so.
+    mq.publish(f"{BASE}/mute/set", "ON")
+    mq.wait_for(f"{BASE}/mute", lambda p: p == "ON")
+    turns = len(daemon.turns())
+    pulse.play_into_mic(espeak_wav("What time is it?", tmp_path / "t.wav"))
+    time.sleep(2.0)
+    assert len(daemon.turns()) == turns
+    # Unmuted (the control): the same question is answered.
+    mq.publish(f"{BASE}/mute/set", "off")
+    mq.wait_for(f"{BASE}/mute", lambda p: p == "OFF")
+    pulse.play_into_mic(tmp_path / "t.wav")
+    daemon.wait_turns(turns + 1)
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "problem"),
+    [
+        ("mute/set", "maybe", "takes ON or OFF"),
+        ("say", "{not json", "bad JSON"),
+        ("say", '{"txt": "hi"}', '"text" string'),
+        ("say", "", "nothing to say"),
+        ("say", b"\xff\xfe", "not UTF-8"),
+        ("say", "x" * 5000, "over the limit"),
+    ],
+)
+def test_a_malformed_command_is_an_error_event_and_nothing_else(
+    daemon: Daemon, mq: Recorder, topic: str, payload: str | bytes, problem: str
+) -> None:
+    mq.publish(f"{BASE}/{topic}", payload)
+    error = json.loads(
+        mq.wait_for(f"{BASE}/event", lambda p: problem in json.loads(p).get("error", ""))
+    )
+    assert error["topic"] == f"{BASE}/{topic}"
+    assert daemon.proc.poll() is None
+
+
+def test_the_broker_going_away_and_back(
+    daemon: Daemon, broker: Broker, pulse: Pulse, tmp_path: Path
+) -> None:
+    broker.stop()
+    # Voice turns go on without the broker.
+    turns = len(daemon.turns())
+    question = espeak_wav("What is the tallest mountain in the world?", tmp_path / "q.wav")
+    pulse.play_into_mic(question)
+    daemon.wait_turns(turns + 1)
+    time.sleep(2.0)
+    broker.start()
+    back = time.monotonic()
+    with recorder(broker, f"{BASE}/#", "homeassistant/#") as mq:
+        mq.wait_for(f"{BASE}/status", lambda p: p == "online", timeout_s=10)
+        mq.wait_for("homeassistant/device/assistant_test/config", timeout_s=10)
+        # The turn made while disconnected reached the retained last_turn.
+        last = json.loads(
+            mq.wait_for(f"{BASE}/last_turn", lambda p: "mountain" in json.loads(p)["transcript"])
+        )
+        assert last["outcome"] == "ok"
+    reconnected = [ln for ln in daemon.stderr if "mqtt: connected" in ln]
+    assert len(reconnected) >= 2
+    assert time.monotonic() - back < 15
+    assert any("mqtt:" in ln and "reconnecting in" in ln for ln in daemon.stderr)
