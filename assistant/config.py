@@ -15,7 +15,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from assistant.errors import ConfigError, ModelNotFoundError
 
@@ -210,6 +218,19 @@ class MqttSection(Strict):
     """Default: assistant/<site>."""
     discovery_prefix: str = "homeassistant"
     keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
+
+    @field_validator("password_file", "key_file")
+    @classmethod
+    def _private(cls, path: Path | None) -> Path | None:
+        if path is None:
+            return None
+        try:
+            mode = path.stat().st_mode
+        except OSError as e:
+            raise ValueError(f"{path}: {e.strerror}") from None
+        if mode & 0o077:
+            raise ValueError(f"{path} is readable by others (mode {mode & 0o777:o}): chmod 600 it")
+        return path
 
     @model_validator(mode="after")
     def _url(self) -> MqttSection:

@@ -84,6 +84,7 @@ class _Message:
     topic: str
     payload: str
     retain: bool
+    qos: int = 1
 
 
 class Outbox:
@@ -91,7 +92,7 @@ class Outbox:
     that changed twice while disconnected is sent once, as it is now); other messages are
     kept up to `limit`, oldest dropped first and counted."""
 
-    def __init__(self, limit: int = 100) -> None:
+    def __init__(self, limit: int = 1000) -> None:
         self.limit = limit
         self._retained: OrderedDict[str, _Message] = OrderedDict()
         self._others: deque[_Message] = deque()
@@ -138,6 +139,7 @@ class Mqtt:
         self.connected = asyncio.Event()
         self.connections = 0
         self._client_now: aiomqtt.Client | None = None
+        self._echo = asyncio.Event()
         self._password = _password(cfg)
         self._tls = _tls_context(cfg)
         scheme, rest = cfg.url.split("://", 1)
@@ -153,7 +155,8 @@ class Mqtt:
     # ------------------------------------------------------------------ publishing
 
     def publish(self, suffix: str, payload: str | dict[str, Any]) -> None:
-        self._put(self.topics(suffix), payload, retain=False)
+        """An event: QoS 0, so a burst of them does not wait for an acknowledgement each."""
+        self._put(self.topics(suffix), payload, retain=False, qos=0)
 
     def publish_retained(self, suffix: str, payload: str | dict[str, Any]) -> None:
         self._put(self.topics(suffix), payload, retain=True)
@@ -162,11 +165,13 @@ class Mqtt:
         """A topic outside the base (a device's command topic)."""
         self._put(topic, payload, retain=False)
 
-    def _put(self, topic: str, payload: str | dict[str, Any], *, retain: bool) -> None:
+    def _put(
+        self, topic: str, payload: str | dict[str, Any], *, retain: bool, qos: int = 1
+    ) -> None:
         text = payload if isinstance(payload, str) else json.dumps(payload)
         if retain:
             self.retained[topic] = text
-        self.outbox.put(_Message(topic, text, retain))
+        self.outbox.put(_Message(topic, text, retain, qos))
 
     def state(self, state: str) -> None:
         self.publish_retained("state", state)
@@ -226,8 +231,14 @@ class Mqtt:
 
     async def _session(self, client: aiomqtt.Client) -> None:
         t = self.topics
-        for topic in (t("mute/set"), t("say"), t.ha_status):
-            await client.subscribe(topic, qos=1)
+        self._echo.clear()
+        for topic in (t("mute/set"), t("say"), t.ha_status, t("status")):
+            granted = await client.subscribe(topic, qos=1)
+            if any(_refused(code) for code in granted):
+                log.error("mqtt: not allowed to subscribe to %s (check the broker's ACL)", topic)
+                self.error_event(
+                    f"the broker refused the subscription for user {self.cfg.username!r}", topic
+                )
         await client.publish(t.discovery, json.dumps(self.discovery()), qos=1, retain=True)
         # Everything retained, as it is now (status online first).
         for topic, payload in self.retained.items():
@@ -235,10 +246,12 @@ class Mqtt:
         self._client_now = client
         self.connected.set()
         sender = asyncio.create_task(self._send(client), name="mqtt-send")
+        checker = asyncio.create_task(self._check_echo(), name="mqtt-echo")
         try:
             async for message in client.messages:  # MqttError when the connection drops
                 await self._receive(client, message)
         finally:
+            checker.cancel()
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
                 await sender
@@ -250,13 +263,30 @@ class Mqtt:
                 await self.outbox.ready.wait()
                 continue
             try:
-                await client.publish(msg.topic, msg.payload, qos=1, retain=msg.retain)
+                await client.publish(msg.topic, msg.payload, qos=msg.qos, retain=msg.retain)
             except aiomqtt.MqttError:
                 self.outbox.put(msg)  # sent after the reconnect
                 raise
 
+    async def _check_echo(self) -> None:
+        """Brokers differ in how they refuse (Mosquitto grants a subscription its ACL will
+        never deliver on, and drops a denied publish in silence), so check for ourselves:
+        our own `status` must come back to us."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._echo.wait(), timeout=5.0)
+            return
+        log.error(
+            "mqtt: not allowed to subscribe to or publish on %s/# as user %r: our own "
+            "status never came back (check the broker's ACL)",
+            self.topics.base,
+            self.cfg.username,
+        )
+
     async def _receive(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
         topic = str(message.topic)
+        if topic == self.topics("status"):
+            self._echo.set()
+            return
         if topic == self.topics.ha_status:
             if _text(message.payload) == "online":  # Home Assistant restarted
                 await client.publish(
@@ -270,6 +300,7 @@ class Mqtt:
             self._command(topic, message.payload)
         except ValueError as e:
             self.error_event(str(e), topic)
+        await asyncio.sleep(0)  # a burst of commands must let the sender run
 
     def _command(self, topic: str, raw: Any) -> None:
         if not isinstance(raw, bytes | bytearray):
@@ -386,6 +417,13 @@ def device_payload(device: DeviceEntry, action: DeviceAction) -> str:
     return template.replace("{value}", value)
 
 
+def _refused(code: Any) -> bool:
+    """A SUBACK entry that refuses the subscription (0x80 in MQTT 3.1.1, a failure reason
+    code in MQTT 5)."""
+    failure = getattr(code, "is_failure", None)
+    return bool(failure) if failure is not None else int(code) >= 0x80
+
+
 def _say_text(text: str) -> str:
     if text.startswith("{"):
         try:
@@ -412,22 +450,10 @@ def _password(cfg: MqttSection) -> str | None:
         return cfg.password.get_secret_value()
     if cfg.password_file is None:
         return None
-    _private_file(cfg.password_file, "password_file")
-    try:
+    try:  # (the config checked that nobody else can read it)
         return cfg.password_file.read_text().strip()
     except OSError as e:
         raise ConfigError(f"mqtt.password_file: {cfg.password_file}: {e.strerror}") from None
-
-
-def _private_file(path: Any, field: str) -> None:
-    try:
-        mode = path.stat().st_mode
-    except OSError as e:
-        raise ConfigError(f"mqtt.{field}: {path}: {e.strerror}") from None
-    if mode & 0o077:
-        raise ConfigError(
-            f"mqtt.{field}: {path} is readable by others (mode {mode & 0o777:o}); chmod 600 it"
-        )
 
 
 def _tls_context(cfg: MqttSection) -> ssl.SSLContext | None:
@@ -435,7 +461,5 @@ def _tls_context(cfg: MqttSection) -> ssl.SSLContext | None:
         return None
     ctx = ssl.create_default_context(cafile=str(cfg.ca_file) if cfg.ca_file else None)
     if cfg.cert_file is not None:
-        if cfg.key_file is not None:
-            _private_file(cfg.key_file, "key_file")
         ctx.load_cert_chain(str(cfg.cert_file), str(cfg.key_file) if cfg.key_file else None)
     return ctx

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import getpass
 import json
 import shutil
 import socket
@@ -122,3 +123,107 @@ def config_for(broker: Broker, path: Path, extra: str = "") -> Path:
     path.write_text(f'[mqtt]\nurl = "{broker.url}"\nsite = "test"\n{extra}')
     path.chmod(0o600)
     return path
+
+
+def make_tls_broker_files(workdir: Path) -> dict[str, Path]:
+    """A test CA, a server certificate for 127.0.0.1 signed by it, a password file with
+    users `assistant` (s3cret) and `denied` (nope), and an ACL that lets only `assistant`
+    near the assistant's topics."""
+    ca_key, ca, key, csr, crt = (
+        workdir / n for n in ("ca.key", "ca.crt", "s.key", "s.csr", "s.crt")
+    )
+
+    def run(*args: str) -> None:
+        subprocess.run(args, check=True, capture_output=True)
+
+    run(
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-keyout",
+        str(ca_key),
+        "-out",
+        str(ca),
+        "-subj",
+        "/CN=assistant test CA",
+    )
+    run(
+        "openssl",
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        str(key),
+        "-out",
+        str(csr),
+        "-subj",
+        "/CN=127.0.0.1",
+    )
+    ext = workdir / "san.ext"
+    ext.write_text("subjectAltName=IP:127.0.0.1\n")
+    run(
+        "openssl",
+        "x509",
+        "-req",
+        "-in",
+        str(csr),
+        "-CA",
+        str(ca),
+        "-CAkey",
+        str(ca_key),
+        "-CAcreateserial",
+        "-out",
+        str(crt),
+        "-days",
+        "2",
+        "-extfile",
+        str(ext),
+    )
+    passwd = workdir / "passwd"
+    passwd.write_text("")
+    passwd_tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+    for user, pw in (("assistant", "s3cret"), ("denied", "nope")):
+        run(passwd_tool, "-b", str(passwd), user, pw)
+    acl = workdir / "acl"
+    acl.write_text(
+        "user assistant\ntopic readwrite assistant/#\ntopic readwrite homeassistant/#\n\n"
+        "user denied\ntopic readwrite other/#\n"
+    )
+    for f in (passwd, acl, key):
+        f.chmod(0o600)
+    return {"ca": ca, "cert": crt, "key": key, "passwd": passwd, "acl": acl}  # fmt: skip
+
+
+class TlsBroker(Broker):
+    """Anonymous plain listener (for the test's recorder) and a TLS listener with
+    password authentication and an ACL (for the daemon)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.files = make_tls_broker_files(workdir)
+        self.tls_port = free_port()
+        super().__init__(workdir)
+
+    def start(self) -> None:
+        f = self.files
+        self.conf.write_text(
+            # Started as root, Mosquitto would become user "mosquitto" and could not read
+            # these 0600 files; as anyone else it stays who it is.
+            f"user {getpass.getuser()}\n"
+            f"per_listener_settings true\n"
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+            f"listener {self.tls_port} 127.0.0.1\nallow_anonymous false\n"
+            f"cafile {f['ca']}\ncertfile {f['cert']}\nkeyfile {f['key']}\n"
+            f"password_file {f['passwd']}\nacl_file {f['acl']}\n"
+        )
+        super().start()
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", self.tls_port), 2),
+        ):
+            return

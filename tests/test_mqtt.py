@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -176,3 +177,56 @@ def test_the_broker_going_away_and_back(
     assert len(reconnected) >= 2
     assert time.monotonic() - back < 15
     assert any("mqtt:" in ln and "reconnecting in" in ln for ln in daemon.stderr)
+
+
+def malformed_payloads(topic: str, n: int, seed: int) -> list[bytes]:
+    """Payloads every command topic must reject: bad bytes, oversize, and for each topic
+    the near misses (wrong words for mute/set, broken or wrong-shaped JSON for say)."""
+    rng = random.Random(seed)
+    out: list[bytes] = []
+    while len(out) < n:
+        kind = rng.randrange(5)
+        if kind == 0:  # not UTF-8
+            out.append(bytes([0xFF, 0xFE]) + rng.randbytes(rng.randrange(0, 40)))
+        elif kind == 1:  # oversize
+            out.append(b"x" * rng.randrange(4097, 20000))
+        elif topic == "mute/set":
+            word = rng.choice(["", "1", "0", "true", "yes", "mute", "O N", "{}", "null", "[]"])
+            out.append((word + rng.choice(["", "!", "?", " x"])).encode())
+        elif kind == 2:  # broken JSON
+            text = json.dumps({"text": "hello", "id": rng.randrange(1000)})
+            out.append(text[: rng.randrange(1, len(text) - 1)].encode())
+        elif kind == 3:  # JSON of the wrong shape
+            bad = rng.choice([{}, {"txt": "hi"}, {"text": 5}, {"text": None}, {"text": ["a"]}])
+            out.append(json.dumps(bad).encode())
+        else:  # nothing to say
+            out.append(rng.choice([b"", b"   ", b"\n\t", b'{"text": "  "}']))
+    return out
+
+
+def test_fuzz_500_malformed_payloads_per_command_topic(
+    daemon: Daemon, pulse: Pulse, mq: Recorder, tmp_path: Path
+) -> None:
+    said_before = sum(t["origin"] == "announce" for t in daemon.turns())
+    before = len(error_events(mq))
+    sent = 0
+    for n, topic in enumerate(("mute/set", "say")):
+        for payload in malformed_payloads(topic, 500, seed=n):
+            mq.client.publish(f"{BASE}/{topic}", payload, qos=1)
+            sent += 1
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(error_events(mq)) - before < sent:
+        time.sleep(0.2)
+    time.sleep(0.5)
+    assert len(error_events(mq)) - before == sent  # one error event each
+    assert daemon.proc.poll() is None
+    assert not any("Traceback" in line for line in daemon.stderr)
+    # Still answering, and nothing was said or muted by any of it.
+    turns = len(daemon.turns())
+    pulse.play_into_mic(espeak_wav("What time is it?", tmp_path / "t.wav"))
+    assert daemon.wait_turns(turns + 1)[-1]["route"] == "intent"  # so not muted either
+    assert sum(t["origin"] == "announce" for t in daemon.turns()) == said_before
+
+
+def error_events(mq: Recorder) -> list[dict[str, str]]:
+    return [e for e in mq.json_on(f"{BASE}/event") if e["type"] == "error"]
