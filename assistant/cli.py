@@ -89,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
         "confusion matrix printed",
     )
 
+    sub.add_parser(
+        "mqtt-cleanup",
+        parents=[common],
+        help="remove the Home Assistant entities and retained topics from the broker",
+    )
     sub.add_parser("ptt", parents=[common], help="push-to-talk from the terminal")
     sub.add_parser(
         "run",
@@ -111,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "route" or (args.command == "bench" and args.routing):
             return _route(settings, args)
+        if args.command == "mqtt-cleanup":
+            return asyncio.run(_mqtt_cleanup(settings))
         return asyncio.run(_COMMANDS[args.command](settings, args))
     except AssistantError as e:
         print(f"assistant: {e.code}: {e}", file=sys.stderr)
@@ -186,6 +193,16 @@ def _route(settings: Settings, args: argparse.Namespace) -> int:
         print()
         accuracy = print_confusion(labelled, ts.devices, has_large=has_large)
         return 0 if accuracy >= 0.9 else 1
+    return 0
+
+
+async def _mqtt_cleanup(settings: Settings) -> int:
+    from assistant.mqtt import cleanup
+
+    if settings.config.mqtt.url is None:
+        raise AssistantError("mqtt-cleanup: no [mqtt] url in the config")
+    for topic in await cleanup(settings.config.mqtt):
+        print(f"cleared {topic}")
     return 0
 
 

@@ -218,6 +218,8 @@ class MqttSection(Strict):
     """Default: assistant/<site>."""
     discovery_prefix: str = "homeassistant"
     keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
+    health_interval_s: Annotated[float, Field(ge=1, le=3600)] = 60.0
+    """How often `health` is published."""
 
     @field_validator("password_file", "key_file")
     @classmethod

@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections import deque
 
 from assistant.app import Assistant
 from assistant.audio import DeviceMicrophone, DeviceSpeaker
+from assistant.clock import Clock
 from assistant.errors import AudioDeviceError
+from assistant.latency import TurnRecord, percentile
 from assistant.listener import ListenState
 
 log = logging.getLogger(__name__)
@@ -17,11 +20,51 @@ READY_LINE = "assistant ready"
 FIRST_AUDIO_TIMEOUT_S = 10.0
 
 
+class Health:
+    """What the `health` topic reports: uptime, turns, recent latency, loop lag, drops."""
+
+    def __init__(self, clock: Clock, recent: int = 50) -> None:
+        self.clock = clock
+        self.started_ns = clock.now_ns()
+        self.turns = 0
+        self.first_audio_ms: deque[float] = deque(maxlen=recent)
+        self.loop_lag_ms = 0.0
+        """The worst event-loop lag over the last minute."""
+
+    def add(self, record: TurnRecord) -> None:
+        if record.outcome == "speculative":
+            return
+        self.turns += 1
+        if record.first_audio_ms is not None and record.origin == "voice":
+            self.first_audio_ms.append(record.first_audio_ms)
+
+    async def watch_loop(self, period_s: float = 0.25) -> None:
+        worst: deque[float] = deque(maxlen=int(60 / period_s))
+        while True:
+            t0 = self.clock.now_ns()
+            await asyncio.sleep(period_s)
+            worst.append(max(0.0, (self.clock.now_ns() - t0) / 1e6 - period_s * 1000))
+            self.loop_lag_ms = max(worst)
+
+    def snapshot(self, dropped_frames: int, overflows: int) -> dict[str, object]:
+        recent = list(self.first_audio_ms)
+        return {
+            "uptime_s": round((self.clock.now_ns() - self.started_ns) / 1e9),
+            "turns": self.turns,
+            "first_audio_p50_ms": round(percentile(recent, 50), 1) if recent else None,
+            "first_audio_p95_ms": round(percentile(recent, 95), 1) if recent else None,
+            "loop_lag_ms": round(self.loop_lag_ms, 1),
+            "dropped_frames": dropped_frames,
+            "input_overflows": overflows,
+        }
+
+
 async def run_daemon(a: Assistant) -> None:
     audio = a.settings.config.audio
     # Open both devices before saying ready: a missing device is a clear error now.
     mic = DeviceMicrophone(a.clock, audio.input_device, block_ms=audio.block_ms)
     speaker = DeviceSpeaker(a.reply_rate_hz, a.clock, audio.output_device, audio.block_ms)
+    health = Health(a.clock)
     mqtt = None
     if a.settings.config.mqtt.url is not None:
         from assistant.mqtt import Mqtt, MqttActionSink
@@ -33,8 +76,19 @@ async def run_daemon(a: Assistant) -> None:
             listener.muted = muted
             log.info("microphone %s", "muted" if muted else "unmuted")
 
-        mqtt = Mqtt(a.settings.config.mqtt, on_say=say, on_mute=mute)
-        a.runner.on_record = mqtt.turn_finished
+        mqtt = Mqtt(
+            a.settings.config.mqtt,
+            on_say=say,
+            on_mute=mute,
+            on_ptt=lambda start: listener.push_to_talk(start),
+            health=lambda: health.snapshot(mic.dropped_blocks, mic.overflows),
+        )
+
+        def on_record(record: TurnRecord) -> None:
+            health.add(record)
+            mqtt.turn_finished(record)
+
+        a.runner.on_record = on_record
         a.runner.actions = MqttActionSink(mqtt, a.settings.config.devices, a.runner.actions)
 
     def on_state(state: ListenState) -> None:
@@ -69,6 +123,9 @@ async def run_daemon(a: Assistant) -> None:
             if mqtt is not None:
                 mqtt.state("idle")
                 tasks.append(tg.create_task(mqtt.run(), name="mqtt"))
+                every_s = a.settings.config.mqtt.health_interval_s
+                tasks.append(tg.create_task(mqtt.publish_health(every_s), name="health"))
+                tasks.append(tg.create_task(health.watch_loop(), name="loop-lag"))
             await stop.wait()
             log.info("stopping")
             if mqtt is not None:

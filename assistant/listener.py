@@ -293,6 +293,18 @@ class Listener:
             with contextlib.suppress(asyncio.CancelledError):
                 await turn
 
+    def push_to_talk(self, start: bool) -> None:
+        """A push-to-talk button (MQTT `ptt/set`): `start` arms the microphone as the
+        wake word would (the next utterance is a turn, wake word or not); `stop` ends the
+        utterance in progress now instead of waiting for the silence hold."""
+        if start:
+            self._armed_until_ns = self.clock.now_ns() + self.settings.awake_ms * 1_000_000
+            self.muted = False
+            self.on_state(ListenState.WAKE)
+            return
+        self._armed_until_ns = max(self._armed_until_ns, self.clock.now_ns() + 1_000_000_000)
+        self._flush()
+
     def _flush(self) -> None:
         """The source ended mid-utterance: end it now."""
         event = self.endpointer.finish()

@@ -128,11 +128,14 @@ class Mqtt:
         *,
         on_say: Callable[[str], None],
         on_mute: Callable[[bool], None],
+        on_ptt: Callable[[bool], None],
+        health: Callable[[], dict[str, Any]] = dict,
     ) -> None:
         assert cfg.url is not None
         self.cfg = cfg
         self.topics = Topics.from_config(cfg)
-        self.on_say, self.on_mute = on_say, on_mute
+        self.on_say, self.on_mute, self.on_ptt = on_say, on_mute, on_ptt
+        self.health = health
         self.outbox = Outbox()
         self.retained: dict[str, str] = {}
         """The current value of every retained topic, re-sent after a reconnect."""
@@ -175,6 +178,16 @@ class Mqtt:
 
     def state(self, state: str) -> None:
         self.publish_retained("state", state)
+        if state == "wake":
+            self.publish("event", {"type": "wake"})
+        elif state == "thinking":
+            self.publish("event", {"type": "turn_started"})
+
+    async def publish_health(self, every_s: float) -> None:
+        """`health`, retained, now and every `every_s`."""
+        while True:
+            self.publish_retained("health", self.health() | {"mqtt_dropped": self.outbox.dropped})
+            await asyncio.sleep(every_s)
 
     def turn_finished(self, record: TurnRecord) -> None:
         if record.outcome == "speculative":
@@ -216,15 +229,16 @@ class Mqtt:
             # Capped low: a broker that comes back is found within ~5 s.
             backoff_s = min(backoff_s * 2, 3.0)
 
-    def _client(self) -> aiomqtt.Client:
-        will = aiomqtt.Will(self.topics("status"), "offline", qos=1, retain=True)
+    def _client(self, *, suffix: str = "", will: bool = True) -> aiomqtt.Client:
+        last_will = aiomqtt.Will(self.topics("status"), "offline", qos=1, retain=True)
         return aiomqtt.Client(
             self.host,
             self.port,
             username=self.cfg.username,
             password=self._password,
-            identifier=self.cfg.client_id or self.topics.node_id,
-            will=will,
+            # A second connection with the daemon's id would take its session away.
+            identifier=(self.cfg.client_id or self.topics.node_id) + suffix,
+            will=last_will if will else None,
             keepalive=self.cfg.keepalive_s,
             tls_context=self._tls,
         )
@@ -232,7 +246,7 @@ class Mqtt:
     async def _session(self, client: aiomqtt.Client) -> None:
         t = self.topics
         self._echo.clear()
-        for topic in (t("mute/set"), t("say"), t.ha_status, t("status")):
+        for topic in (t("mute/set"), t("say"), t("ptt/set"), t.ha_status, t("status")):
             granted = await client.subscribe(topic, qos=1)
             if any(_refused(code) for code in granted):
                 log.error("mqtt: not allowed to subscribe to %s (check the broker's ACL)", topic)
@@ -319,6 +333,10 @@ class Mqtt:
             self.publish_retained("mute", "ON" if muted else "OFF")
         elif topic == self.topics("say"):
             self.on_say(_say_text(text))
+        elif topic == self.topics("ptt/set"):
+            if text.lower() not in ("start", "stop"):
+                raise ValueError(f"ptt/set takes start or stop, not {text[:40]!r}")
+            self.on_ptt(text.lower() == "start")
         else:
             raise ValueError("unknown command topic")
 
@@ -361,8 +379,10 @@ class Mqtt:
                 entity("mute", "switch", "Mute", state_topic=t("mute"), command_topic=t("mute/set"),
                        payload_on="ON", payload_off="OFF"),
                 entity("say", "notify", "Say", command_topic=t("say")),
+                entity("ptt", "button", "Push to talk", command_topic=t("ptt/set"),
+                       payload_press="start"),
                 entity("turn", "event", "Turn", state_topic=t("event"),
-                       event_types=["turn_finished", "error"],
+                       event_types=["wake", "turn_started", "turn_finished", "error"],
                        value_template="{{ {'event_type': value_json.type} | tojson }}"),
             ]
         )  # fmt: skip
@@ -463,3 +483,18 @@ def _tls_context(cfg: MqttSection) -> ssl.SSLContext | None:
     if cfg.cert_file is not None:
         ctx.load_cert_chain(str(cfg.cert_file), str(cfg.key_file) if cfg.key_file else None)
     return ctx
+
+
+async def cleanup(cfg: MqttSection) -> list[str]:
+    """Remove this assistant from Home Assistant and the broker: an empty retained payload
+    on the discovery topic and on every retained topic. Returns the topics cleared."""
+    mqtt = Mqtt(cfg, on_say=lambda text: None, on_mute=lambda m: None, on_ptt=lambda s: None)
+    t = mqtt.topics
+    topics = [t.discovery, *(t(x) for x in ("status", "state", "mute", "last_turn", "health"))]
+    try:
+        async with mqtt._client(suffix="-cleanup", will=False) as client:
+            for topic in topics:
+                await client.publish(topic, b"", qos=1, retain=True)
+    except aiomqtt.MqttError as e:
+        raise ConfigError(f"mqtt: cannot reach {mqtt.host}:{mqtt.port}: {e}") from None
+    return topics

@@ -119,8 +119,13 @@ def recorder(broker: Broker, *topics: str) -> Iterator[Recorder]:
         r.close()
 
 
-def config_for(broker: Broker, path: Path, extra: str = "") -> Path:
-    path.write_text(f'[mqtt]\nurl = "{broker.url}"\nsite = "test"\n{extra}')
+def config_for(broker: Broker, path: Path, extra: str = "", site: str = "test") -> Path:
+    """A config for `broker`. Each daemon on one broker needs its own site: the site makes
+    the client id, and a second client with the same id takes the first one's session."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f'[mqtt]\nurl = "{broker.url}"\nsite = "{site}"\nhealth_interval_s = 1\n{extra}'
+    )
     path.chmod(0o600)
     return path
 
