@@ -69,8 +69,14 @@ async def run_daemon(a: Assistant) -> None:
     if a.settings.config.mqtt.url is not None:
         from assistant.mqtt import Mqtt, MqttActionSink
 
-        def say(text: str) -> None:
+        def say(text: str, interrupt: bool) -> None:
+            if interrupt:
+                listener.cancel_soon()  # the reply or announcement playing now stops
             a.runner.timers.announcements.put_nowait((text, "mqtt_say"))
+
+        def set_mode(mode: str) -> None:
+            a.runner.mode = mode  # type: ignore[assignment]  # (checked against MODES)
+            log.info("routing mode: %s", mode)
 
         def mute(muted: bool) -> None:
             listener.muted = muted
@@ -81,6 +87,7 @@ async def run_daemon(a: Assistant) -> None:
             on_say=say,
             on_mute=mute,
             on_ptt=lambda start: listener.push_to_talk(start),
+            on_mode=set_mode,
             health=lambda: health.snapshot(mic.dropped_blocks, mic.overflows),
         )
 

@@ -280,6 +280,10 @@ class Listener:
                     self._armed_until_ns = max(self._armed_until_ns, now + follow_up_ns)
             self.on_state(ListenState.IDLE)
 
+    def cancel_soon(self) -> None:
+        """Stop the turn (or announcement) in progress, now."""
+        self._cancel_soon()
+
     def _cancel_soon(self) -> None:
         if self._turn is not None and not self._turn.done():
             self._turn.cancel()

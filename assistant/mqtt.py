@@ -48,6 +48,9 @@ log = logging.getLogger(__name__)
 _ATTRS = "{{{{ {{'{0}': value_json.{0}, 'route': value_json.route}} | tojson }}}}"
 """The full text (the state is cut at 255 characters) and the route, as attributes."""
 
+MODES = ("auto", "fast", "large")
+"""Routing modes for `model/set`."""
+
 MAX_PAYLOAD = 4096
 """Longest command payload accepted (a `say` text is a few sentences)."""
 
@@ -126,15 +129,17 @@ class Mqtt:
         self,
         cfg: MqttSection,
         *,
-        on_say: Callable[[str], None],
+        on_say: Callable[[str, bool], None],
         on_mute: Callable[[bool], None],
         on_ptt: Callable[[bool], None],
+        on_mode: Callable[[str], None] = lambda mode: None,
         health: Callable[[], dict[str, Any]] = dict,
     ) -> None:
         assert cfg.url is not None
         self.cfg = cfg
         self.topics = Topics.from_config(cfg)
         self.on_say, self.on_mute, self.on_ptt = on_say, on_mute, on_ptt
+        self.on_mode = on_mode
         self.health = health
         self.outbox = Outbox()
         self.retained: dict[str, str] = {}
@@ -154,6 +159,7 @@ class Mqtt:
             self._tls = ssl.create_default_context()
         self.publish_retained("status", "online")
         self.publish_retained("mute", "OFF")
+        self.publish_retained("model", "auto")
 
     # ------------------------------------------------------------------ publishing
 
@@ -246,7 +252,8 @@ class Mqtt:
     async def _session(self, client: aiomqtt.Client) -> None:
         t = self.topics
         self._echo.clear()
-        for topic in (t("mute/set"), t("say"), t("ptt/set"), t.ha_status, t("status")):
+        commands = ("mute/set", "say", "ptt/set", "model/set")
+        for topic in (*(t(c) for c in commands), t.ha_status, t("status")):
             granted = await client.subscribe(topic, qos=1)
             if any(_refused(code) for code in granted):
                 log.error("mqtt: not allowed to subscribe to %s (check the broker's ACL)", topic)
@@ -332,7 +339,12 @@ class Mqtt:
             self.on_mute(muted)
             self.publish_retained("mute", "ON" if muted else "OFF")
         elif topic == self.topics("say"):
-            self.on_say(_say_text(text))
+            self.on_say(*_say_text(text))
+        elif topic == self.topics("model/set"):
+            if text.lower() not in MODES:
+                raise ValueError(f"model/set takes one of {', '.join(MODES)}, not {text[:40]!r}")
+            self.on_mode(text.lower())
+            self.publish_retained("model", text.lower())
         elif topic == self.topics("ptt/set"):
             if text.lower() not in ("start", "stop"):
                 raise ValueError(f"ptt/set takes start or stop, not {text[:40]!r}")
@@ -381,6 +393,8 @@ class Mqtt:
                 entity("say", "notify", "Say", command_topic=t("say")),
                 entity("ptt", "button", "Push to talk", command_topic=t("ptt/set"),
                        payload_press="start"),
+                entity("model", "select", "Model mode", command_topic=t("model/set"),
+                       state_topic=t("model"), options=list(MODES)),
                 entity("turn", "event", "Turn", state_topic=t("event"),
                        event_types=["wake", "turn_started", "turn_finished", "error"],
                        value_template="{{ {'event_type': value_json.type} | tojson }}"),
@@ -444,7 +458,9 @@ def _refused(code: Any) -> bool:
     return bool(failure) if failure is not None else int(code) >= 0x80
 
 
-def _say_text(text: str) -> str:
+def _say_text(text: str) -> tuple[str, bool]:
+    """The text to say, and whether it may interrupt (JSON `"interrupt": true`)."""
+    interrupt = False
     if text.startswith("{"):
         try:
             data = json.loads(text)
@@ -452,10 +468,12 @@ def _say_text(text: str) -> str:
             raise ValueError(f"say: bad JSON: {e}") from None
         if not isinstance(data, dict) or not isinstance(data.get("text"), str):
             raise ValueError('say: JSON needs a "text" string')
-        text = data["text"].strip()
+        if not isinstance(data.get("interrupt", False), bool):
+            raise ValueError('say: "interrupt" must be true or false')
+        text, interrupt = data["text"].strip(), data.get("interrupt", False)
     if not text:
         raise ValueError("say: nothing to say")
-    return text
+    return text, interrupt
 
 
 def _text(payload: Any) -> str:
@@ -488,9 +506,10 @@ def _tls_context(cfg: MqttSection) -> ssl.SSLContext | None:
 async def cleanup(cfg: MqttSection) -> list[str]:
     """Remove this assistant from Home Assistant and the broker: an empty retained payload
     on the discovery topic and on every retained topic. Returns the topics cleared."""
-    mqtt = Mqtt(cfg, on_say=lambda text: None, on_mute=lambda m: None, on_ptt=lambda s: None)
+    mqtt = Mqtt(cfg, on_say=lambda t, i: None, on_mute=lambda m: None, on_ptt=lambda s: None)
     t = mqtt.topics
-    topics = [t.discovery, *(t(x) for x in ("status", "state", "mute", "last_turn", "health"))]
+    retained = ("status", "state", "mute", "model", "last_turn", "health")
+    topics = [t.discovery, *(t(x) for x in retained)]
     try:
         async with mqtt._client(suffix="-cleanup", will=False) as client:
             for topic in topics:

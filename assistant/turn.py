@@ -57,7 +57,7 @@ from assistant.intents import (
 from assistant.latency import Outcome, TurnRecord, TurnTrace, build_record
 from assistant.memory import ConversationMemory
 from assistant.router import Path as RoutePath
-from assistant.router import route
+from assistant.router import Route, route
 from assistant.timers import Timers
 from assistant.wakeword import strip_wake_phrase
 
@@ -230,6 +230,9 @@ class TurnRunner:
         self.timers = timers or Timers(clock)
         self.turns = 0
         self.previous_path: RoutePath | None = None
+        self.mode: Literal["auto", "fast", "large"] = "auto"
+        """Routing mode (MQTT `model/set`): auto is the router; fast never escalates;
+        large sends every turn that is not an intent to the large model."""
         self._prefilling: asyncio.Task[None] | None = None
         self.large_first_clause_ms: float | None = None
         """Running estimate (EWMA) of route -> first clause on the large path: decides
@@ -348,12 +351,15 @@ class TurnRunner:
 
     def _route(self, t: _Turn, *, speculative: bool) -> AsyncGenerator[str, None]:
         st = self.settings
+        has_large = st.escalation is not None and self.engines.large is not None
         r = route(
             t.transcript,
             st.devices,
-            has_large=st.escalation is not None and self.engines.large is not None,
+            has_large=has_large and self.mode != "fast",
             previous=self.previous_path,
         )
+        if self.mode == "large" and has_large and r.path == "fast":
+            r = Route("large", "mode_large")
         t.trace.mark("route")
         t.route, t.reason, t.path = r.path, r.reason, r.path
         if r.path == "intent":

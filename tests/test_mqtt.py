@@ -87,6 +87,7 @@ def test_discovery_status_and_state_are_retained(
         "mute": "switch",
         "say": "notify",
         "ptt": "button",
+        "model": "select",
         "turn": "event",
     }
     assert len({v["unique_id"] for v in cmps.values()}) == len(cmps)
@@ -200,7 +201,7 @@ def malformed_payloads(topic: str, n: int, seed: int) -> list[bytes]:
             out.append(bytes([0xFF, 0xFE]) + rng.randbytes(rng.randrange(0, 40)))
         elif kind == 1:  # oversize
             out.append(b"x" * rng.randrange(4097, 20000))
-        elif topic == "mute/set":
+        elif topic != "say":  # mute/set, ptt/set, model/set: one word from a short list
             word = rng.choice(["", "1", "0", "true", "yes", "mute", "O N", "{}", "null", "[]"])
             out.append((word + rng.choice(["", "!", "?", " x"])).encode())
         elif kind == 2:  # broken JSON
@@ -214,13 +215,13 @@ def malformed_payloads(topic: str, n: int, seed: int) -> list[bytes]:
     return out
 
 
-def test_fuzz_500_malformed_payloads_per_command_topic(
+def test_fuzz_500_malformed_payloads_on_every_command_topic(
     daemon: Daemon, pulse: Pulse, mq: Recorder, tmp_path: Path
 ) -> None:
     said_before = sum(t["origin"] == "announce" for t in daemon.turns())
     before = len(error_events(mq))
     sent = 0
-    for n, topic in enumerate(("mute/set", "say")):
+    for n, topic in enumerate(("mute/set", "say", "ptt/set", "model/set")):
         for payload in malformed_payloads(topic, 500, seed=n):
             mq.client.publish(f"{BASE}/{topic}", payload, qos=1)
             sent += 1
@@ -283,3 +284,32 @@ def test_mqtt_cleanup_removes_the_entities(
     with recorder(broker, topic) as late:
         time.sleep(1.0)
         assert late.on(topic) == []  # no retained discovery: Home Assistant drops the device
+
+
+def test_model_set_changes_the_routing_mode(
+    daemon: Daemon, pulse: Pulse, mq: Recorder, tmp_path: Path
+) -> None:
+    why = espeak_wav("Why is the sky blue?", tmp_path / "why.wav")
+    mq.publish(f"{BASE}/model/set", "fast")
+    mq.wait_for(f"{BASE}/model", lambda p: p == "fast")
+    turns = len(daemon.turns())
+    pulse.play_into_mic(why)
+    rec = daemon.wait_turns(turns + 1)[-1]
+    assert (rec["route"], rec["reason"]) == ("fast", "no_large")
+    time.sleep(3.0)
+    mq.publish(f"{BASE}/model/set", "auto")  # the control: the router sends it to large
+    mq.wait_for(f"{BASE}/model", lambda p: p == "auto")
+    pulse.play_into_mic(why)
+    rec = daemon.wait_turns(turns + 2)[-1]
+    assert (rec["route"], rec["reason"]) == ("large", "explain")
+
+
+def test_say_with_interrupt_cuts_in(daemon: Daemon, mq: Recorder) -> None:
+    long = "This is a long announcement. " * 8
+    mq.publish(f"{BASE}/say", json.dumps({"text": long}))
+    mq.wait_for(f"{BASE}/state", lambda p: p == "speaking")
+    mq.publish(f"{BASE}/say", json.dumps({"text": "Someone is at the door.", "interrupt": True}))
+    door = json.loads(mq.wait_for(f"{BASE}/last_turn", lambda p: "door" in json.loads(p)["reply"]))
+    assert door["outcome"] == "ok"
+    cut = [t for t in daemon.turns() if t["origin"] == "announce" and "long" in t["reply"]]
+    assert cut and cut[-1]["outcome"] == "cancelled"
