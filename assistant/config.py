@@ -204,8 +204,10 @@ class MqttSection(Strict):
     """mqtt://host:1883 or mqtts://host:8883 (credentials in the URL are not accepted)."""
     username: str | None = None
     password_file: Path | None = None
-    """A file holding the password (not readable by others), e.g. a systemd credential:
-    ${CREDENTIALS_DIRECTORY}/mqtt-password."""
+    """A file holding the password (not readable by others)."""
+    password_credential: str | None = None
+    """The name of a systemd credential holding the password (LoadCredential= or
+    SetCredentialEncrypted= in the unit): read from $CREDENTIALS_DIRECTORY."""
     password: SecretStr | None = None
     """Inline password: allowed, with a warning; prefer password_file."""
     ca_file: Path | None = None
@@ -243,8 +245,9 @@ class MqttSection(Strict):
         netloc = self.url.split("://", 1)[1].split("/", 1)[0]
         if "@" in netloc:
             raise ValueError("put credentials in username / password_file, not in the url")
-        if self.password is not None and self.password_file is not None:
-            raise ValueError("give password_file or password, not both")
+        given = [self.password, self.password_file, self.password_credential]
+        if sum(x is not None for x in given) > 1:
+            raise ValueError("give one of password_file, password_credential or password")
         return self
 
 

@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import random
 import re
 import socket
@@ -33,6 +34,7 @@ import ssl
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiomqtt
@@ -486,12 +488,22 @@ def _password(cfg: MqttSection) -> str | None:
     if cfg.password is not None:
         log.warning("mqtt: the password is inline in the config file; prefer password_file")
         return cfg.password.get_secret_value()
-    if cfg.password_file is None:
+    if cfg.password_credential is not None:
+        directory = os.environ.get("CREDENTIALS_DIRECTORY")
+        if not directory:
+            raise ConfigError(
+                "mqtt.password_credential: $CREDENTIALS_DIRECTORY is not set "
+                "(run under systemd with LoadCredential=)"
+            )
+        path, field = Path(directory) / cfg.password_credential, "password_credential"
+    elif cfg.password_file is not None:
+        path, field = cfg.password_file, "password_file"  # (checked private at load)
+    else:
         return None
-    try:  # (the config checked that nobody else can read it)
-        return cfg.password_file.read_text().strip()
+    try:
+        return path.read_text().strip()
     except OSError as e:
-        raise ConfigError(f"mqtt.password_file: {cfg.password_file}: {e.strerror}") from None
+        raise ConfigError(f"mqtt.{field}: {path}: {e.strerror}") from None
 
 
 def _tls_context(cfg: MqttSection) -> ssl.SSLContext | None:

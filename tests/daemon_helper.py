@@ -106,9 +106,9 @@ class Daemon:
 
 
 @contextlib.contextmanager
-def running_daemon(pulse: Pulse, *args: str) -> Iterator[Daemon]:
+def running_daemon(pulse: Pulse, *args: str, env: dict[str, str] | None = None) -> Iterator[Daemon]:
     """`assistant run ARGS`, ready (listening), killed on the way out."""
-    d = Daemon(pulse, *args)
+    d = Daemon(pulse, *args, env=env)
     try:
         d.wait_ready()
         yield d

@@ -313,3 +313,27 @@ def test_say_with_interrupt_cuts_in(daemon: Daemon, mq: Recorder) -> None:
     assert door["outcome"] == "ok"
     cut = [t for t in daemon.turns() if t["origin"] == "announce" and "long" in t["reply"]]
     assert cut and cut[-1]["outcome"] == "cancelled"
+
+
+def test_retained_commands_are_ignored(pulse: Pulse, broker: Broker, tmp_path: Path) -> None:
+    # Left on the broker by some earlier client: they must not act when the daemon
+    # (re)subscribes.
+    with recorder(broker, "assistant/ret/#") as mq:
+        mq.publish("assistant/ret/say", "Stale hello.", retain=True)
+        mq.publish("assistant/ret/mute/set", "ON", retain=True)
+        cfg = config_for(broker, tmp_path / "ret.toml", site="ret")
+        try:
+            with running_daemon(pulse, "--config", str(cfg)) as d:
+                mq.wait_for("assistant/ret/status", lambda p: p == "online")
+                d.wait_until(
+                    lambda: sum("ignoring a retained command" in ln for ln in d.stderr) >= 2,
+                    10,
+                    "both retained commands ignored",
+                )
+                pulse.play_into_mic(espeak_wav("What time is it?", tmp_path / "t.wav"))
+                turns = d.wait_turns(1)  # not muted
+                assert [t["origin"] for t in turns] == ["voice"]  # and nothing said
+                assert mq.on("assistant/ret/mute")[-1][0] == "OFF"
+        finally:
+            mq.publish("assistant/ret/say", "", retain=True)
+            mq.publish("assistant/ret/mute/set", "", retain=True)

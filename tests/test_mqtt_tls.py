@@ -86,3 +86,23 @@ def test_a_password_file_readable_by_others_is_refused(
     )
     assert proc.returncode == 78, proc.stderr
     assert "mqtt.password_file" in proc.stderr and "readable by others" in proc.stderr
+
+
+def test_the_password_can_be_a_systemd_credential(
+    pulse: Pulse, broker: TlsBroker, tmp_path: Path
+) -> None:
+    creds = tmp_path / "credentials"
+    creds.mkdir()
+    (creds / "mqtt-password").write_text("s3cret\n")
+    cfg = tmp_path / "cred.toml"
+    cfg.write_text(
+        f'[mqtt]\nurl = "mqtts://127.0.0.1:{broker.tls_port}"\nsite = "cred"\n'
+        f'username = "assistant"\npassword_credential = "mqtt-password"\n'
+        f'ca_file = "{broker.files["ca"]}"\n'
+    )
+    env = {"CREDENTIALS_DIRECTORY": str(creds)}
+    with (
+        recorder(broker, "assistant/cred/#") as mq,
+        running_daemon(pulse, "--config", str(cfg), env=env),
+    ):
+        assert mq.wait_for("assistant/cred/status") == "online"
