@@ -264,7 +264,8 @@ class DeviceSpeaker(_Device):
                 # watchdog reopens the device) instead of waiting for ever.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._drained.wait(), timeout=1.0)
-                if (problem := self.trouble(stall_s=1.0)) is not None:
+                # 3 s as the watchdog: under load an underrun can stall callbacks ~1 s.
+                if (problem := self.trouble(stall_s=3.0)) is not None:
                     raise AudioDeviceError(f"the {self.name} {problem} during a reply")
                 self._drained.clear()
         finally:

@@ -85,6 +85,7 @@ async def test_frames_dropped_during_an_utterance_are_in_its_turn_record(
     record = listener.records[0]
     assert 15 <= record.extra["dropped_frames"] <= 25, record.extra
     assert record.extra["dropped_frames"] == mic.dropped_blocks
-    # One turn, with the words either side of the 0.4 s hole (what fell in it is lost).
+    # One turn, with the words either side of the 0.4 s hole (what fell in it is lost;
+    # which words those are depends on scheduling).
     text = record.transcript.lower()
-    assert text.startswith("please tell me") and "right now" in text, text
+    assert text.startswith("please") and text.rstrip(".").endswith("right now"), text
