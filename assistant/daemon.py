@@ -13,6 +13,7 @@ from assistant.clock import Clock
 from assistant.errors import AudioDeviceError
 from assistant.latency import TurnRecord, percentile
 from assistant.listener import ListenState
+from assistant.sdnotify import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -91,17 +92,29 @@ async def run_daemon(a: Assistant) -> None:
             health=lambda: health.snapshot(mic.dropped_blocks, mic.overflows),
         )
 
-        def on_record(record: TurnRecord) -> None:
-            health.add(record)
-            mqtt.turn_finished(record)
-
-        a.runner.on_record = on_record
         a.runner.actions = MqttActionSink(mqtt, a.settings.config.devices, a.runner.actions)
+
+    notify = Notifier()
+    last_latency = ""
 
     def on_state(state: ListenState) -> None:
         log.debug("state: %s", state)
+        notify.send(f"STATUS={state.value}{last_latency}")
         if mqtt is not None:
             mqtt.state(state.value)
+
+    def note_record(record: TurnRecord) -> None:
+        nonlocal last_latency
+        if record.first_audio_ms is not None and record.outcome == "ok":
+            last_latency = f"; last turn {record.first_audio_ms:.0f} ms ({record.route})"
+
+    def on_record(record: TurnRecord) -> None:
+        note_record(record)
+        health.add(record)
+        if mqtt is not None:
+            mqtt.turn_finished(record)
+
+    a.runner.on_record = on_record
 
     listener = a.listener(dropped_frames=lambda: mic.dropped_blocks, on_state=on_state)
     stop = asyncio.Event()
@@ -121,6 +134,8 @@ async def run_daemon(a: Assistant) -> None:
                 f"in {FIRST_AUDIO_TIMEOUT_S:.0f} s"
             ) from None
         print(f"{READY_LINE} (pipeline {a.settings.pipeline_name})", flush=True)
+        # Ready: models warmed and audio flowing (not waiting for any broker).
+        notify.send("READY=1", "STATUS=idle")
         async with asyncio.TaskGroup() as tg:
             tasks = [
                 tg.create_task(listener.run(mic.chunks(), speaker), name="listener"),
@@ -133,8 +148,10 @@ async def run_daemon(a: Assistant) -> None:
                 every_s = a.settings.config.mqtt.health_interval_s
                 tasks.append(tg.create_task(mqtt.publish_health(every_s), name="health"))
                 tasks.append(tg.create_task(health.watch_loop(), name="loop-lag"))
+            tasks.append(tg.create_task(notify.watchdog(), name="watchdog"))
             await stop.wait()
             log.info("stopping")
+            notify.send("STOPPING=1", "STATUS=stopping")
             if mqtt is not None:
                 await mqtt.say_offline()
             for task in tasks:

@@ -34,6 +34,7 @@ class Daemon:
         )
         self.stdout: list[str] = []
         self.stderr: list[str] = []
+        self._stamps: list[tuple[float, str]] = []
         self._threads = [
             threading.Thread(target=self._pump, args=(self.proc.stdout, self.stdout), daemon=True),
             threading.Thread(target=self._pump, args=(self.proc.stderr, self.stderr), daemon=True),
@@ -41,10 +42,14 @@ class Daemon:
         for t in self._threads:
             t.start()
 
-    @staticmethod
-    def _pump(stream: Any, into: list[str]) -> None:
+    def _pump(self, stream: Any, into: list[str]) -> None:
         for line in stream:
+            self._stamps.append((time.monotonic(), line.rstrip("\n")))
             into.append(line.rstrip("\n"))
+
+    def stamped_stderr(self) -> list[tuple[float, str]]:
+        """Every output line with the monotonic time it was read."""
+        return list(self._stamps)
 
     def wait_ready(self, timeout_s: float = 120) -> None:
         self.wait_until(
