@@ -132,3 +132,12 @@ def pulse_env(pulse: Pulse, monkeypatch: pytest.MonkeyPatch) -> Pulse:
     for k in ("XDG_RUNTIME_DIR", "PULSE_SINK", "PULSE_SOURCE"):
         monkeypatch.setenv(k, pulse.env[k])
     return pulse
+
+
+@pytest.fixture(autouse=True)
+def stop_leftover_recorders() -> Iterator[None]:
+    """A sink recorder a failed assertion skipped the stop of is stopped here."""
+    yield
+    from tests.daemon_helper import stop_leftover_recorders as stop
+
+    stop()

@@ -12,7 +12,7 @@ import time
 import wave
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -122,7 +122,14 @@ def running_daemon(pulse: Pulse, *args: str, env: dict[str, str] | None = None) 
 
 
 class SinkRecorder:
-    """Records a null sink's monitor to a WAV file (parecord)."""
+    """Records a null sink's monitor to a WAV file (parecord).
+
+    A recorder a failing test never stopped is stopped by `stop_leftover_recorders`
+    (an autouse fixture), so its process is not reaped by the garbage collector in
+    some later test.
+    """
+
+    running: ClassVar[list[SinkRecorder]] = []
 
     def __init__(self, pulse: Pulse, sink: str, path: Path) -> None:
         self.path = path
@@ -140,12 +147,28 @@ class SinkRecorder:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        SinkRecorder.running.append(self)
 
     def stop(self) -> np.ndarray:
-        self.proc.send_signal(signal.SIGINT)
-        self.proc.wait(timeout=10)
+        self._end()
         with wave.open(str(self.path), "rb") as w:
             return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+
+    def _end(self) -> None:
+        if self in SinkRecorder.running:
+            SinkRecorder.running.remove(self)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def stop_leftover_recorders() -> None:
+    for rec in list(SinkRecorder.running):
+        rec._end()
 
 
 def loud_seconds(pcm: np.ndarray, rate: int = 16_000, floor: int = 1000) -> float:
