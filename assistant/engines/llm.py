@@ -6,8 +6,12 @@ generation (llama.cpp between tokens, HTTP by closing the connection)."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import http.client
 import json
+import logging
+import threading
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -38,11 +42,66 @@ class ChatModel(Protocol):
         ...
 
 
+_llama_log = logging.getLogger("llama_cpp")
+_llama_logging_lock = threading.Lock()
+_llama_log_callback: Any = None
+
+
+def _route_llama_cpp_logs() -> None:
+    """llama.cpp's own messages into `logging` (logger llama_cpp), one record per line.
+
+    By default llama-cpp-python prints them to stderr, and with verbose=False silences a
+    model load by pointing file descriptors 1 and 2 at /dev/null for the whole process:
+    every other thread's log lines are lost meanwhile, and two loads at once can leave
+    them there. A daemon whose stderr is the journal wants neither.
+    """
+    global _llama_log_callback
+    with _llama_logging_lock:
+        if _llama_log_callback is not None:
+            return
+        import llama_cpp
+        import llama_cpp._internals
+        import llama_cpp.llama
+
+        # ggml.h's ggml_log_level (llama-cpp-python's own table is the older numbering):
+        # 1 debug, 2 info, 3 warn, 4 error, 5 continues the last line.
+        levels = {1: logging.DEBUG, 2: logging.INFO, 3: logging.WARNING, 4: logging.ERROR}
+        pending = _LogLine()
+
+        def forward(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
+            if level != 5:
+                pending.level = levels.get(level, logging.DEBUG)
+            pending.text += text.decode("utf-8", errors="replace")
+            while "\n" in pending.text:
+                line, pending.text = pending.text.split("\n", 1)
+                if line.strip():
+                    _llama_log.log(pending.level, "%s", line.strip())
+
+        _llama_log_callback = llama_cpp.llama_log_callback(forward)
+        llama_cpp.llama_log_set(_llama_log_callback, ctypes.c_void_p(0))
+        for module in (llama_cpp.llama, llama_cpp._internals):
+            if hasattr(module, "suppress_stdout_stderr"):
+                module.suppress_stdout_stderr = _no_suppression  # type: ignore[attr-defined]
+
+
+@dataclass
+class _LogLine:
+    level: int = logging.DEBUG
+    text: str = ""
+
+
+@contextlib.contextmanager
+def _no_suppression(disable: bool = True) -> Iterator[None]:
+    yield
+
+
 class _LlamaModel:
     """A GGUF file loaded in process by llama-cpp-python."""
 
     def __init__(self, path: Path, *, n_ctx: int, threads: int, temperature: float) -> None:
         from llama_cpp import Llama
+
+        _route_llama_cpp_logs()
 
         try:
             self.llm = Llama(
