@@ -22,11 +22,17 @@ TURN_PREFIX = "INFO assistant.turn: "
 
 
 class Daemon:
-    def __init__(self, pulse: Pulse, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        pulse: Pulse,
+        *args: str,
+        env: dict[str, str] | None = None,
+        program: list[str] | None = None,
+    ) -> None:
         full_env = dict(pulse.env, XDG_CONFIG_HOME="/nonexistent-assistant-test-config")
         full_env.update(env or {})
         self.proc = subprocess.Popen(
-            [str(ASSISTANT), "run", "--log-level", "INFO", *args],
+            [*(program or [str(ASSISTANT)]), "run", "--log-level", "INFO", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +15,8 @@ import pytest
 
 from tests.conftest import Pulse, espeak_wav
 from tests.daemon_helper import Daemon
+
+BLOCKABLE = Path(__file__).parent / "blockable_assistant.py"
 
 pytestmark = [pytest.mark.models, pytest.mark.audio]
 
@@ -59,7 +63,8 @@ def test_ready_status_watchdog_and_stopping(
     pulse: Pulse, notify: NotifySocket, tmp_path: Path
 ) -> None:
     env = {"NOTIFY_SOCKET": str(notify.path), "WATCHDOG_USEC": "2000000"}
-    d = Daemon(pulse, env=env)
+    # The real `assistant run`, plus a SIGUSR1 handler that blocks its event loop for 3 s.
+    d = Daemon(pulse, env=env, program=[sys.executable, str(BLOCKABLE)])
     try:
         d.wait_ready()
         warmed_at = next(t for t, ln in d.stamped_stderr() if "models loaded and warmed" in ln)
@@ -75,6 +80,20 @@ def test_ready_status_watchdog_and_stopping(
         statuses = [f for _, f in notify.fields("STATUS=")]
         assert "STATUS=listening" in statuses and "STATUS=thinking" in statuses
         assert any("last turn" in s and "(intent)" in s for s in statuses), statuses
+
+        # A blocked event loop stops the pings (so systemd's watchdog fires), however
+        # healthy the audio threads are; they resume once the loop runs again.
+        blocked_at = time.monotonic()
+        d.proc.send_signal(signal.SIGUSR1)
+        time.sleep(5.0)
+        pings = [t for t, _ in notify.fields("WATCHDOG=1")]
+        before = max(t for t in pings if t < blocked_at)
+        after = [t for t in pings if t > blocked_at]
+        assert after, "the pings did not resume after the loop was unblocked"
+        assert after[0] - before > 2.9, (before, after)  # none while blocked
+        assert after[0] - blocked_at > 2.9
+        assert len(after) >= 2  # and they keep coming
+        assert d.proc.poll() is None
         d.stop()
         assert notify.fields("STOPPING=1")
     finally:
