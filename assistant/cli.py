@@ -12,7 +12,7 @@ from pathlib import Path
 from assistant import __version__
 from assistant.app import Settings, load_settings, open_assistant
 from assistant.errors import AssistantError
-from assistant.logs import setup_logging
+from assistant.logs import error_line, setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -100,11 +100,30 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="the daemon: listen on the default microphone, answer on the speaker",
     )
+    service = sub.add_parser(
+        "install-service",
+        help="write the systemd unit for this installation and a commented config",
+    )
+    service.add_argument(
+        "--user",
+        action="store_true",
+        help="a user unit (systemctl --user), for a desktop's PipeWire/PulseAudio; "
+        "default: a system unit (root) for a headless box with ALSA",
+    )
+    service.add_argument(
+        "--root",
+        type=Path,
+        default=Path("/"),
+        metavar="DIR",
+        help="write the system unit under DIR instead of / (for images and packages)",
+    )
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "install-service":
+        return _install_service(args)
     setup_logging(args.log_level or ("INFO" if args.verbose else "WARNING"))
     try:
         settings = load_settings(args.config, args.pipeline)
@@ -120,10 +139,22 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_mqtt_cleanup(settings))
         return asyncio.run(_COMMANDS[args.command](settings, args))
     except AssistantError as e:
-        print(f"assistant: {e.code}: {e}", file=sys.stderr)
+        error_line(f"assistant: {e.code}: {e}")
         return e.exit_status
     except KeyboardInterrupt:
         return 130
+
+
+def _install_service(args: argparse.Namespace) -> int:
+    from assistant.service import install, report
+
+    try:
+        inst = install(args.user, args.root)
+    except AssistantError as e:
+        error_line(f"assistant: {e.code}: {e}")
+        return e.exit_status
+    print(report(inst, args.user))
+    return 0
 
 
 async def _ask(settings: Settings, args: argparse.Namespace) -> int:
@@ -217,6 +248,10 @@ async def _ptt(settings: Settings, args: argparse.Namespace) -> int:
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
     from assistant.daemon import run_daemon
 
+    if settings.config.mqtt.url is not None:
+        from assistant.mqtt import check_credentials
+
+        check_credentials(settings.config.mqtt)  # before a minute of loading models
     async with open_assistant(settings) as a:
         await run_daemon(a)
     return 0

@@ -484,6 +484,12 @@ def _text(payload: Any) -> str:
     return str(payload).strip()
 
 
+def check_credentials(cfg: MqttSection) -> None:
+    """The password and TLS files can be read: a ConfigError now, not once connecting."""
+    _password(cfg)
+    _tls_context(cfg)
+
+
 def _password(cfg: MqttSection) -> str | None:
     if cfg.password is not None:
         log.warning("mqtt: the password is inline in the config file; prefer password_file")
@@ -501,9 +507,13 @@ def _password(cfg: MqttSection) -> str | None:
     else:
         return None
     try:
-        return path.read_text().strip()
+        password = path.read_text().strip()
     except OSError as e:
         raise ConfigError(f"mqtt.{field}: {path}: {e.strerror}") from None
+    if not password:
+        # (install-service leaves an empty credential file for the unit's LoadCredential=.)
+        raise ConfigError(f"mqtt.{field}: {path} is empty: put the broker's password in it")
+    return password
 
 
 def _tls_context(cfg: MqttSection) -> ssl.SSLContext | None:

@@ -28,7 +28,7 @@ def run(
 def test_invalid_config_exits_78_with_one_line_naming_file_and_field(tmp_path: Path) -> None:
     cfg = tmp_path / "config.toml"
     cfg.write_text("[assistant]\nmax_reply_tokens = 0\n")
-    for command in (["check-config"], ["ask", "hi"], ["bench"], ["ptt"]):
+    for command in (["check-config"], ["ask", "hi"], ["bench"], ["ptt"], ["run"]):
         proc = run(*command, "--config", str(cfg))
         assert proc.returncode == 78, proc.stderr
         lines = proc.stderr.strip().splitlines()

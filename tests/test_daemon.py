@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -49,6 +50,11 @@ def test_answers_a_spoken_question_through_the_sound_devices(
     assert daemon.proc.returncode == 0
     assert not any("Traceback" in line for line in daemon.stderr)
     assert sum("assistant ready" in line for line in daemon.stdout) == 1
+    # Not a terminal: plain `LEVEL logger: message` lines, no colour codes.
+    assert not any("\x1b" in line for line in daemon.stderr + daemon.stdout)
+    assert all(
+        re.match(r"(DEBUG|INFO|WARNING|ERROR|CRITICAL) [\w.]+: ", ln) for ln in daemon.stderr
+    )
 
 
 def test_a_hesitation_of_045_s_is_one_turn(daemon: Daemon, pulse: Pulse, tmp_path: Path) -> None:
