@@ -137,6 +137,7 @@ def turn_settings(settings: Settings) -> TurnSettings:
         devices=tuple(
             Device(d.name, d.kind, d.room, tuple(d.aliases)) for d in settings.config.devices
         ),
+        intents=settings.pipeline.intents,
     )
 
 

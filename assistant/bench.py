@@ -7,6 +7,8 @@ speculative turns), so the figures include end-pointing exactly as the daemon do
 
 from __future__ import annotations
 
+import dataclasses
+import resource
 import sys
 from collections.abc import Callable, Sequence
 from importlib import resources
@@ -45,11 +47,23 @@ async def run_bench(
             out_dir / f"{path.stem}.reply.wav", assistant.reply_rate_hz, assistant.clock
         )
         listener = assistant.listener(label=str(path))
+        cpu_before = _cpu_s()
         await listener.run(paced_chunks(samples, ASR_RATE_HZ, assistant.clock, block_ms), speaker)
+        # The whole process's CPU time while this file played in and was answered (all
+        # threads; the idle waits of the real-time pacing cost none).
+        cpu = (_cpu_s() - cpu_before) / max(1, len(listener.records))
         if not listener.records:
             progress(f"[{i}/{len(files)}] {path.name}: no turn (no speech heard)")
-        records += listener.records
+        records += [
+            dataclasses.replace(r, extra={**r.extra, "cpu_s": round(cpu, 3)})
+            for r in listener.records
+        ]
     return records
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def print_table(records: Sequence[TurnRecord], out: TextIO = sys.stdout) -> None:
@@ -117,11 +131,11 @@ def print_routes(records: Sequence[TurnRecord], out: TextIO = sys.stdout) -> Non
         )
 
 
-def write_json(records: Sequence[TurnRecord], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as f:
-        for r in records:
-            f.write(r.to_json() + "\n")
+def write_json(records: Sequence[TurnRecord], path: Path, header: dict[str, object]) -> None:
+    """The record file `assistant report` reads: a `{"run": ...}` line, then the turns."""
+    from assistant.compare import write_records
+
+    write_records(path, header, [r.to_dict() for r in records])
 
 
 def _ms(v: float | None) -> str:

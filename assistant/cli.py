@@ -70,6 +70,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     bench.add_argument(
+        "--variant",
+        choices=["fast-only", "large-only", "routed"],
+        help="run one of --compare's configurations (default: the pipeline as configured)",
+    )
+    bench.add_argument(
+        "--compare",
+        type=Path,
+        metavar="DIR",
+        help="run the utterances under each configuration back to back (fast-only, "
+        "large-only, routed; then the cloud what-if) and write DIR/<name>.jsonl for "
+        "`assistant report`",
+    )
+    cloud = bench.add_argument_group("the cloud what-if of --compare (milliseconds)")
+    for name, default, what in (
+        ("rtt-ms", 40.0, "device <-> cloud region round trip"),
+        ("api-rtt-ms", 30.0, "orchestrator <-> hosted service round trip"),
+        ("asr-queue-ms", 50.0, "hosted speech-to-text queueing"),
+        ("llm-queue-ms", 200.0, "hosted LLM queueing before its first token"),
+        ("tts-queue-ms", 50.0, "hosted text-to-speech queueing"),
+        ("jitter-buffer-ms", 60.0, "the device's jitter buffer"),
+    ):
+        cloud.add_argument(
+            f"--cloud-{name}", type=float, default=default, help=f"{what} (%(default)s)"
+        )
+    bench.add_argument(
         "--routing",
         type=Path,
         metavar="FILE",
@@ -93,6 +118,15 @@ def build_parser() -> argparse.ArgumentParser:
         "mqtt-cleanup",
         parents=[common],
         help="remove the Home Assistant entities and retained topics from the broker",
+    )
+    report = sub.add_parser(
+        "report",
+        help="an HTML page (self-contained) from bench record files: waterfalls, "
+        "distributions, the runs compared",
+    )
+    report.add_argument("records", nargs="+", type=Path, metavar="RECORDS.jsonl")
+    report.add_argument(
+        "-o", "--output", type=Path, default=Path("report.html"), help="(default: %(default)s)"
     )
     sub.add_parser("ptt", parents=[common], help="push-to-talk from the terminal")
     sub.add_parser(
@@ -124,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "install-service":
         return _install_service(args)
+    if args.command == "report":
+        return _report(args)
     setup_logging(args.log_level or ("INFO" if args.verbose else "WARNING"))
     try:
         settings = load_settings(args.config, args.pipeline)
@@ -143,6 +179,22 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_status
     except KeyboardInterrupt:
         return 130
+
+
+def _report(args: argparse.Namespace) -> int:
+    from assistant.compare import read_records
+    from assistant.report import render
+
+    runs = []
+    for path in args.records:
+        try:
+            runs.append((path, *read_records(path)))
+        except AssistantError as e:
+            error_line(f"assistant: {e.code}: {e}")
+            return e.exit_status
+    args.output.write_text(render(runs))
+    print(f"wrote {args.output}")
+    return 0
 
 
 def _install_service(args: argparse.Namespace) -> int:
@@ -185,6 +237,13 @@ async def _bench(settings: Settings, args: argparse.Namespace) -> int:
     for f in files:
         if not f.is_file():
             raise AssistantError(f"{f}: no such file")
+    if args.compare is not None:
+        return _compare(files, args)
+    label = args.variant or "bench"
+    if args.variant is not None:
+        from assistant.compare import apply_variant
+
+        settings = apply_variant(settings, args.variant)
     live = sys.stderr.isatty()
 
     def progress(msg: str) -> None:
@@ -200,8 +259,39 @@ async def _bench(settings: Settings, args: argparse.Namespace) -> int:
     print_table(records)
     print(f"reply audio in {args.out_dir}/")
     if args.json:
-        write_json(records, args.json)
+        from assistant.compare import run_header
+
+        write_json(records, args.json, run_header(label, settings, records))
     return 0 if records and all(r.outcome == "ok" for r in records) else 1
+
+
+def _compare(files: list[Path], args: argparse.Namespace) -> int:
+    from assistant.compare import CloudModel, compare, print_comparison, read_records
+
+    model = CloudModel(
+        rtt_ms=args.cloud_rtt_ms,
+        api_rtt_ms=args.cloud_api_rtt_ms,
+        asr_queue_ms=args.cloud_asr_queue_ms,
+        llm_queue_ms=args.cloud_llm_queue_ms,
+        tts_queue_ms=args.cloud_tts_queue_ms,
+        jitter_buffer_ms=args.cloud_jitter_buffer_ms,
+    )
+    common = []
+    if args.config is not None:
+        common += ["--config", str(args.config)]
+    if args.pipeline is not None:
+        common += ["--pipeline", args.pipeline]
+
+    def progress(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    try:
+        written = compare(files, args.compare, common, model, progress)
+    except RuntimeError as e:
+        raise AssistantError(str(e)) from None
+    print_comparison([read_records(p) for p in written])
+    print(f"records in {args.compare}/; the page: assistant report {args.compare}/*.jsonl")
+    return 0
 
 
 def _route(settings: Settings, args: argparse.Namespace) -> int:

@@ -336,6 +336,9 @@ class PipelineDef(Strict):
     llm_role: Literal["llm.fast", "llm.large"] = "llm.fast"
     escalate: bool = True
     """Hard turns go to `llm.large` when models.toml gives one (see assistant/router.py)."""
+    intents: bool = True
+    """Time, timers and device commands are answered without a language model. Off, every
+    turn goes to a model (`assistant bench --compare` measures what that costs)."""
     clauses: ClauseSection = ClauseSection()
     endpoint: EndpointSection = EndpointSection()
     listen: ListenSection = ListenSection()

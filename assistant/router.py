@@ -90,8 +90,9 @@ def route(
     *,
     has_large: bool = True,
     previous: Path | None = None,
+    intents: bool = True,
 ) -> Route:
-    intent = match_intent(transcript, devices)
+    intent = match_intent(transcript, devices) if intents else None
     if intent is not None:
         return Route("intent", intent.name, intent)
     if not has_large:

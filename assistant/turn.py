@@ -93,6 +93,8 @@ class TurnSettings:
     escalation: EscalationSettings | None = None
     """None: no large model; every non-intent turn goes to the fast one."""
     devices: tuple[Device, ...] = ()
+    intents: bool = True
+    """False: no turn is answered by the intent grammar (the models answer everything)."""
 
     @property
     def fast(self) -> ModelSettings:
@@ -357,6 +359,7 @@ class TurnRunner:
             st.devices,
             has_large=has_large and self.mode != "fast",
             previous=self.previous_path,
+            intents=st.intents,
         )
         if self.mode == "large" and has_large and r.path == "fast":
             r = Route("large", "mode_large")

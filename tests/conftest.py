@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,40 @@ async def utterance_from_file(samples: np.ndarray, clock: Clock) -> Utterance:
 def probe_utterances(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, str]]:
     d = tmp_path_factory.mktemp("utts")
     return [(espeak_wav(text, d / f"{name}.wav"), text) for name, text in PROBE_UTTERANCES]
+
+
+@dataclass(frozen=True)
+class BenchRun:
+    records: Path
+    replies: Path
+    stdout: str
+
+
+@pytest.fixture(scope="session")
+def bench_run(
+    probe_utterances: list[tuple[Path, str]], tmp_path_factory: pytest.TempPathFactory
+) -> BenchRun:
+    """`assistant bench --json` once on the probe utterances (real models, real time)."""
+    d = tmp_path_factory.mktemp("bench")
+    out = d / "records.jsonl"
+    proc = subprocess.run(
+        [
+            str(ASSISTANT),
+            "bench",
+            *(str(p) for p, _ in probe_utterances),
+            "--json",
+            str(out),
+            "--out-dir",
+            str(d / "replies"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, XDG_CONFIG_HOME="/nonexistent-assistant-test-config"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    print(proc.stdout)
+    return BenchRun(out, d / "replies", proc.stdout)
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ import pytest
 from assistant.app import Settings, open_assistant
 from assistant.audio import DeviceSpeaker, WavSpeaker, read_wav
 from assistant.bench import sample_files
-from tests.conftest import Pulse, utterance_from_file
+from tests.conftest import BenchRun, Pulse, utterance_from_file
 
 pytestmark = pytest.mark.models
 
@@ -159,34 +159,18 @@ async def test_cancelled_turn_stops_generating_and_playing_within_100_ms(
 
 
 def test_bench_on_the_probe_utterances(
-    probe_utterances: list[tuple[Path, str]], tmp_path: Path
+    probe_utterances: list[tuple[Path, str]], bench_run: BenchRun
 ) -> None:
     """The acceptance run: transcripts >= 95 % of words, a reply for each; the latency is
     printed by the bench (speed claims are in the notes, not asserted here)."""
-    import json
-    import subprocess
+    from assistant.compare import read_records
 
-    from tests.conftest import ASSISTANT
-
-    out = tmp_path / "records.jsonl"
-    proc = subprocess.run(
-        [
-            str(ASSISTANT),
-            "bench",
-            *(str(p) for p, _ in probe_utterances),
-            "--json",
-            str(out),
-            "--out-dir",
-            str(tmp_path / "replies"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr
-    print(proc.stdout)
-    records = [json.loads(line) for line in out.read_text().splitlines()]
+    header, records = read_records(bench_run.records)
     assert len(records) == len(probe_utterances)
+    # The run header says what was measured.
+    assert header["label"] == "bench" and header["measured"] is True
+    assert header["machine"]["cores"] >= 1 and header["peak_rss_mb"] > 100
+    assert header["models"]["llm"] == "SmolLM2-135M-Instruct.Q4_1.gguf"
     errors = words = 0
     for rec, (path, text) in zip(records, probe_utterances, strict=True):
         assert rec["file"] == str(path)
@@ -195,13 +179,14 @@ def test_bench_on_the_probe_utterances(
         assert rec["commit_ms"] >= 550 and "held_ms" in rec and rec["dropped_frames"] == 0
         assert rec["reply"], rec
         assert rec["first_audio_ms"] > 0
+        assert 0 < rec["cpu_s"] < 30
         ref, hyp = normalized_words(text), normalized_words(rec["transcript"])
         errors += word_errors(ref, hyp)
         words += len(ref)
-        reply_wav = tmp_path / "replies" / f"{path.stem}.reply.wav"
+        reply_wav = bench_run.replies / f"{path.stem}.reply.wav"
         assert wav_seconds_and_peak(reply_wav)[1] > 3000
     assert 1 - errors / words >= 0.95, f"{errors} word errors in {words} words"
-    assert "p50" in proc.stdout and "p95" in proc.stdout
+    assert "p50" in bench_run.stdout and "p95" in bench_run.stdout
 
 
 _NUMBERS = {

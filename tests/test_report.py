@@ -1,0 +1,184 @@
+"""`assistant report`: record files in, one self-contained HTML page out, as a browser shows it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from assistant.compare import CloudModel, RecordFileError, cloud_run, read_records, write_records
+from assistant.report import COLOURS, render
+from tests.conftest import ASSISTANT, BenchRun
+
+
+def record(n: int, route: str = "fast", stages: dict[str, float] | None = None) -> dict[str, Any]:
+    stages = stages or {"endpoint": 130.0, "asr": 400.0, "route": 1.0, "llm": 100.0, "tts": 110.0}
+    return {
+        "turn": n,
+        "origin": "voice",
+        "transcript": f"question {n}",
+        "reply": "answer",
+        "route": route,
+        "reason": "x",
+        "outcome": "ok",
+        "ms": stages,
+        "first_audio_ms": sum(stages.values()),
+    }
+
+
+# ---------------------------------------------------------------- record files
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("", "no turn records"),
+        ('{"run": {"label": "x"}}\n', "no turn records"),
+        ("not json\n", ":1: not JSON"),
+        ("[1, 2]\n", ":1: expected a JSON object"),
+        ('{"turn": 1}\n', ":1: not a turn record (missing outcome, ms)"),
+        (json.dumps(record(1)) + '\n{"run": {}}\n', ":2: a 'run' header must be the first line"),
+        ('{"outcome": "ok", "ms": {}}\n', "missing first_audio_ms"),
+        ('{"outcome": "ok", "ms": [], "first_audio_ms": 1}\n', "'ms' must be an object"),
+    ],
+)
+def test_a_malformed_or_empty_record_file_is_a_clear_error(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    path = tmp_path / "records.jsonl"
+    path.write_text(content)
+    with pytest.raises(RecordFileError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_records(path)
+
+
+def test_report_on_a_bad_file_exits_non_zero_with_one_line_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{oops\n")
+    out = tmp_path / "report.html"
+    proc = subprocess.run(
+        [str(ASSISTANT), "report", str(bad), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        f"assistant: records: {bad}:1: not JSON (Expecting property name enclosed in double quotes)"
+    ]
+    assert not out.exists()
+
+
+def test_the_cloud_what_if_adds_each_hop_and_the_stages_still_add_up() -> None:
+    model = CloudModel(rtt_ms=40, api_rtt_ms=30, llm_queue_ms=200)
+    intent = record(2, "intent", {"endpoint": 130, "asr": 400, "route": 1, "tts": 20})
+    failed = {"turn": 3, "outcome": "error", "ms": {}, "route": "fast"}
+    records = [record(1), intent, failed]
+    header, out = cloud_run({"label": "routed", "measured": True}, records, model)
+    assert header["label"] == "cloud" and header["measured"] is False
+    assert [h["stage"] for h in header["cloud_model"]] == [
+        "uplink",
+        "asr_hop",
+        "llm_hop",
+        "tts_hop",
+        "downlink",
+    ]
+    assert all(h["source"] and h["what"] for h in header["cloud_model"])
+    hops = 20 + 20 + 50 + (30 + 200) + (30 + 50) + (20 + 60)
+    for before, after in zip(records[:2], out[:2], strict=True):
+        assert after["first_audio_ms"] == pytest.approx(before["first_audio_ms"] + hops)
+        assert sum(after["ms"].values()) == pytest.approx(after["first_audio_ms"])
+        assert after["modelled_ms"] == pytest.approx(hops)
+    assert out[2] == records[2]  # a failed turn is left as it was
+
+
+def test_the_page_is_self_contained_and_labels_the_model(tmp_path: Path) -> None:
+    routed = [record(i) for i in range(5)] + [
+        record(9, "intent", {"endpoint": 130, "asr": 380, "tts": 20})
+    ]
+    header = {"label": "routed", "measured": True, "peak_rss_mb": 900.0}
+    ch, cr = cloud_run(header, routed, CloudModel())
+    page = render([(tmp_path / "routed.jsonl", header, routed), (tmp_path / "c.jsonl", ch, cr)])
+    assert page.count("<svg") >= 5
+    assert "http://" not in page.replace("http://www.w3.org/2000/svg", "")
+    assert "https://" not in page and "<script" not in page and "<link" not in page
+    assert "cloud (modelled)" in page and "A model, not a measurement" in page
+    assert "ITU-T G.114" in page  # the sources are on the page
+
+
+# ---------------------------------------------------------------- in a browser
+
+
+def chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if path := shutil.which(name):
+            return path
+    pytest.fail("chromium is not installed: run scripts/install --test")
+
+
+def read_png(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def pixels_of(image: np.ndarray, colour: str) -> int:
+    rgb = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+    return int(np.all(np.abs(image.astype(int) - rgb) <= 2, axis=2).sum())
+
+
+@pytest.mark.models
+def test_report_from_a_real_bench_run_renders_in_headless_chromium(
+    bench_run: BenchRun, tmp_path: Path
+) -> None:
+    header, records = read_records(bench_run.records)
+    routed = tmp_path / "routed.jsonl"
+    write_records(routed, {**header, "label": "routed"}, records)
+    cloud = tmp_path / "cloud.jsonl"
+    write_records(cloud, *cloud_run({**header, "label": "routed"}, records, CloudModel()))
+    page = tmp_path / "report.html"
+    proc = subprocess.run(
+        [str(ASSISTANT), "report", str(routed), str(cloud), "-o", str(page)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    shot = tmp_path / "shot.png"
+    browser = subprocess.run(
+        [
+            chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--force-device-scale-factor=1",
+            "--window-size=1100,5000",
+            "--enable-logging=stderr",
+            "--v=0",
+            f"--screenshot={shot}",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert browser.returncode == 0 and shot.exists(), browser.stderr[-2000:]
+    assert ":CONSOLE(" not in browser.stderr, browser.stderr[-2000:]
+    image = read_png(shot)
+    # The figures were drawn: each measured stage's colour covers a real area, and so do
+    # the modelled network hops of the what-if.
+    for stage in ("asr", "llm", "tts", "endpoint", "uplink", "llm_hop"):
+        assert pixels_of(image, COLOURS[stage]) > 500, stage
+    # ...in more than one place down the page (the breakdown and the waterfalls).
+    rows = np.flatnonzero(
+        np.all(np.abs(image.astype(int) - [0x00, 0x72, 0xB2]) <= 2, axis=2).any(axis=1)
+    )
+    assert rows.max() - rows.min() > 1000
