@@ -108,6 +108,8 @@ def test_a_voice_turn_is_in_last_turn_and_event_and_its_intent_is_published(
     last = json.loads(mq.wait_for(f"{BASE}/last_turn"))
     assert last["route"] == "intent" and "kitchen" in last["transcript"].lower()
     assert last["first_audio_ms"] > 0 and "asr" in last["ms"]
+    # The event is published right after last_turn: wait for it, do not assume it is in.
+    mq.wait_for(f"{BASE}/event", lambda p: json.loads(p)["type"] == "turn_finished")
     events = [e for e in mq.json_on(f"{BASE}/event") if e["type"] == "turn_finished"]
     assert events and events[-1]["record"]["transcript"] == last["transcript"]
     states = [p for p, _ in mq.on(f"{BASE}/state")]
