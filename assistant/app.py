@@ -138,6 +138,7 @@ def turn_settings(settings: Settings) -> TurnSettings:
             Device(d.name, d.kind, d.room, tuple(d.aliases)) for d in settings.config.devices
         ),
         intents=settings.pipeline.intents,
+        primary_route="large" if settings.pipeline.llm_role == "llm.large" else "fast",
     )
 
 

@@ -128,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "-o", "--output", type=Path, default=Path("report.html"), help="(default: %(default)s)"
     )
+    report.add_argument(
+        "--figures", type=Path, metavar="DIR", help="also write each figure as DIR/<id>.svg"
+    )
     sub.add_parser("ptt", parents=[common], help="push-to-talk from the terminal")
     sub.add_parser(
         "run",
@@ -192,8 +195,16 @@ def _report(args: argparse.Namespace) -> int:
         except AssistantError as e:
             error_line(f"assistant: {e.code}: {e}")
             return e.exit_status
-    args.output.write_text(render(runs))
+    page = render(runs)
+    args.output.write_text(page)
     print(f"wrote {args.output}")
+    if args.figures is not None:
+        from assistant.report import figures
+
+        args.figures.mkdir(parents=True, exist_ok=True)
+        for id_, svg in figures(page).items():
+            (args.figures / f"{id_}.svg").write_text(svg)
+        print(f"figures in {args.figures}/")
     return 0
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,20 @@ figure {{ margin: 1em 0; }}
 
 
 # ---------------------------------------------------------------- data
+
+
+def figures(page: str) -> dict[str, str]:
+    """Each figure of a rendered page as a standalone SVG document, by its id."""
+    found = re.findall(r"<svg id='([\w-]+)'.*?</svg>", page, flags=re.S)
+    out = {}
+    for id_ in found:
+        start = page.index(f"<svg id='{id_}'")
+        end = page.index("</svg>", start) + len("</svg>")
+        svg = page[start:end].replace(" role='img'", "")
+        out[id_] = "<?xml version='1.0' encoding='utf-8'?>\n" + svg.replace(
+            "<title>", "<rect width='100%' height='100%' fill='#fff'/><title>", 1
+        )
+    return out
 
 
 def _answered(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -95,6 +95,9 @@ class TurnSettings:
     devices: tuple[Device, ...] = ()
     intents: bool = True
     """False: no turn is answered by the intent grammar (the models answer everything)."""
+    primary_route: Literal["fast", "large"] = "fast"
+    """What a turn on the primary model is recorded as: "large" when the pipeline's own
+    model is `llm.large` (so records say which model answered)."""
 
     @property
     def fast(self) -> ModelSettings:
@@ -365,6 +368,8 @@ class TurnRunner:
             r = Route("large", "mode_large")
         t.trace.mark("route")
         t.route, t.reason, t.path = r.path, r.reason, r.path
+        if r.path == "fast":
+            t.route = st.primary_route
         if r.path == "intent":
             assert r.intent is not None
             return self._intent(r.intent, t, speculative)

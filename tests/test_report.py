@@ -7,11 +7,19 @@ import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import numpy as np
 import pytest
 
-from assistant.compare import CloudModel, RecordFileError, cloud_run, read_records, write_records
+from assistant.compare import (
+    VARIANTS,
+    CloudModel,
+    RecordFileError,
+    cloud_run,
+    read_records,
+    write_records,
+)
 from assistant.report import COLOURS, render
 from tests.conftest import ASSISTANT, BenchRun
 
@@ -145,12 +153,25 @@ def test_report_from_a_real_bench_run_renders_in_headless_chromium(
     write_records(cloud, *cloud_run({**header, "label": "routed"}, records, CloudModel()))
     page = tmp_path / "report.html"
     proc = subprocess.run(
-        [str(ASSISTANT), "report", str(routed), str(cloud), "-o", str(page)],
+        [
+            str(ASSISTANT),
+            "report",
+            str(routed),
+            str(cloud),
+            "-o",
+            str(page),
+            "--figures",
+            str(tmp_path / "figs"),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
+    # Each figure also stands alone (the README shows one): well-formed SVG.
+    figs = {p.stem: ElementTree.parse(p).getroot() for p in (tmp_path / "figs").glob("*.svg")}
+    assert {"median-breakdown", "cdf-runs", "waterfall-0", "waterfall-1"} <= set(figs)
+    assert all(root.tag == "{http://www.w3.org/2000/svg}svg" for root in figs.values())
     shot = tmp_path / "shot.png"
     browser = subprocess.run(
         [
@@ -182,3 +203,43 @@ def test_report_from_a_real_bench_run_renders_in_headless_chromium(
         np.all(np.abs(image.astype(int) - [0x00, 0x72, 0xB2]) <= 2, axis=2).any(axis=1)
     )
     assert rows.max() - rows.min() > 1000
+
+
+@pytest.mark.models
+def test_bench_compare_runs_each_configuration_and_the_what_if(
+    probe_utterances: list[tuple[Path, str]], tmp_path: Path
+) -> None:
+    wavs = [
+        p for p, text in probe_utterances if text in ("What time is it?", "Why is the sky blue?")
+    ]
+    out = tmp_path / "cmp"
+    proc = subprocess.run(
+        [str(ASSISTANT), "bench", *map(str, wavs), "--compare", str(out), "--cloud-rtt-ms", "50"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = {p.stem: read_records(p) for p in sorted(out.glob("*.jsonl"))}
+    assert set(runs) == {"fast-only", "large-only", "routed", "cloud"}
+    routes = {name: [r["route"] for r in recs] for name, (_, recs) in runs.items()}
+    assert routes["fast-only"] == ["fast", "fast"]  # the time too: no intents
+    assert routes["large-only"] == ["large", "large"]
+    assert routes["routed"] == ["intent", "large"]  # "why" is a hard turn
+    for name in ("fast-only", "large-only", "routed"):
+        header, recs = runs[name]
+        assert header["label"] == name and header["measured"] is True
+        assert header["peak_rss_mb"] > 100 and all(r["cpu_s"] > 0 for r in recs)
+        assert header["pipeline_overrides"] == VARIANTS[name]
+    # Each configuration is its own process: only the routed one holds both models.
+    assert runs["fast-only"][0]["models"]["llm.large (escalation)"] is None
+    assert runs["routed"][0]["models"]["llm.large (escalation)"] is not None
+    cloud_header, cloud = runs["cloud"]
+    assert cloud_header["measured"] is False
+    hops = {h["stage"]: h["ms"] for h in cloud_header["cloud_model"]}
+    assert hops["uplink"] == 25 + 20 and hops["downlink"] == 25 + 60
+    for measured, modelled in zip(runs["routed"][1], cloud, strict=True):
+        added = modelled["first_audio_ms"] - measured["first_audio_ms"]
+        assert added == pytest.approx(sum(hops.values()), abs=0.2)
+    table = proc.stdout.splitlines()
+    assert any(line.startswith("cloud") and "(modelled)" in line for line in table)
