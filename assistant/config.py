@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from assistant.errors import ConfigError, ModelNotFoundError
+from assistant.intents import DeviceKind
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -152,7 +153,7 @@ class EscalationSection(Strict):
 
 class DeviceEntry(Strict):
     name: Annotated[str, Field(min_length=1)]
-    kind: Literal["light", "switch", "fan", "cover", "climate"]
+    kind: DeviceKind
     room: str = ""
     aliases: list[str] = []
     command_topic: str | None = None

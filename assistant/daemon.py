@@ -73,7 +73,7 @@ async def run_daemon(a: Assistant) -> None:
         def say(text: str, interrupt: bool) -> None:
             if interrupt:
                 listener.cancel_soon()  # the reply or announcement playing now stops
-            a.runner.timers.announcements.put_nowait((text, "mqtt_say"))
+            a.runner.say_between_turns(text, "mqtt_say")
 
         def set_mode(mode: str) -> None:
             a.runner.mode = mode  # type: ignore[assignment]  # (checked against MODES)

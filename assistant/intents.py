@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import ClassVar, Literal
 
 DeviceKind = Literal["light", "switch", "fan", "cover", "climate"]
 Command = Literal["on", "off", "open", "close", "set"]
@@ -59,34 +59,34 @@ class DeviceAction:
 
 @dataclass(frozen=True, slots=True)
 class TimeQuery:
-    name: Literal["time"] = "time"
+    name: ClassVar[str] = "time"
 
 
 @dataclass(frozen=True, slots=True)
 class DateQuery:
-    name: Literal["date"] = "date"
+    name: ClassVar[str] = "date"
 
 
 @dataclass(frozen=True, slots=True)
 class SetTimer:
     seconds: int
-    name: Literal["timer_set"] = "timer_set"
+    name: ClassVar[str] = "timer_set"
 
 
 @dataclass(frozen=True, slots=True)
 class CancelTimer:
-    name: Literal["timer_cancel"] = "timer_cancel"
+    name: ClassVar[str] = "timer_cancel"
 
 
 @dataclass(frozen=True, slots=True)
 class TimerLeft:
-    name: Literal["timer_left"] = "timer_left"
+    name: ClassVar[str] = "timer_left"
 
 
 @dataclass(frozen=True, slots=True)
 class DeviceCommand:
     action: DeviceAction
-    name: Literal["device"] = "device"
+    name: ClassVar[str] = "device"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,9 +94,10 @@ class UnknownDevice:
     """A home-control command for a device nobody configured: say so, do nothing."""
 
     spoken: str
-    name: Literal["unknown_device"] = "unknown_device"
+    name: ClassVar[str] = "unknown_device"
 
 
+# `name` (a class constant, not a field) is the intent's reason in the turn record.
 Intent = TimeQuery | DateQuery | SetTimer | CancelTimer | TimerLeft | DeviceCommand | UnknownDevice
 
 
@@ -226,8 +227,10 @@ _SET = re.compile(
     r"(?:to|at|up to|down to) "
     rf"({_NUMBER})(?: ?(degrees?|percent|celsius|fahrenheit))?(?: (?:degrees?|celsius))?$"
 )
-_OPEN_WORDS = {"open": "open", "raise": "open", "lift": "open", "close": "close", "shut": "close"}
-_OPEN_WORDS["lower"] = "close"
+_OPEN_WORDS = {
+    "open": "open", "raise": "open", "lift": "open", "close": "close", "shut": "close",
+    "lower": "close",
+}  # fmt: skip
 
 
 _KIND_WORDS: dict[str, tuple[str, ...]] = {

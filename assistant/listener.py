@@ -129,7 +129,7 @@ class Listener:
 
     async def _announcements(self) -> None:
         """Timers that ran out are announced between turns, half-duplex like a reply."""
-        queue = self.runner.timers.announcements
+        queue = self.runner.announcements
         while True:
             text, reason = await queue.get()
             # Not over the user, not over a reply. (Two conditions set from plain code: a

@@ -147,7 +147,7 @@ class PushToTalk:
 
     async def _announcements(self) -> None:
         """A timer that ran out is said once no reply is playing (a press talks over it)."""
-        queue = self.a.runner.timers.announcements
+        queue = self.a.runner.announcements
         while True:
             text, _ = await queue.get()
             while self.turn is not None and not self.turn.done():  # noqa: ASYNC110

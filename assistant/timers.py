@@ -1,14 +1,14 @@
 """Kitchen timers: set, cancel, ask what is left; a timer that runs out is announced.
 
-Timers live on the event loop (`call_later`); when one fires its announcement goes into
-`announcements`, which whoever owns the speaker (the listener, push-to-talk) plays between
-turns.
+Timers live on the event loop (`call_later`); when one fires, its announcement is handed to
+`announce` (the turn runner's queue of things to say between turns).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from assistant.clock import Clock
@@ -24,12 +24,16 @@ class _Timer:
     handle: asyncio.TimerHandle | None = None
 
 
+def set_reply(seconds: int) -> str:
+    """What setting a timer says (before it is set: see turn.py)."""
+    return f"Timer set for {say_duration(seconds)}."
+
+
 class Timers:
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, announce: Callable[[str], None]) -> None:
         self.clock = clock
+        self.announce = announce
         self._timers: list[_Timer] = []
-        self.announcements: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
-        """(text, reason) to say between turns: timers, and MQTT's `say`."""
 
     def start(self, seconds: int) -> str:
         loop = asyncio.get_running_loop()
@@ -37,14 +41,13 @@ class Timers:
         timer.handle = loop.call_later(seconds, self._fire, timer)
         self._timers.append(timer)
         log.info("timer set for %s", say_duration(seconds))
-        return f"Timer set for {say_duration(seconds)}."
+        return set_reply(seconds)
 
     def _fire(self, timer: _Timer) -> None:
         if timer in self._timers:
             self._timers.remove(timer)
-        text = f"Your timer for {say_duration(timer.seconds)} is done."
         log.info("timer done: %s", say_duration(timer.seconds))
-        self.announcements.put_nowait((text, "timer"))
+        self.announce(f"Your timer for {say_duration(timer.seconds)} is done.")
 
     def preview_cancel(self) -> str:
         """What `cancel()` will say (said before it is done, see turn.py)."""

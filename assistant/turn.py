@@ -51,14 +51,13 @@ from assistant.intents import (
     UnknownDevice,
     confirmation,
     say_date,
-    say_duration,
     say_time,
 )
 from assistant.latency import Outcome, TurnRecord, TurnTrace, build_record
 from assistant.memory import ConversationMemory
 from assistant.router import Path as RoutePath
 from assistant.router import Route, route
-from assistant.timers import Timers
+from assistant.timers import Timers, set_reply
 from assistant.wakeword import strip_wake_phrase
 
 log = logging.getLogger(__name__)
@@ -85,11 +84,9 @@ class EscalationSettings:
 
 @dataclass(frozen=True, slots=True)
 class TurnSettings:
-    system_prompt: str
-    max_reply_tokens: int
+    fast: ModelSettings
+    """The pipeline's own model (llm.fast, or llm.large when the pipeline says so)."""
     splitter: SplitterSettings
-    first_token_s: float = 8.0
-    stall_s: float = 4.0
     escalation: EscalationSettings | None = None
     """None: no large model; every non-intent turn goes to the fast one."""
     devices: tuple[Device, ...] = ()
@@ -98,12 +95,6 @@ class TurnSettings:
     primary_route: Literal["fast", "large"] = "fast"
     """What a turn on the primary model is recorded as: "large" when the pipeline's own
     model is `llm.large` (so records say which model answered)."""
-
-    @property
-    def fast(self) -> ModelSettings:
-        return ModelSettings(
-            self.system_prompt, self.max_reply_tokens, self.first_token_s, self.stall_s
-        )
 
 
 @dataclass
@@ -223,7 +214,6 @@ class TurnRunner:
         wall_clock: Callable[[], datetime] = datetime.now,
         on_record: Callable[[TurnRecord], None] | None = None,
         actions: ActionSink | None = None,
-        timers: Timers | None = None,
     ) -> None:
         self.engines = engines
         self.memory = memory
@@ -232,7 +222,10 @@ class TurnRunner:
         self.wall_clock = wall_clock
         self.on_record = on_record
         self.actions: ActionSink = actions or LogActionSink()
-        self.timers = timers or Timers(clock)
+        self.announcements: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+        """(text, reason) to say between turns, played by whoever owns the speaker (the
+        listener, push-to-talk): timers that ran out, MQTT's `say`."""
+        self.timers = Timers(clock, lambda text: self.say_between_turns(text, "timer"))
         self.turns = 0
         self.previous_path: RoutePath | None = None
         self.mode: Literal["auto", "fast", "large"] = "auto"
@@ -281,6 +274,9 @@ class TurnRunner:
             t.outcome, t.error = "error", f"internal: {e!r}"
             log.exception("turn %d failed", self.turns)
         return self._finish(t, speaker, options)
+
+    def say_between_turns(self, text: str, reason: str) -> None:
+        self.announcements.put_nowait((text, reason))
 
     async def announce(
         self, text: str, speaker: Speaker, options: TurnOptions = NO_OPTIONS, reason: str = "timer"
@@ -397,7 +393,7 @@ class TurnRunner:
             case DateQuery():
                 return say_date(now)
             case SetTimer(seconds=seconds):
-                return f"Timer set for {say_duration(seconds)}."
+                return set_reply(seconds)
             case CancelTimer():
                 return self.timers.preview_cancel()
             case TimerLeft():
@@ -466,21 +462,24 @@ class TurnRunner:
 
     async def _prefill(self) -> None:
         e, st = self.engines, self.settings
-        models: list[tuple[ChatModel, Worker, str]] = [(e.llm, e.llm_worker, st.system_prompt)]
+        models: list[tuple[ChatModel, Worker, str]] = [(e.llm, e.llm_worker, st.fast.system_prompt)]
         if e.large is not None and e.large_worker is not None and st.escalation is not None:
             models.append((e.large, e.large_worker, st.escalation.model.system_prompt))
-        history = [
-            m
-            for ex in self.memory.history()
-            for m in (Message("user", ex.user), Message("assistant", ex.assistant))
-        ]
         # One after the other: never two models on the two cores at once.
         for model, worker, system in models:
             t0 = self.clock.now_ns()
-            await worker.call(model.prefill, [Message("system", system), *history])
+            messages = self._conversation(system)
+            await worker.call(model.prefill, messages)
             log.debug(
-                "prefilled %d messages in %.0f ms", len(history), (self.clock.now_ns() - t0) / 1e6
+                "prefilled %d messages in %.0f ms", len(messages), (self.clock.now_ns() - t0) / 1e6
             )
+
+    def _conversation(self, system_prompt: str) -> list[Message]:
+        """The system prompt and the remembered exchanges, as a model is sent them."""
+        messages = [Message("system", system_prompt)]
+        for ex in self.memory.history():
+            messages += [Message("user", ex.user), Message("assistant", ex.assistant)]
+        return messages
 
     async def settled(self) -> None:
         """Returns once the background prefill (if any) is done."""
@@ -507,10 +506,7 @@ class TurnRunner:
         # A prefill still running (a question right after a reply) finishes first: it is
         # work this turn needs anyway, and two models at once would slow both.
         await self.settled()
-        messages = [Message("system", ms.system_prompt)]
-        for ex in self.memory.history():
-            messages += [Message("user", ex.user), Message("assistant", ex.assistant)]
-        messages.append(Message("user", t.transcript))
+        messages = [*self._conversation(ms.system_prompt), Message("user", t.transcript)]
         splitter = ClauseSplitter(self.settings.splitter)
         tokens = worker.stream(
             lambda: llm.stream(messages, ms.max_reply_tokens),

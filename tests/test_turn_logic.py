@@ -18,7 +18,7 @@ from assistant.engines.llm import Message
 from assistant.engines.worker import CpuGate, Worker
 from assistant.frames import Pcm16, Utterance
 from assistant.memory import ConversationMemory
-from assistant.turn import Engines, TurnRunner, TurnSettings
+from assistant.turn import Engines, ModelSettings, TurnRunner, TurnSettings
 
 
 class ListSpeaker:
@@ -50,7 +50,7 @@ def make_runner(
         Worker("tts"),
         CpuGate(),
     )
-    settings = TurnSettings("Be brief.", 64, SplitterSettings())
+    settings = TurnSettings(ModelSettings("Be brief.", 64), SplitterSettings())
     return TurnRunner(
         engines,
         ConversationMemory(MONOTONIC),
