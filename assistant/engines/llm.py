@@ -13,7 +13,7 @@ import json
 import logging
 import threading
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, cast
@@ -120,10 +120,20 @@ class _LlamaModel:
         raise NotImplementedError
 
     def warm(self, system_prompt: str) -> None:
-        for _ in self.stream(
-            [Message("system", system_prompt), Message("user", "Hello")], max_tokens=1
-        ):
-            pass
+        _warm(self, system_prompt)
+
+    @staticmethod
+    def _texts(chunks: Iterator[Any], text: Callable[[Any], str | None]) -> Iterator[str]:
+        """The non-empty texts of llama-cpp-python's stream; closing this closes it, which
+        stops llama.cpp's generation right there."""
+        try:
+            for chunk in chunks:
+                if piece := text(chunk):
+                    yield piece
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
 
     def prefill(self, messages: Sequence[Message]) -> None:
         # The next prompt is these messages plus a user turn: an empty one shares every
@@ -151,16 +161,7 @@ class LlamaChatModel(_LlamaModel):
                 stream=True,
             ),
         )
-        try:
-            for chunk in chunks:
-                delta = chunk["choices"][0]["delta"].get("content")
-                if delta:
-                    yield delta
-        finally:
-            # Closing the llama.cpp generator stops generation right here.
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
+        yield from self._texts(chunks, lambda c: c["choices"][0]["delta"].get("content"))
 
     def prompt_tokens_cached(self) -> int:
         """Tokens now in the KV cache (for tests of prefix re-use)."""
@@ -210,15 +211,7 @@ class LlamaCompletionModel(_LlamaModel):
                 stream=True,
             ),
         )
-        try:
-            for chunk in chunks:
-                text = chunk["choices"][0]["text"]
-                if text:
-                    yield text
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
+        yield from self._texts(chunks, lambda c: c["choices"][0]["text"])
 
 
 class OpenAIChatModel:
@@ -243,7 +236,6 @@ class OpenAIChatModel:
         self.url, self.parsed = url, parsed
         self.model, self.api_key = model, api_key
         self.temperature, self.timeout_s = temperature, timeout_s
-        self._conn: http.client.HTTPConnection | None = None
 
     def _connection(self) -> http.client.HTTPConnection:
         cls = (
@@ -313,7 +305,10 @@ class OpenAIChatModel:
 
     def warm(self, system_prompt: str) -> None:
         """Ask for one token: the server is up and has the system prompt in its cache."""
-        for _ in self.stream(
-            [Message("system", system_prompt), Message("user", "Hello")], max_tokens=1
-        ):
-            pass
+        _warm(self, system_prompt)
+
+
+def _warm(model: ChatModel, system_prompt: str) -> None:
+    """One token of a reply: loads what is lazy and evaluates (caches) the system prompt."""
+    for _ in model.stream([Message("system", system_prompt), Message("user", "Hello")], 1):
+        pass
