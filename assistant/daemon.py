@@ -101,7 +101,7 @@ async def run_daemon(a: Assistant) -> None:
         log.debug("state: %s", state)
         notify.send(f"STATUS={state.value}{last_latency}")
         if mqtt is not None:
-            mqtt.state(state.value)
+            mqtt.state(state)
 
     def note_record(record: TurnRecord) -> None:
         nonlocal last_latency
@@ -143,7 +143,7 @@ async def run_daemon(a: Assistant) -> None:
                 tg.create_task(speaker.watch(), name="watch-output"),
             ]
             if mqtt is not None:
-                mqtt.state("idle")
+                mqtt.state(ListenState.IDLE)
                 tasks.append(tg.create_task(mqtt.run(), name="mqtt"))
                 every_s = a.settings.config.mqtt.health_interval_s
                 tasks.append(tg.create_task(mqtt.publish_health(every_s), name="health"))

@@ -2,15 +2,24 @@
 
 Topics under the base topic (default `assistant/<site>`), retained where marked (R):
 
-| topic            | direction | payload                                                    |
-|------------------|-----------|------------------------------------------------------------|
-| `status` (R)     | out       | `online` / `offline` (also the last will)                  |
-| `state` (R)      | out       | `idle` / `wake` / `listening` / `thinking` / `speaking`    |
-| `mute` (R)       | out       | `ON` / `OFF`                                               |
-| `mute/set`       | in        | `ON` / `OFF`                                               |
-| `say`            | in        | text or JSON `{"text": ..., "id": ...}`, said between turns |
-| `last_turn` (R)  | out       | the last turn's record (JSON)                              |
-| `event`          | out       | JSON `{"type": "turn_finished" or "error", ...}`           |
+| topic            | direction | payload                                                      |
+|------------------|-----------|--------------------------------------------------------------|
+| `status` (R)     | out       | `online` / `offline` (also the last will)                    |
+| `state` (R)      | out       | `idle` / `wake` / `listening` / `thinking` / `speaking`      |
+| `mute` (R)       | out       | `ON` / `OFF`                                                 |
+| `mute/set`       | in        | `ON` / `OFF`                                                 |
+| `say`            | in        | text, or JSON `{"text": ..., "interrupt": true}`; said       |
+|                  |           | between turns unless it interrupts                           |
+| `ptt/set`        | in        | `start` (listen now, no wake word) / `stop` (end the         |
+|                  |           | utterance now)                                               |
+| `model` (R)      | out       | the routing mode: `auto` / `fast` / `large`                  |
+| `model/set`      | in        | `auto` / `fast` / `large`                                    |
+| `last_turn` (R)  | out       | the last turn's record (JSON)                                |
+| `event`          | out       | JSON `{"type": "wake" / "turn_started" / "turn_finished" /   |
+|                  |           | "error", ...}`                                               |
+| `health` (R)     | out       | JSON: uptime, turns, first-audio p50/p95, loop lag, drops    |
+
+Device commands from the intents go to each device's own `command_topic`.
 
 Home Assistant finds it through one retained device-based discovery message, re-sent when
 `<prefix>/status` says `online`. Publishing never blocks a turn: messages go to an outbox
@@ -40,10 +49,12 @@ from typing import Any
 import aiomqtt
 
 from assistant import __version__
+from assistant.actions import ActionSink
 from assistant.config import DeviceEntry, MqttSection
 from assistant.errors import ConfigError
 from assistant.intents import DeviceAction
 from assistant.latency import TurnRecord
+from assistant.listener import ListenState
 
 log = logging.getLogger(__name__)
 
@@ -184,12 +195,13 @@ class Mqtt:
             self.retained[topic] = text
         self.outbox.put(_Message(topic, text, retain, qos))
 
-    def state(self, state: str) -> None:
-        self.publish_retained("state", state)
-        if state == "wake":
-            self.publish("event", {"type": "wake"})
-        elif state == "thinking":
-            self.publish("event", {"type": "turn_started"})
+    def state(self, state: ListenState) -> None:
+        self.publish_retained("state", state.value)
+        match state:
+            case ListenState.WAKE:
+                self.publish("event", {"type": "wake"})
+            case ListenState.THINKING:
+                self.publish("event", {"type": "turn_started"})
 
     async def publish_health(self, every_s: float) -> None:
         """`health`, retained, now and every `every_s`."""
@@ -420,7 +432,7 @@ class Mqtt:
 class MqttActionSink:
     """Device commands to each device's command topic (logged for devices without one)."""
 
-    def __init__(self, mqtt: Mqtt, devices: list[DeviceEntry], fallback: Any) -> None:
+    def __init__(self, mqtt: Mqtt, devices: list[DeviceEntry], fallback: ActionSink) -> None:
         self.mqtt, self.fallback = mqtt, fallback
         self.devices = {d.name: d for d in devices}
 
@@ -485,14 +497,16 @@ def _text(payload: Any) -> str:
 
 
 def check_credentials(cfg: MqttSection) -> None:
-    """The password and TLS files can be read: a ConfigError now, not once connecting."""
+    """The password and TLS files can be read: a ConfigError now, not once connecting.
+    (Called once at start: the warning below is said once.)"""
+    if cfg.password is not None:
+        log.warning("mqtt: the password is inline in the config file; prefer password_file")
     _password(cfg)
     _tls_context(cfg)
 
 
 def _password(cfg: MqttSection) -> str | None:
     if cfg.password is not None:
-        log.warning("mqtt: the password is inline in the config file; prefer password_file")
         return cfg.password.get_secret_value()
     if cfg.password_credential is not None:
         directory = os.environ.get("CREDENTIALS_DIRECTORY")
