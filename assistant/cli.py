@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from assistant import __version__
 from assistant.app import Settings, load_settings, open_assistant
+from assistant.compare import VARIANTS, CloudModel, cloud_params
 from assistant.errors import AssistantError
 from assistant.logs import error_line, setup_logging
 
@@ -71,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench.add_argument(
         "--variant",
-        choices=["fast-only", "large-only", "routed"],
+        choices=list(VARIANTS),
         help="run one of --compare's configurations (default: the pipeline as configured)",
     )
     bench.add_argument(
@@ -83,14 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         "`assistant report`",
     )
     cloud = bench.add_argument_group("the cloud what-if of --compare (milliseconds)")
-    for name, default, what in (
-        ("rtt-ms", 40.0, "device <-> cloud region round trip"),
-        ("api-rtt-ms", 30.0, "orchestrator <-> hosted service round trip"),
-        ("asr-queue-ms", 50.0, "hosted speech-to-text queueing"),
-        ("llm-queue-ms", 200.0, "hosted LLM queueing before its first token"),
-        ("tts-queue-ms", 50.0, "hosted text-to-speech queueing"),
-        ("jitter-buffer-ms", 60.0, "the device's jitter buffer"),
-    ):
+    for name, default, what in cloud_params():
         cloud.add_argument(
             f"--cloud-{name}", type=float, default=default, help=f"{what} (%(default)s)"
         )
@@ -159,12 +154,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "install-service":
-        return _install_service(args)
-    if args.command == "report":
-        return _report(args)
-    setup_logging(args.log_level or ("INFO" if args.verbose else "WARNING"))
+    verbose = getattr(args, "verbose", False)  # (install-service and report take neither)
+    setup_logging(getattr(args, "log_level", None) or ("INFO" if verbose else "WARNING"))
     try:
+        # These two read no configuration (a broken one must not stop them).
+        if args.command == "install-service":
+            return _install_service(args)
+        if args.command == "report":
+            return _report(args)
         settings = load_settings(args.config, args.pipeline)
         if not (args.log_level or args.verbose) and args.command not in ("ptt", "bench"):
             # Each turn's JSON record is logged at INFO: the log is where it belongs.
@@ -188,13 +185,7 @@ def _report(args: argparse.Namespace) -> int:
     from assistant.compare import read_records
     from assistant.report import render
 
-    runs = []
-    for path in args.records:
-        try:
-            runs.append((path, *read_records(path)))
-        except AssistantError as e:
-            error_line(f"assistant: {e.code}: {e}")
-            return e.exit_status
+    runs = [(path, *read_records(path)) for path in args.records]
     page = render(runs)
     args.output.write_text(page)
     print(f"wrote {args.output}")
@@ -211,11 +202,7 @@ def _report(args: argparse.Namespace) -> int:
 def _install_service(args: argparse.Namespace) -> int:
     from assistant.service import install, report
 
-    try:
-        inst = install(args.user, args.root)
-    except AssistantError as e:
-        error_line(f"assistant: {e.code}: {e}")
-        return e.exit_status
+    inst = install(args.user, args.root)
     print(report(inst, args.user))
     return 0
 
@@ -277,15 +264,10 @@ async def _bench(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _compare(files: list[Path], args: argparse.Namespace) -> int:
-    from assistant.compare import CloudModel, compare, print_comparison, read_records
+    from assistant.compare import compare, print_comparison, read_records
 
     model = CloudModel(
-        rtt_ms=args.cloud_rtt_ms,
-        api_rtt_ms=args.cloud_api_rtt_ms,
-        asr_queue_ms=args.cloud_asr_queue_ms,
-        llm_queue_ms=args.cloud_llm_queue_ms,
-        tts_queue_ms=args.cloud_tts_queue_ms,
-        jitter_buffer_ms=args.cloud_jitter_buffer_ms,
+        **{f.name: getattr(args, f"cloud_{f.name}") for f in dataclasses.fields(CloudModel)}
     )
     common = []
     if args.config is not None:
@@ -296,10 +278,7 @@ def _compare(files: list[Path], args: argparse.Namespace) -> int:
     def progress(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
-    try:
-        written = compare(files, args.compare, common, model, progress)
-    except RuntimeError as e:
-        raise AssistantError(str(e)) from None
+    written = compare(files, args.compare, common, model, progress)
     print_comparison([read_records(p) for p in written])
     print(f"records in {args.compare}/; the page: assistant report {args.compare}/*.jsonl")
     return 0

@@ -20,7 +20,7 @@ import platform
 import resource
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -129,12 +129,24 @@ def write_records(path: Path, header: dict[str, Any], records: Sequence[dict[str
 @dataclasses.dataclass(frozen=True)
 class Hop:
     stage: str
-    """The stage name this hop adds to the turn (shown in the waterfall)."""
-    before: str
-    """The measured stage it comes before."""
+    """The stage name this hop adds to the turn (`report.STAGE_ORDER` places it)."""
     ms: float
     what: str
     source: str
+
+
+def _param(default: float, what: str) -> Any:
+    """A CloudModel parameter: `assistant bench --cloud-<name>` sets it (milliseconds)."""
+    return dataclasses.field(default=default, metadata={"help": what})
+
+
+def cloud_params() -> list[tuple[str, float, str]]:
+    """(option name, default, help) of each parameter, for the command line."""
+    defaults = CloudModel()
+    return [
+        (f.name.replace("_", "-"), getattr(defaults, f.name), f.metadata["help"])
+        for f in dataclasses.fields(CloudModel)
+    ]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,21 +159,18 @@ class CloudModel:
     which flatters the cloud on the hops (a data-centre GPU is faster) and on nothing else.
     """
 
-    rtt_ms: float = 40.0
-    """Device <-> cloud region round trip."""
-    api_rtt_ms: float = 30.0
-    """Orchestrator <-> a hosted service's endpoint, per request."""
-    frame_ms: float = 20.0
-    asr_queue_ms: float = 50.0
-    llm_queue_ms: float = 200.0
-    tts_queue_ms: float = 50.0
-    jitter_buffer_ms: float = 60.0
+    rtt_ms: float = _param(40.0, "device <-> cloud region round trip")
+    api_rtt_ms: float = _param(30.0, "orchestrator <-> hosted service round trip, per request")
+    frame_ms: float = _param(20.0, "audio frame the device sends")
+    asr_queue_ms: float = _param(50.0, "hosted speech-to-text queueing")
+    llm_queue_ms: float = _param(200.0, "hosted LLM queueing before its first token")
+    tts_queue_ms: float = _param(50.0, "hosted text-to-speech queueing")
+    jitter_buffer_ms: float = _param(60.0, "the device's jitter buffer")
 
     def hops(self) -> list[Hop]:
         return [
             Hop(
                 "uplink",
-                "asr",
                 self.rtt_ms / 2 + self.frame_ms,
                 f"the last audio frame ({self.frame_ms:.0f} ms) reaches the region: half a "
                 f"{self.rtt_ms:.0f} ms round trip",
@@ -171,14 +180,12 @@ class CloudModel:
             ),
             Hop(
                 "asr_hop",
-                "asr",
                 self.asr_queue_ms,
                 "a hosted speech-to-text service finalises the transcript on a shared queue",
                 "assumption: no provider publishes a queueing figure; set --cloud-asr-queue-ms",
             ),
             Hop(
                 "llm_hop",
-                "llm",
                 self.api_rtt_ms + self.llm_queue_ms,
                 f"a request to a hosted language model: a {self.api_rtt_ms:.0f} ms round trip "
                 f"plus {self.llm_queue_ms:.0f} ms of queueing and batching before its first "
@@ -188,7 +195,6 @@ class CloudModel:
             ),
             Hop(
                 "tts_hop",
-                "tts",
                 self.api_rtt_ms + self.tts_queue_ms,
                 f"a request to a hosted text-to-speech service: a {self.api_rtt_ms:.0f} ms "
                 f"round trip plus {self.tts_queue_ms:.0f} ms of queueing",
@@ -196,7 +202,6 @@ class CloudModel:
             ),
             Hop(
                 "downlink",
-                "playout",
                 self.rtt_ms / 2 + self.jitter_buffer_ms,
                 f"the first reply audio travels back (half the round trip) and waits in the "
                 f"device's jitter buffer ({self.jitter_buffer_ms:.0f} ms)",
@@ -245,7 +250,7 @@ def compare(
     out_dir: Path,
     common_args: Sequence[str],
     model: CloudModel,
-    progress: Any = print,
+    progress: Callable[[str], None] = print,
 ) -> list[Path]:
     """Each variant in its own process, back to back; then the cloud what-if. Returns the
     record files written."""
@@ -269,7 +274,7 @@ def compare(
         ]
         proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, check=False)
         if proc.returncode != 0 or not path.exists():
-            raise RuntimeError(f"{name}: assistant bench exited with {proc.returncode}")
+            raise AssistantError(f"{name}: assistant bench exited with {proc.returncode}")
         written.append(path)
     header, records = read_records(out_dir / "routed.jsonl")
     cloud_header, cloud_records = cloud_run(header, records, model)
