@@ -45,18 +45,23 @@ class Spy:
         self.inner.prefill(messages)
 
 
-class Stalls:
-    """A backend that says `before` and then hangs (as a wedged server does)."""
+class Scripted:
+    """A large-model backend that misbehaves on cue: refuses at once (`fail`), waits
+    `delay_s`, says `words`, then hangs (`hang`, as a wedged server does) or ends."""
 
-    def __init__(self, before: str = "", *, fail: bool = False) -> None:
-        self.before, self.fail = before, fail
+    def __init__(
+        self, words: str = "", *, delay_s: float = 0.0, hang: bool = False, fail: bool = False
+    ) -> None:
+        self.words, self.delay_s, self.hang, self.fail = words, delay_s, hang, fail
 
     def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
         if self.fail:
             raise LlmError("connection refused")
-        yield from (w + " " for w in self.before.split())
-        time.sleep(12)  # longer than any deadline here
-        yield "never"
+        time.sleep(self.delay_s)
+        yield from (w + " " for w in self.words.split())
+        if self.hang:
+            time.sleep(12)  # longer than any deadline here
+            yield "never"
 
     def warm(self, system_prompt: str) -> None:
         pass
@@ -116,13 +121,13 @@ async def test_a_failing_or_stalled_large_model_falls_back_within_its_deadline(
         assert esc is not None
         deadline_s = esc.model.first_token_s
         # Refused at once: the fast model answers.
-        a.engines.large = Stalls(fail=True)
+        a.engines.large = Scripted(fail=True)
         rec = await a.runner.run("Why is the sky blue?", speaker(a, tmp_path / "a.wav"))
         assert rec.outcome == "ok" and rec.extra["fallback"] == "fast"
         assert "connection refused" in rec.extra["large_error"]
         assert rec.reply and rec.first_audio_ms is not None and rec.first_audio_ms < 2000
         # Says nothing at all: the fast model answers once the first-token deadline passes.
-        a.engines.large, a.engines.large_worker = Stalls(), Worker("stalls-1")
+        a.engines.large, a.engines.large_worker = Scripted(hang=True), Worker("stalls-1")
         t0 = time.monotonic()
         rec = await a.runner.run("Why do cats purr?", speaker(a, tmp_path / "b.wav"))
         took = time.monotonic() - t0
@@ -131,29 +136,12 @@ async def test_a_failing_or_stalled_large_model_falls_back_within_its_deadline(
         assert rec.reply and "Let me think." not in rec.reply
         assert deadline_s <= took < deadline_s + 5
         # Starts, then stalls: it cannot take back what it said, so it apologizes.
-        a.engines.large = Stalls("Cats purr mostly when they are content, and")
+        a.engines.large = Scripted("Cats purr mostly when they are content, and", hang=True)
         a.engines.large_worker = Worker("stalls-2")  # the first one is still asleep
         rec = await a.runner.run("Why do cats purr?", speaker(a, tmp_path / "c.wav"))
         assert rec.outcome == "ok" and rec.extra["fallback"] == "apology"
         assert rec.reply.endswith(esc.apology), rec.reply
         assert "stalled" in rec.extra["large_error"]
-
-
-class Slow:
-    """A large model that takes `delay_s` to its first token, then answers."""
-
-    def __init__(self, delay_s: float, answer: str) -> None:
-        self.delay_s, self.answer = delay_s, answer
-
-    def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
-        time.sleep(self.delay_s)
-        yield from (w + " " for w in self.answer.split())
-
-    def warm(self, system_prompt: str) -> None:
-        pass
-
-    def prefill(self, messages: Sequence[Message]) -> None:
-        pass
 
 
 async def test_a_slow_large_model_is_preceded_by_the_acknowledgement(
@@ -168,7 +156,7 @@ async def test_a_slow_large_model_is_preceded_by_the_acknowledgement(
         rec = await a.runner.run("Why is the sky blue?", speaker(a, tmp_path / "a.wav"))
         assert "ack" not in rec.extra
         # ...but a slow one gets it, from the phrase rendered at start-up.
-        a.engines.large = Slow(1.5, "Because air scatters blue light the most.")
+        a.engines.large = Scripted("Because air scatters blue light the most.", delay_s=1.5)
         a.runner.large_first_clause_ms = 1500
         rec = await a.runner.run("Why is the sky blue?", speaker(a, tmp_path / "b.wav"))
     assert rec.extra["ack"] is True and rec.route == "large"
