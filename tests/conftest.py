@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import subprocess
@@ -167,6 +168,15 @@ def pulse_env(pulse: Pulse, monkeypatch: pytest.MonkeyPatch) -> Pulse:
     for k in ("XDG_RUNTIME_DIR", "PULSE_SINK", "PULSE_SOURCE"):
         monkeypatch.setenv(k, pulse.env[k])
     return pulse
+
+
+@pytest.fixture(autouse=True)
+def collect_garbage_after_each_test() -> Iterator[None]:
+    """A collection after every test, so an object a test leaks unclosed (socket, file,
+    subprocess) warns — an error under `filterwarnings = error` — in the test that leaked
+    it, instead of whenever the next full collection happens to run in a later test."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)

@@ -106,8 +106,14 @@ class Recorder:
         self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(5)
 
     def close(self) -> None:
-        self.client.loop_stop()
+        # Disconnect while the network loop still runs, so that it sends DISCONNECT and
+        # closes the socket; a socket left open (the broker went away and paho was between
+        # reconnects) is closed here rather than by the garbage collector.
         self.client.disconnect()
+        self.client.loop_stop()
+        sock = self.client.socket()
+        if sock is not None:
+            sock.close()
 
 
 @contextlib.contextmanager

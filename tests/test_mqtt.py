@@ -67,6 +67,7 @@ def test_discovery_status_and_state_are_retained(
     topic = "homeassistant/device/assistant_test/config"
     mq.wait_for(f"{BASE}/status", lambda p: p == "online")
     mq.wait_for(topic)
+    mq.wait_for(f"{BASE}/state")  # first published once the microphone is open
     # A subscriber that comes later gets them from the broker: they are retained.
     with recorder(broker, f"{BASE}/#", "homeassistant/#") as late:
         assert late.wait_for(f"{BASE}/status") == "online"

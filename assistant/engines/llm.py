@@ -260,6 +260,7 @@ class OpenAIChatModel:
             headers["Authorization"] = f"Bearer {self.api_key}"
         conn = self._connection()
         where = f"{self.url}/chat/completions"
+        response: http.client.HTTPResponse | None = None
         try:
             try:
                 conn.request("POST", f"{self.parsed.path}/chat/completions", body, headers)
@@ -271,6 +272,10 @@ class OpenAIChatModel:
                 raise LlmError(f"{where}: HTTP {response.status}: {detail}")
             yield from self._events(response, where)
         finally:
+            # A `Connection: close` response owns the socket: closing the connection
+            # alone would leave it open.
+            if response is not None:
+                response.close()
             conn.close()
 
     @staticmethod
