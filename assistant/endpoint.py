@@ -154,4 +154,4 @@ def looks_incomplete(transcript: str) -> bool:
         return True
     if text.endswith(("...", "…", ",", "-")):
         return True
-    return bool(_RUNS_ON.search(re.sub(r"[^a-z' ]+", " ", text).strip()))
+    return bool(_RUNS_ON.search(re.sub(r"[^a-z0-9' ]+", " ", text).strip()))

@@ -100,6 +100,9 @@ def test_looks_incomplete() -> None:
         "Turn on the kitchen lights.",
         "What time is it",
         "Why is the sky blue?",
+        "Remind me to call mom at 6.",  # a number ends it: Whisper writes digits
+        "Set the living room to 21",
+        "Dim the lights to 30%",
     ]:
         assert not looks_incomplete(text), text
 
