@@ -65,7 +65,7 @@ def write_wav(path: Path, samples: Pcm16, sample_rate_hz: int) -> None:
 
 
 async def paced_chunks(
-    samples: Pcm16, sample_rate_hz: int, clock: Clock, block_ms: int = 20
+    samples: Pcm16, sample_rate_hz: int, clock: Clock, block_ms: int = 10
 ) -> AsyncIterator[AudioChunk]:
     """Deliver audio as a microphone would: each block when its last sample is 'captured'."""
     block = sample_rate_hz * block_ms // 1000
@@ -202,7 +202,7 @@ class DeviceSpeaker(_Device):
     kind = "output"
 
     def __init__(
-        self, sample_rate_hz: int, clock: Clock, device: str | None = None, block_ms: int = 20
+        self, sample_rate_hz: int, clock: Clock, device: str | None = None, block_ms: int = 10
     ) -> None:
         self._lock = threading.Lock()
         self._buf: deque[Pcm16] = deque()
@@ -290,8 +290,8 @@ class DeviceMicrophone(_Device):
         clock: Clock,
         device: str | None = None,
         sample_rate_hz: int = 16_000,
-        block_ms: int = 20,
-        max_queued: int = 250,
+        block_ms: int = 10,
+        max_queued: int = 500,
     ) -> None:
         self.max_queued = max_queued
         self.dropped_blocks = 0

@@ -192,7 +192,9 @@ class AudioSection(Strict):
     input_device: str | None = None
     """sounddevice device name or index; None is the system default."""
     output_device: str | None = None
-    block_ms: Annotated[int, Field(ge=5, le=200)] = 20
+    block_ms: Annotated[int, Field(ge=5, le=200)] = 10
+    """Audio block size. 10 ms blocks are heard ~30 ms sooner than 20 ms ones through
+    PulseAudio (latency probe) for ~1.3 % more of one core while idle."""
 
 
 class LogSection(Strict):

@@ -27,7 +27,7 @@ async def first_block(mic: DeviceMicrophone) -> None:
 
 
 async def test_a_stalled_loop_drops_the_oldest_blocks_and_counts_them(pulse_env: Pulse) -> None:
-    mic = DeviceMicrophone(MONOTONIC, max_queued=10)  # 200 ms of 20 ms blocks
+    mic = DeviceMicrophone(MONOTONIC, block_ms=20, max_queued=10)  # 200 ms of 20 ms blocks
     mic.start()
     try:
         await first_block(mic)
@@ -55,7 +55,7 @@ async def test_frames_dropped_during_an_utterance_are_in_its_turn_record(
 ) -> None:
     question = espeak_wav("Please tell me what time it is right now.", tmp_path / "q.wav")
     runner = make_runner(FakeChatModel("unused"), asr=real_asr(settings))
-    mic = DeviceMicrophone(MONOTONIC, max_queued=5)
+    mic = DeviceMicrophone(MONOTONIC, block_ms=20, max_queued=5)
     listener = Listener(
         runner,
         vad(settings),
