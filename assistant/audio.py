@@ -211,6 +211,8 @@ class DeviceSpeaker(_Device):
         self._drained: asyncio.Event | None = None
         self.last_audible_ns = 0
         """Clock time of the last callback that handed real (non-silent) samples over."""
+        self.underflows = 0
+        """Callbacks PortAudio reported late while a reply was playing (a gap was heard)."""
         super().__init__(clock, device, sample_rate_hz, block_ms)
         self.output_latency_s = float(self._stream.latency)
 
@@ -218,6 +220,8 @@ class DeviceSpeaker(_Device):
         self._last_callback_ns = now_ns = self.clock.now_ns()
         out = outdata[:, 0]
         filled = 0
+        if status.output_underflow and now_ns - self.last_audible_ns < 100_000_000:
+            self.underflows += 1
         with self._lock:
             while filled < frames and self._buf:
                 head = self._buf[0]

@@ -47,7 +47,7 @@ class Health:
             worst.append(max(0.0, (self.clock.now_ns() - t0) / 1e6 - period_s * 1000))
             self.loop_lag_ms = max(worst)
 
-    def snapshot(self, dropped_frames: int, overflows: int) -> dict[str, object]:
+    def snapshot(self, dropped_frames: int, overflows: int, underflows: int) -> dict[str, object]:
         recent = list(self.first_audio_ms)
         return {
             "uptime_s": round((self.clock.now_ns() - self.started_ns) / 1e9),
@@ -57,6 +57,7 @@ class Health:
             "loop_lag_ms": round(self.loop_lag_ms, 1),
             "dropped_frames": dropped_frames,
             "input_overflows": overflows,
+            "output_underflows": underflows,
         }
 
 
@@ -89,7 +90,7 @@ async def run_daemon(a: Assistant) -> None:
             on_mute=mute,
             on_ptt=lambda start: listener.push_to_talk(start),
             on_mode=set_mode,
-            health=lambda: health.snapshot(mic.dropped_blocks, mic.overflows),
+            health=lambda: health.snapshot(mic.dropped_blocks, mic.overflows, speaker.underflows),
         )
 
         a.runner.actions = MqttActionSink(mqtt, a.settings.config.devices, a.runner.actions)
@@ -159,5 +160,9 @@ async def run_daemon(a: Assistant) -> None:
     finally:
         mic.close()
         speaker.close()
+        log.info(
+            "audio: %d blocks dropped, %d input overflows, %d output underflows mid-reply",
+            mic.dropped_blocks, mic.overflows, speaker.underflows,
+        )  # fmt: skip
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
