@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Protocol
 
@@ -17,6 +18,25 @@ _TAIL_S = 0.25
 """Digital silence appended to each utterance: cut right at the end of speech, Whisper
 mishears the last word more often ("call mom at six" -> "call my mistakes"); it costs
 nothing, the encoder window is fixed."""
+
+
+def collapse_repetition(text: str, min_words: int = 3) -> str:
+    """One copy of a transcript that is the same phrase of `min_words` or more said two or
+    three times over: Whisper's repetition loop, which a shortened window (and the wake
+    phrase as a prompt) brings out now and then ("Okay Nabu, what time is it? Okay Nabu,
+    what time is it"). Nobody asks a voice assistant the same thing twice in one breath,
+    and if they do, once is what they meant."""
+    words = text.split()
+    key = [re.sub(r"[^\w']", "", w.lower()) for w in words]
+    for times in (2, 3):
+        n, rest = divmod(len(words), times)
+        if (
+            rest == 0
+            and n >= min_words
+            and all(key[i * n : (i + 1) * n] == key[:n] for i in range(1, times))
+        ):
+            return " ".join(words[:n]).rstrip(",")
+    return text
 
 
 class Transcriber(Protocol):
@@ -117,7 +137,8 @@ class WhisperTranscriber:
                 max_length=min(224, 16 + int(8 * seconds)),
                 suppress_blank=True,
             )
-            texts.append(self._tokenizer.decode(result[0].sequences_ids[0]).strip())
+            text = self._tokenizer.decode(result[0].sequences_ids[0]).strip()
+            texts.append(collapse_repetition(text))
         return " ".join(t for t in texts if t)
 
     def _prompt_for(self, text: str) -> list[int]:
