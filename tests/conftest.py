@@ -21,6 +21,22 @@ from assistant.frames import Utterance
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSISTANT = Path(sys.executable).parent / "assistant"
+NO_USER_CONFIG = "/nonexistent-assistant-test-config"
+"""XDG_CONFIG_HOME for everything the tests start: the developer's own config never counts."""
+
+
+def run_assistant(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """`assistant ARGS…` to the end, output captured, without the developer's config."""
+    return subprocess.run(
+        [str(ASSISTANT), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "XDG_CONFIG_HOME": NO_USER_CONFIG, **(env or {})},
+    )
+
 
 PROBE_UTTERANCES = [
     ("01_time", "What time is it?"),
@@ -87,20 +103,14 @@ def bench_run(
     """`assistant bench --json` once on the probe utterances (real models, real time)."""
     d = tmp_path_factory.mktemp("bench")
     out = d / "records.jsonl"
-    proc = subprocess.run(
-        [
-            str(ASSISTANT),
-            "bench",
-            *(str(p) for p, _ in probe_utterances),
-            "--json",
-            str(out),
-            "--out-dir",
-            str(d / "replies"),
-        ],
-        capture_output=True,
-        text=True,
+    proc = run_assistant(
+        "bench",
+        *(str(p) for p, _ in probe_utterances),
+        "--json",
+        str(out),
+        "--out-dir",
+        str(d / "replies"),
         timeout=600,
-        env=dict(os.environ, XDG_CONFIG_HOME="/nonexistent-assistant-test-config"),
     )
     assert proc.returncode == 0, proc.stderr
     print(proc.stdout)
@@ -110,7 +120,7 @@ def bench_run(
 @pytest.fixture(scope="session")
 def settings() -> Settings:
     # Built-in defaults and the project's models.toml, whatever the developer's own config says.
-    os.environ["XDG_CONFIG_HOME"] = "/nonexistent-assistant-test-config"
+    os.environ["XDG_CONFIG_HOME"] = NO_USER_CONFIG
     return load_settings(None)
 
 
@@ -122,6 +132,7 @@ class Pulse:
         self.runtime_dir = runtime_dir
         self.env = dict(
             os.environ,
+            XDG_CONFIG_HOME=NO_USER_CONFIG,
             XDG_RUNTIME_DIR=str(runtime_dir),
             PULSE_SINK="spk",
             PULSE_SOURCE="mic.monitor",

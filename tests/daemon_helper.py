@@ -29,8 +29,7 @@ class Daemon:
         env: dict[str, str] | None = None,
         program: list[str] | None = None,
     ) -> None:
-        full_env = dict(pulse.env, XDG_CONFIG_HOME="/nonexistent-assistant-test-config")
-        full_env.update(env or {})
+        full_env = {**pulse.env, **(env or {})}
         self.proc = subprocess.Popen(
             [*(program or [str(ASSISTANT)]), "run", "--log-level", "INFO", *args],
             stdout=subprocess.PIPE,

@@ -4,32 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ASSISTANT, ROOT
-
-
-def run(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
-    base = dict(os.environ, XDG_CONFIG_HOME="/nonexistent-assistant-test-config")
-    return subprocess.run(
-        [str(ASSISTANT), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**base, **(env or {})},
-    )
+from tests.conftest import ROOT, run_assistant
 
 
 def test_invalid_config_exits_78_with_one_line_naming_file_and_field(tmp_path: Path) -> None:
     cfg = tmp_path / "config.toml"
     cfg.write_text("[assistant]\nmax_reply_tokens = 0\n")
     for command in (["check-config"], ["ask", "hi"], ["bench"], ["ptt"], ["run"]):
-        proc = run(*command, "--config", str(cfg))
+        proc = run_assistant(*command, "--config", str(cfg))
         assert proc.returncode == 78, proc.stderr
         lines = proc.stderr.strip().splitlines()
         assert lines == [
@@ -62,7 +48,7 @@ def test_missing_model_is_a_clear_error_not_a_traceback(
     cfg = tmp_path / "config.toml"
     cfg.write_text(f'models_file = "{models}"\n')
     for command in (["check-config"], ["ask", "hello"]):
-        proc = run(*command, "--config", str(cfg))
+        proc = run_assistant(*command, "--config", str(cfg))
         assert proc.returncode == 78
         assert "Traceback" not in proc.stderr
         assert expected in proc.stderr
@@ -70,7 +56,7 @@ def test_missing_model_is_a_clear_error_not_a_traceback(
 
 
 def test_check_config_prints_the_resolved_configuration(tmp_path: Path) -> None:
-    proc = run("check-config")
+    proc = run_assistant("check-config")
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["config_file"] == "(built-in defaults)"
@@ -92,7 +78,7 @@ def test_check_config_redacts_secrets(tmp_path: Path) -> None:
     )
     cfg = tmp_path / "config.toml"
     cfg.write_text(f'models_file = "{models}"\n')
-    proc = run("check-config", "--config", str(cfg))
+    proc = run_assistant("check-config", "--config", str(cfg))
     assert proc.returncode == 0, proc.stderr
     assert "sk-very-secret" not in proc.stdout
     assert json.loads(proc.stdout)["models"]["llm"]["large"]["api_key"] == "***"
@@ -101,7 +87,7 @@ def test_check_config_redacts_secrets(tmp_path: Path) -> None:
 @pytest.mark.models
 def test_ask_writes_the_spoken_reply_to_a_wav(tmp_path: Path) -> None:
     out = tmp_path / "reply.wav"
-    proc = run("ask", "What", "is", "the", "capital", "of", "France?", "--wav", str(out))
+    proc = run_assistant("ask", "What", "is", "the", "capital", "of", "France?", "--wav", str(out))
     assert proc.returncode == 0, proc.stderr
     assert "Paris" in proc.stdout
     assert "first audio" in proc.stderr
@@ -121,7 +107,7 @@ def test_ask_writes_the_spoken_reply_to_a_wav(tmp_path: Path) -> None:
 def test_missing_audio_device_is_named_in_a_clear_error(tmp_path: Path, pulse_env: object) -> None:
     cfg = tmp_path / "config.toml"
     cfg.write_text('[audio]\noutput_device = "no-such-speaker"\n')
-    proc = run("ask", "hello", "--config", str(cfg), env=dict(os.environ))
+    proc = run_assistant("ask", "hello", "--config", str(cfg), env=dict(os.environ))
     assert proc.returncode == 1
     errors = [line for line in proc.stderr.splitlines() if line.startswith("assistant: ")]
     assert len(errors) == 1

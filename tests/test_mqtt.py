@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import random
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ASSISTANT, Pulse, espeak_wav
+from tests.conftest import Pulse, espeak_wav, run_assistant
 from tests.daemon_helper import Daemon, SinkRecorder, loud_seconds, running_daemon
 from tests.mqtt_helper import Broker, Recorder, config_for, recorder
 
@@ -277,11 +275,7 @@ def test_mqtt_cleanup_removes_the_entities(
 ) -> None:
     topic = "homeassistant/device/assistant_test/config"
     cfg = config_dir(tmp_path_factory) / "config.toml"
-    proc = subprocess.run(
-        [str(ASSISTANT), "mqtt-cleanup", "--config", str(cfg)],
-        capture_output=True, text=True, timeout=60,
-        env=os.environ | {"XDG_CONFIG_HOME": "/nonexistent"},
-    )  # fmt: skip
+    proc = run_assistant("mqtt-cleanup", "--config", str(cfg), timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert f"cleared {topic}" in proc.stdout
     with recorder(broker, topic) as late:

@@ -3,13 +3,12 @@ and what the daemon does with bad credentials or a careless password file."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ASSISTANT, Pulse
+from tests.conftest import Pulse, run_assistant
 from tests.daemon_helper import Daemon, running_daemon
 from tests.mqtt_helper import TlsBroker, recorder
 
@@ -77,13 +76,7 @@ def test_a_password_file_readable_by_others_is_refused(
 ) -> None:
     cfg = tls_config(broker, tmp_path, "assistant", "s3cret")
     (tmp_path / "assistant.password").chmod(0o644)
-    proc = subprocess.run(
-        [str(ASSISTANT), "check-config", "--config", str(cfg)],
-        capture_output=True,
-        text=True,
-        env=pulse.env | {"XDG_CONFIG_HOME": "/nonexistent"},
-        timeout=60,
-    )
+    proc = run_assistant("check-config", "--config", str(cfg), env=pulse.env, timeout=60)
     assert proc.returncode == 78, proc.stderr
     assert "mqtt.password_file" in proc.stderr and "readable by others" in proc.stderr
 

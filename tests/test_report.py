@@ -21,7 +21,7 @@ from assistant.compare import (
     write_records,
 )
 from assistant.report import COLOURS, render
-from tests.conftest import ASSISTANT, BenchRun
+from tests.conftest import BenchRun, run_assistant
 
 
 def record(n: int, route: str = "fast", stages: dict[str, float] | None = None) -> dict[str, Any]:
@@ -70,12 +70,7 @@ def test_report_on_a_bad_file_exits_non_zero_with_one_line_and_writes_nothing(
     bad = tmp_path / "bad.jsonl"
     bad.write_text("{oops\n")
     out = tmp_path / "report.html"
-    proc = subprocess.run(
-        [str(ASSISTANT), "report", str(bad), "-o", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = run_assistant("report", str(bad), "-o", str(out), timeout=60)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [
         f"assistant: records: {bad}:1: not JSON (Expecting property name enclosed in double quotes)"
@@ -152,24 +147,13 @@ def test_report_from_a_real_bench_run_renders_in_headless_chromium(
     cloud = tmp_path / "cloud.jsonl"
     write_records(cloud, *cloud_run({**header, "label": "routed"}, records, CloudModel()))
     page = tmp_path / "report.html"
-    proc = subprocess.run(
-        [
-            str(ASSISTANT),
-            "report",
-            str(routed),
-            str(cloud),
-            "-o",
-            str(page),
-            "--figures",
-            str(tmp_path / "figs"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    figs_dir = tmp_path / "figs"
+    proc = run_assistant(
+        "report", str(routed), str(cloud), "-o", str(page), "--figures", str(figs_dir), timeout=60
     )
     assert proc.returncode == 0, proc.stderr
     # Each figure also stands alone (the README shows one): well-formed SVG.
-    figs = {p.stem: ElementTree.parse(p).getroot() for p in (tmp_path / "figs").glob("*.svg")}
+    figs = {p.stem: ElementTree.parse(p).getroot() for p in figs_dir.glob("*.svg")}
     assert {"median-breakdown", "cdf-runs", "waterfall-0", "waterfall-1"} <= set(figs)
     assert all(root.tag == "{http://www.w3.org/2000/svg}svg" for root in figs.values())
     shot = tmp_path / "shot.png"
@@ -213,11 +197,8 @@ def test_bench_compare_runs_each_configuration_and_the_what_if(
         p for p, text in probe_utterances if text in ("What time is it?", "Why is the sky blue?")
     ]
     out = tmp_path / "cmp"
-    proc = subprocess.run(
-        [str(ASSISTANT), "bench", *map(str, wavs), "--compare", str(out), "--cloud-rtt-ms", "50"],
-        capture_output=True,
-        text=True,
-        timeout=900,
+    proc = run_assistant(
+        "bench", *map(str, wavs), "--compare", str(out), "--cloud-rtt-ms", "50", timeout=900
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = {p.stem: read_records(p) for p in sorted(out.glob("*.jsonl"))}

@@ -19,8 +19,7 @@ from assistant.config import Config
 from assistant.errors import EXIT_CONFIG
 from assistant.logs import JournalFormatter, priority
 from assistant.service import TEMPLATE_EXEC, config_template, render_unit
-from tests.conftest import ASSISTANT, ROOT
-from tests.test_cli import run
+from tests.conftest import ASSISTANT, ROOT, run_assistant
 
 
 def systemd_analyze() -> str:
@@ -33,7 +32,7 @@ def systemd_analyze() -> str:
 @pytest.fixture
 def system_install(tmp_path: Path) -> tuple[Path, subprocess.CompletedProcess[str]]:
     root = tmp_path / "root"
-    proc = run("install-service", "--root", str(root))
+    proc = run_assistant("install-service", "--root", str(root))
     assert proc.returncode == 0, proc.stderr
     return root, proc
 
@@ -41,7 +40,7 @@ def system_install(tmp_path: Path) -> tuple[Path, subprocess.CompletedProcess[st
 @pytest.fixture
 def user_install(tmp_path: Path) -> tuple[Path, subprocess.CompletedProcess[str]]:
     home = tmp_path / "config"
-    proc = run("install-service", "--user", env={"XDG_CONFIG_HOME": str(home)})
+    proc = run_assistant("install-service", "--user", env={"XDG_CONFIG_HOME": str(home)})
     assert proc.returncode == 0, proc.stderr
     return home, proc
 
@@ -125,11 +124,11 @@ def test_install_service_writes_a_config_that_validates_and_prints_the_commands(
     want = "" if os.geteuid() == 0 else "sudo "
     assert f"  {want}systemctl daemon-reload" in lines
     assert f"  {want}systemctl enable --now assistant.service" in lines
-    checked = run("check-config", "--config", str(config))
+    checked = run_assistant("check-config", "--config", str(config))
     assert checked.returncode == 0, checked.stderr
     # An existing config is never overwritten.
     config.write_text("[memory]\nmax_turns = 2\n")
-    again = run("install-service", "--root", str(root))
+    again = run_assistant("install-service", "--root", str(root))
     assert again.returncode == 0 and f"kept {config}" in again.stdout
     assert config.read_text() == "[memory]\nmax_turns = 2\n"
 
@@ -151,7 +150,7 @@ def test_install_service_that_cannot_write_says_so_in_one_line(tmp_path: Path) -
         if os.access(root / "etc", os.W_OK):  # root ignores modes: use a file in the way
             (root / "etc").chmod(0o700)
             (root / "etc/systemd").write_text("not a directory")
-        proc = run("install-service", "--root", str(root))
+        proc = run_assistant("install-service", "--root", str(root))
     finally:
         (root / "etc").chmod(0o700)
     assert proc.returncode == 1
@@ -239,7 +238,9 @@ def test_an_empty_mqtt_credential_stops_run_at_once_with_exit_78(tmp_path: Path)
         '[mqtt]\nurl = "mqtt://127.0.0.1:1"\nusername = "a"\n'
         'password_credential = "mqtt-password"\n'
     )
-    proc = run("run", "--config", str(cfg), env={"CREDENTIALS_DIRECTORY": str(creds)}, timeout=30)
+    proc = run_assistant(
+        "run", "--config", str(cfg), env={"CREDENTIALS_DIRECTORY": str(creds)}, timeout=30
+    )
     assert proc.returncode == EXIT_CONFIG
     assert proc.stderr.strip().splitlines() == [
         f"assistant: config: mqtt.password_credential: {creds / 'mqtt-password'} is empty: "
