@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from assistant.audio import BLOCK_MS
 from assistant.errors import ConfigError, ModelNotFoundError
 from assistant.intents import DeviceKind
 
@@ -192,9 +193,7 @@ class AudioSection(Strict):
     input_device: str | None = None
     """sounddevice device name or index; None is the system default."""
     output_device: str | None = None
-    block_ms: Annotated[int, Field(ge=5, le=200)] = 10
-    """Audio block size. 10 ms blocks are heard ~30 ms sooner than 20 ms ones through
-    PulseAudio (latency probe) for ~1.3 % more of one core while idle."""
+    block_ms: Annotated[int, Field(ge=5, le=200)] = BLOCK_MS
 
 
 class LogSection(Strict):
