@@ -215,18 +215,23 @@ class DeviceSpeaker(_Device):
         self._drained: asyncio.Event | None = None
         self.last_audible_ns = 0
         """Clock time of the last callback that handed real (non-silent) samples over."""
-        self.underflows = 0
-        """Callbacks PortAudio reported late while a reply was playing (a gap was heard)."""
+        self.gaps = 0
+        """Times a reply was interrupted mid-way: PortAudio reported an underflow, or the
+        callback came later than the audio buffered ahead of it lasts (ALSA's PulseAudio
+        plugin reports no underflows, so the timing is what sees them there)."""
         super().__init__(clock, device, sample_rate_hz, block_ms)
         self.output_latency_s = float(self._stream.latency)
+        self._gap_ns = int((block_ms / 1000 + self.output_latency_s) * 1e9)
 
     def _callback(self, outdata: Any, frames: int, time_info: Any, status: Any) -> None:
-        self._last_callback_ns = now_ns = self.clock.now_ns()
+        now_ns = self.clock.now_ns()
+        previous_ns, self._last_callback_ns = self._last_callback_ns, now_ns
         out = outdata[:, 0]
         filled = 0
-        if status.output_underflow and now_ns - self.last_audible_ns < 100_000_000:
-            self.underflows += 1
         with self._lock:
+            mid_reply = self._buf and self.last_audible_ns == previous_ns
+            if mid_reply and (status.output_underflow or now_ns - previous_ns > self._gap_ns):
+                self.gaps += 1
             while filled < frames and self._buf:
                 head = self._buf[0]
                 n = min(frames - filled, len(head) - self._head_pos)

@@ -47,7 +47,7 @@ class Health:
             worst.append(max(0.0, (self.clock.now_ns() - t0) / 1e6 - period_s * 1000))
             self.loop_lag_ms = max(worst)
 
-    def snapshot(self, dropped_frames: int, overflows: int, underflows: int) -> dict[str, object]:
+    def snapshot(self, dropped_frames: int, overflows: int, output_gaps: int) -> dict[str, object]:
         recent = list(self.first_audio_ms)
         return {
             "uptime_s": round((self.clock.now_ns() - self.started_ns) / 1e9),
@@ -57,7 +57,7 @@ class Health:
             "loop_lag_ms": round(self.loop_lag_ms, 1),
             "dropped_frames": dropped_frames,
             "input_overflows": overflows,
-            "output_underflows": underflows,
+            "output_gaps": output_gaps,
         }
 
 
@@ -90,7 +90,7 @@ async def run_daemon(a: Assistant) -> None:
             on_mute=mute,
             on_ptt=lambda start: listener.push_to_talk(start),
             on_mode=set_mode,
-            health=lambda: health.snapshot(mic.dropped_blocks, mic.overflows, speaker.underflows),
+            health=lambda: health.snapshot(mic.dropped_blocks, mic.overflows, speaker.gaps),
         )
 
         a.runner.actions = MqttActionSink(mqtt, a.settings.config.devices, a.runner.actions)
@@ -161,8 +161,8 @@ async def run_daemon(a: Assistant) -> None:
         mic.close()
         speaker.close()
         log.info(
-            "audio: %d blocks dropped, %d input overflows, %d output underflows mid-reply",
-            mic.dropped_blocks, mic.overflows, speaker.underflows,
+            "audio: %d blocks dropped, %d input overflows, %d gaps in replies",
+            mic.dropped_blocks, mic.overflows, speaker.gaps,
         )  # fmt: skip
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

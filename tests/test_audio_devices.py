@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assistant.app import Settings
-from assistant.audio import DeviceMicrophone
+from assistant.audio import DeviceMicrophone, DeviceSpeaker
 from assistant.clock import MONOTONIC
 from assistant.endpoint import EndpointSettings
 from assistant.engines.fakes import FakeChatModel
+from assistant.frames import Pcm16
 from assistant.listener import Listener, ListenSettings
 from tests.conftest import Pulse, espeak_wav
 from tests.test_listener import RealTimeSpeaker, real_asr, vad
@@ -89,3 +92,36 @@ async def test_frames_dropped_during_an_utterance_are_in_its_turn_record(
     # which words those are depends on scheduling).
     text = record.transcript.lower()
     assert text.startswith("please") and text.rstrip(".").endswith("right now"), text
+
+
+async def play_tone(speaker: DeviceSpeaker, seconds: float, stall_s: float = 0.0) -> None:
+    """Play a tone through the real output stream; with `stall_s`, hold the speaker's buffer
+    lock that long mid-reply, so its callback (PortAudio's thread) is late, as under load."""
+    rate = speaker.sample_rate_hz
+    tone = (np.sin(np.arange(int(seconds * rate)) / rate * 2 * np.pi * 440) * 8000).astype(np.int16)
+
+    async def chunks() -> AsyncIterator[Pcm16]:
+        for start in range(0, len(tone), rate // 10):
+            yield tone[start : start + rate // 10]
+
+    playing = asyncio.create_task(speaker.play(chunks(), lambda ns: None))
+    await asyncio.sleep(seconds / 2)
+    if stall_s:
+        with speaker._lock:
+            time.sleep(stall_s)  # noqa: ASYNC251 (the point: the callback waits behind it)
+    await playing
+
+
+async def test_a_late_output_callback_mid_reply_counts_as_a_gap(pulse_env: Pulse) -> None:
+    speaker = DeviceSpeaker(22_050, MONOTONIC)
+    speaker.start()
+    try:
+        # As in the daemon, whose speaker is open long before a reply: a fresh server's
+        # first callbacks come irregularly.
+        await asyncio.sleep(1.5)
+        await play_tone(speaker, 1.0)
+        assert speaker.gaps == 0  # a reply played on time has none
+        await play_tone(speaker, 1.0, stall_s=0.3)
+        assert speaker.gaps >= 1  # (PortAudio may be late once more as it catches up)
+    finally:
+        speaker.close()

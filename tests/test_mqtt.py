@@ -249,7 +249,7 @@ def test_health_is_published_retained(daemon: Daemon, broker: Broker) -> None:
         health = json.loads(mq.wait_for(f"{BASE}/health", timeout_s=5))
     assert health["uptime_s"] > 0 and health["turns"] >= 1
     assert health["first_audio_p50_ms"] > 0 and health["loop_lag_ms"] >= 0
-    assert {"dropped_frames", "input_overflows", "output_underflows", "mqtt_dropped"} <= set(health)
+    assert {"dropped_frames", "input_overflows", "output_gaps", "mqtt_dropped"} <= set(health)
 
 
 def test_ptt_set_arms_a_wake_word_pipeline(pulse: Pulse, broker: Broker, tmp_path: Path) -> None:
