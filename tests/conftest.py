@@ -53,13 +53,20 @@ PROBE_UTTERANCES = [
 """The black-box probe's ten utterances (../shared/latency/make_utterances.py)."""
 
 
-def espeak_wav(text: str, path: Path, lead_s: float = 0.5, trail_s: float = 1.5) -> Path:
+def espeak_wav(
+    text: str,
+    path: Path,
+    lead_s: float = 0.5,
+    trail_s: float = 1.5,
+    voice: str = "en-us",
+    wpm: int = 160,
+) -> Path:
     """A test utterance as the probe makes them: espeak-ng, 16 kHz mono, padded, -3 dBFS."""
     from assistant.audio import read_wav, write_wav
     from assistant.levels import speech_end_sample
 
     raw = path.with_suffix(".raw.wav")
-    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "160", "-w", str(raw), text], check=True)
+    subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "-w", str(raw), text], check=True)
     x = read_wav(raw, 16_000).astype(np.float64)
     nz = np.flatnonzero(np.abs(x) > 32768 * 10 ** (-50 / 20))
     x = x[nz[0] : nz[-1] + 1]

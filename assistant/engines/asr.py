@@ -60,10 +60,11 @@ class WhisperTranscriber:
     Measured on 194 espeak-ng utterances (the router's 97 texts in two voices, cut as the
     end-pointer cuts them: 0.3 s pre-roll, 0.15 s of trailing silence;
     `scripts/asr-window-sweep`), word error rate and time per utterance (p50/p95) here:
-    30 s 19.3 %, 360/462 ms; 15 s 17.8 %, 175/267 ms; 10 s 17.7 %, 118/210 ms. 15 s is
-    the default: no less accurate than 30, half the time. At 10 s Whisper sometimes
-    repeats itself ("turn off all the lights in the bedroom turn off all the lights in the
-    bedroom"; 1-2 of 194 in each of three runs); at 15 s it did not.
+    30 s 19.4 %, 351/446 ms; 15 s 17.7 %, 172/265 ms; 10 s 16.3 %, 117/203 ms. 15 s is
+    the default: no less accurate than 30, half the time. At 10 s, before
+    `collapse_repetition` existed, Whisper repeated itself on 1-2 of the 194 ("turn off
+    all the lights in the bedroom turn off all the lights in the bedroom") and at 15 s on
+    none; the 10 s figure above is after that guard, which catches exact repeats only.
     Padding the audio before the mel filter bank (as openai-whisper does) instead of the
     features was no better (20.7 % at 30 s, 20.6 % at 10 s).
     """
