@@ -35,3 +35,19 @@ def speech_end_sample(samples: Pcm16, sample_rate_hz: int) -> int | None:
     if voiced.size == 0 or levels.max() < FLOOR_DBFS:
         return None
     return (int(voiced[-1]) + 1) * (sample_rate_hz * FRAME_MS // 1000)
+
+
+INAUDIBLE_DBFS = -70.0
+"""Below this a sample is inaudible at any sane volume (Piper starts each render with
+~30 ms at -100 dBFS)."""
+
+
+def audible_start(samples: Pcm16, sample_rate_hz: int, keep_ms: int = 5) -> int:
+    """Index `keep_ms` before the first sample at or above `INAUDIBLE_DBFS` (0 if it comes
+    sooner; `len(samples)` if none does): where a reply's audio should start, so that its
+    first sample is heard rather than silence sent ahead of it."""
+    floor = 32768 * 10 ** (INAUDIBLE_DBFS / 20)
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) >= floor)
+    if loud.size == 0:
+        return len(samples)
+    return max(0, int(loud[0]) - sample_rate_hz * keep_ms // 1000)

@@ -54,6 +54,7 @@ from assistant.intents import (
     say_time,
 )
 from assistant.latency import Outcome, TurnRecord, TurnTrace, build_record
+from assistant.levels import audible_start
 from assistant.memory import ConversationMemory
 from assistant.router import Path as RoutePath
 from assistant.router import Route, route
@@ -545,10 +546,21 @@ class TurnRunner:
         commit: TurnGate | None,
     ) -> AsyncGenerator[Pcm16, None]:
         tts, gate = self.engines.tts, self.engines.gate
+        rate = tts.sample_rate_hz
+        started = False  # the reply's first audible sample went out
 
         def render(text: str) -> Iterator[Pcm16]:
             with gate.hold():
                 yield from tts.synthesize(text)
+
+        def audible(pcm: Pcm16) -> Pcm16:
+            """Until the reply is heard, the silence a render starts with is dead air in
+            the latency: dropped. (Later it is the pause between clauses: kept.)"""
+            nonlocal started
+            if not started:
+                pcm = pcm[audible_start(pcm, rate) :]
+                started = pcm.size > 0
+            return pcm
 
         try:
             async for clause in clauses:
@@ -558,7 +570,8 @@ class TurnRunner:
                     trace.mark("tts_first_audio")
                     if commit is not None and not commit.is_committed:
                         await commit.wait()
-                    yield ready
+                    if (pcm := audible(ready)).size:
+                        yield pcm
                     continue
                 audio = self.engines.tts_worker.stream(
                     lambda c=clause: render(c),  # type: ignore[misc]
@@ -570,7 +583,8 @@ class TurnRunner:
                             trace.mark("tts_first_audio")
                             if commit is not None and not commit.is_committed:
                                 await commit.wait()  # speculative: nothing plays before the hold
-                            yield pcm
+                            if (pcm := audible(pcm)).size:
+                                yield pcm
                 finally:
                     await audio.aclose()
         finally:

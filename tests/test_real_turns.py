@@ -14,6 +14,7 @@ import pytest
 from assistant.app import Settings, open_assistant
 from assistant.audio import DeviceSpeaker, WavSpeaker, read_wav
 from assistant.bench import sample_files
+from assistant.levels import audible_start
 from tests.conftest import BenchRun, Pulse, utterance_from_file
 
 pytestmark = pytest.mark.models
@@ -53,6 +54,7 @@ async def test_capital_of_france_from_a_wav(settings: Settings, tmp_path: Path) 
     assert rec.route == "fast" and rec.reply
     seconds, peak = wav_seconds_and_peak(out)
     assert seconds > 0.5 and peak > 3000
+    assert_heard_from_the_first_sample(out)
     assert set(rec.ms) >= {"endpoint", "asr", "llm", "clause", "tts", "playout"}
     assert rec.first_audio_ms is not None and rec.first_audio_ms > rec.ms["asr"]
 
@@ -74,6 +76,15 @@ async def test_what_time_is_it_says_the_current_hour(settings: Settings, tmp_pat
     )
     assert now.strftime("%A") in typed.reply and now.strftime("%B") in typed.reply
     assert wav_seconds_and_peak(tmp_path / "t.wav")[1] > 3000
+    assert_heard_from_the_first_sample(tmp_path / "t.wav")
+
+
+def assert_heard_from_the_first_sample(path: Path) -> None:
+    """Piper starts a render with ~30 ms of silence; a reply must not make us wait for it."""
+    with wave.open(str(path)) as w:
+        rate = w.getframerate()
+        x = np.frombuffer(w.readframes(w.getnframes()), np.int16)
+    assert audible_start(x, rate, keep_ms=0) <= rate * 6 // 1000, audible_start(x, rate, 0)
 
 
 async def test_system_prompt_is_cached_so_a_turn_prefills_only_new_words(
