@@ -72,9 +72,9 @@ class AsrModel(ModelSource):
     compute_type: str = "int8"
     language: str = "en"
     beam_size: PositiveInt = 5
-    window_s: Annotated[float, Field(ge=5, le=30)] = 15.0
+    window_s: Annotated[float, Field(ge=5, le=30)] = 10.0
     """Whisper encoder window in seconds for utterances that fit in it (longer ones get the
-    30 s it was trained on); see `engines/asr.py` for what 15 s costs and saves."""
+    30 s it was trained on); see `engines/asr.py` for what 10 s costs and saves."""
     threads: PositiveInt = 2
 
 

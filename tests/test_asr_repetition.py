@@ -16,6 +16,15 @@ from assistant.engines.asr import collapse_repetition
         ),
         ("turn on the kitchen lights turn on the kitchen lights", "turn on the kitchen lights"),
         ("Turn off the fan. Turn off the fan. Turn off the fan.", "Turn off the fan."),
+        # cut short by the decoder's length bound (seen with a 6-8 s window)
+        (
+            "Turn off all the lights in the bedroom Turn off all the lights in the bedroom Turn",
+            "Turn off all the lights in the bedroom",
+        ),
+        (
+            "Can you close the garage? Can you close the garage? Can you close",
+            "Can you close the garage?",
+        ),
     ],
 )
 def test_a_phrase_repeated_is_kept_once(heard: str, kept: str) -> None:
@@ -30,6 +39,8 @@ def test_a_phrase_repeated_is_kept_once(heard: str, kept: str) -> None:
         "What time is it?",
         "turn on the lights and turn on the fan",
         "set a timer set a timer for ten minutes",
+        "turn on the lights turn on",  # one copy and a half is not a loop
+        "the the the the",  # a stammer, shorter than a phrase
         "",
     ],
 )

@@ -22,19 +22,15 @@ nothing, the encoder window is fixed."""
 
 def collapse_repetition(text: str, min_words: int = 3) -> str:
     """One copy of a transcript that is the same phrase of `min_words` or more said two or
-    three times over: Whisper's repetition loop, which a shortened window (and the wake
-    phrase as a prompt) brings out now and then ("Okay Nabu, what time is it? Okay Nabu,
-    what time is it"). Nobody asks a voice assistant the same thing twice in one breath,
-    and if they do, once is what they meant."""
+    more times over, the last copy possibly cut short: Whisper's repetition loop, which a
+    shortened window (and the wake phrase as a prompt) brings out now and then ("Okay Nabu,
+    what time is it? Okay Nabu, what time is it"), and which the decoder's length bound
+    cuts off mid-phrase ("Turn off the fan Turn off the fan Turn"). Nobody asks a voice
+    assistant the same thing twice in one breath, and if they do, once is what they meant."""
     words = text.split()
     key = [re.sub(r"[^\w']", "", w.lower()) for w in words]
-    for times in (2, 3):
-        n, rest = divmod(len(words), times)
-        if (
-            rest == 0
-            and n >= min_words
-            and all(key[i * n : (i + 1) * n] == key[:n] for i in range(1, times))
-        ):
+    for n in range(min_words, len(words) // 2 + 1):
+        if all(key[i] == key[i % n] for i in range(n, len(key))):
             return " ".join(words[:n]).rstrip(",")
     return text
 
@@ -60,13 +56,14 @@ class WhisperTranscriber:
     Measured on 194 espeak-ng utterances (the router's 97 texts in two voices, cut as the
     end-pointer cuts them: 0.3 s pre-roll, 0.15 s of trailing silence;
     `scripts/asr-window-sweep`), word error rate and time per utterance (p50/p95) here:
-    30 s 19.4 %, 351/446 ms; 15 s 17.7 %, 172/265 ms; 10 s 16.3 %, 117/203 ms. 15 s is
-    the default: no less accurate than 30, half the time. At 10 s, before
-    `collapse_repetition` existed, Whisper repeated itself on 1-2 of the 194 ("turn off
-    all the lights in the bedroom turn off all the lights in the bedroom") and at 15 s on
-    none; the 10 s figure above is after that guard, which catches exact repeats only.
-    Padding the audio before the mel filter bank (as openai-whisper does) instead of the
-    features was no better (20.7 % at 30 s, 20.6 % at 10 s).
+    30 s 19.4 %, 351/446 ms; 15 s 17.7 %, 181/275 ms; 10 s 16.3 %, 130/220 ms; 8 s
+    18.9 %, 107/194 ms; 6 s 22.8 %, 99/214 ms. 10 s is the default: the most accurate and a
+    third of the time of 30. Below it Whisper starts to loop ("turn off the bedroom fan
+    turn off the bedroom fan turn"; 2 of 194 at 8 s, 5 at 6 s), which `collapse_repetition`
+    cuts back to one copy (the 8 and 6 s error rates above are from before it caught a
+    copy cut short); at 10 s it looped on 1-2 of 194 in earlier runs, on none in the
+    last. Padding the audio before the mel filter bank (as openai-whisper does) instead of
+    the features was no better (20.7 % at 30 s, 20.6 % at 10 s).
     """
 
     def __init__(
