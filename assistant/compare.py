@@ -212,13 +212,26 @@ class CloudModel:
         ]
 
     def apply(self, record: dict[str, Any]) -> dict[str, Any]:
-        """The record as it would be with the hops added (stages still add up)."""
+        """The record as it would be with the hops added (stages still add up), less what
+        the hold's wait would have hidden."""
         if record.get("outcome") != "ok" or record.get("first_audio_ms") is None:
             return dict(record)
         added = {h.stage: h.ms for h in self.hops()}
         out = dict(record)
-        out["ms"] = {**record.get("ms", {}), **added}
-        extra = sum(added.values())
+        ms = {**record.get("ms", {}), **added}
+        # A reply that was ready before the end-pointer's hold waited for it (`held_ms`,
+        # part of `playout`). The hops before the reply exists (all but the downlink) would
+        # have run during that wait, the turn being speculative: they only cost what the
+        # wait does not cover.
+        held = float(record.get("held_ms") or 0.0)
+        absorbed = min(held, sum(v for k, v in added.items() if k != "downlink"))
+        if absorbed > 0 and isinstance(ms.get("playout"), int | float):
+            ms["playout"] = round(ms["playout"] - absorbed, 1)
+            out["held_ms"] = round(held - absorbed, 1)
+        else:
+            absorbed = 0.0
+        out["ms"] = ms
+        extra = sum(added.values()) - absorbed
         out["first_audio_ms"] = round(record["first_audio_ms"] + extra, 1)
         if record.get("total_ms") is not None:
             out["total_ms"] = round(record["total_ms"] + extra, 1)

@@ -36,6 +36,7 @@ STAGE_ORDER = [
     "clause",
     "tts_hop",
     "tts",
+    "hold",
     "downlink",
     "playout",
 ]
@@ -50,6 +51,7 @@ COLOURS = {
     "llm": "#009e73",
     "clause": "#f0e442",
     "tts": "#cc79a7",
+    "hold": "#dddddd",
     "playout": "#444444",
     "uplink": "#d55e00",
     "asr_hop": "#e69f00",
@@ -65,6 +67,7 @@ LABELS = {
     "llm": "LLM first token",
     "clause": "first clause",
     "tts": "TTS",
+    "hold": "held until the user is surely done",
     "playout": "to the device",
     "uplink": "uplink (modelled)",
     "asr_hop": "ASR queue (modelled)",
@@ -188,7 +191,12 @@ def _names(runs: Sequence[Run]) -> list[str]:
 
 
 def _stages(record: dict[str, Any]) -> list[tuple[str, float]]:
-    ms = record.get("ms") or {}
+    ms = dict(record.get("ms") or {})
+    held = record.get("held_ms")
+    if isinstance(held, int | float) and held > 0 and isinstance(ms.get("playout"), int | float):
+        # A reply ready before the end-pointer's hold waits for it: shown as such, not as
+        # time spent getting the audio to the device.
+        ms["hold"], ms["playout"] = float(held), max(0.0, float(ms["playout"]) - held)
     known = [(s, float(ms[s])) for s in STAGE_ORDER if isinstance(ms.get(s), int | float)]
     other = [
         (s, float(v)) for s, v in ms.items() if s not in STAGE_ORDER and isinstance(v, int | float)
@@ -288,7 +296,9 @@ def _cloud_table(hops: Sequence[dict[str, Any]]) -> str:
     total = sum(float(h.get("ms", 0)) for h in hops)
     return (
         "<p class='modelled'>A model, not a measurement: each turn of the routed run plus "
-        f"these hops ({total:.0f} ms per turn). The compute is ours; a hosted pipeline would "
+        f"these hops ({total:.0f} ms per turn), less the part of them that the wait for the "
+        "end-pointer's hold would have hidden (the turn starts speculatively; only the "
+        "downlink comes after the hold). The compute is ours; a hosted pipeline would "
         "pay these trips on top of its own (faster, GPU) compute.</p>"
         "<table id='cloud-model'><tr><th>hop</th><th>adds</th><th>what</th><th>source</th></tr>"
         + rows

@@ -101,6 +101,31 @@ def test_the_cloud_what_if_adds_each_hop_and_the_stages_still_add_up() -> None:
     assert out[2] == records[2]  # a failed turn is left as it was
 
 
+@pytest.mark.parametrize(("held", "hidden"), [(100.0, 100.0), (500.0, 400.0), (0.0, 0.0)])
+def test_the_cloud_what_if_hops_run_during_the_hold_s_wait(held: float, hidden: float) -> None:
+    # The reply was ready `held` ms before the hold ended; the hops before the reply
+    # exists (all but the downlink: 400 ms here) would have run in that wait.
+    model = CloudModel(rtt_ms=40, api_rtt_ms=30, llm_queue_ms=200)
+    stages = {"endpoint": 130.0, "asr": 130.0, "llm": 60.0, "tts": 90.0, "playout": held + 5}
+    before = record(1, "fast", stages) | {"held_ms": held, "commit_ms": 400.0}
+    (after,) = cloud_run({"label": "routed", "measured": True}, [before], model)[1]
+    hops = 20 + 20 + 50 + (30 + 200) + (30 + 50) + (20 + 60)
+    assert after["first_audio_ms"] == pytest.approx(before["first_audio_ms"] + hops - hidden)
+    assert after["held_ms"] == pytest.approx(held - hidden)
+    assert after["ms"]["playout"] == pytest.approx(held + 5 - hidden)
+    assert sum(after["ms"].values()) == pytest.approx(after["first_audio_ms"])
+
+
+def test_a_reply_that_waited_for_the_hold_shows_the_wait_as_such(tmp_path: Path) -> None:
+    stages = {"endpoint": 130.0, "asr": 130.0, "tts": 90.0, "playout": 215.0}
+    held = record(1, "intent", stages) | {"held_ms": 200.0}
+    page = render([(tmp_path / "r.jsonl", {"label": "routed", "measured": True}, [held])])
+    waterfall = page[page.index("<svg id='waterfall-0'") :]
+    assert "held until the user is surely done" in waterfall
+    assert "<title>held until the user is surely done: 200 ms</title>" in waterfall
+    assert "<title>to the device: 15 ms</title>" in waterfall
+
+
 def test_the_page_is_self_contained_and_labels_the_model(tmp_path: Path) -> None:
     routed = [record(i) for i in range(5)] + [
         record(9, "intent", {"endpoint": 130, "asr": 380, "tts": 20})
@@ -221,6 +246,8 @@ def test_bench_compare_runs_each_configuration_and_the_what_if(
     assert hops["uplink"] == 25 + 20 and hops["downlink"] == 25 + 60
     for measured, modelled in zip(runs["routed"][1], cloud, strict=True):
         added = modelled["first_audio_ms"] - measured["first_audio_ms"]
-        assert added == pytest.approx(sum(hops.values()), abs=0.2)
+        before_reply = sum(hops.values()) - hops["downlink"]
+        hidden = min(measured.get("held_ms") or 0.0, before_reply)
+        assert added == pytest.approx(sum(hops.values()) - hidden, abs=0.2)
     table = proc.stdout.splitlines()
     assert any(line.startswith("cloud") and "(modelled)" in line for line in table)
