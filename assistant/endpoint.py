@@ -25,7 +25,7 @@ class EndpointSettings:
     """Shorter bursts (a click, a cough) do not start an utterance."""
     pause_ms: int = 200
     """Silence after which the turn starts speculatively."""
-    hold_ms: int = 550
+    hold_ms: int = 600
     """Silence after which the utterance is over and the reply may play."""
     incomplete_hold_ms: int = 1000
     """The hold when the partial transcript plainly runs on ("turn on the ...")."""

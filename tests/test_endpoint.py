@@ -39,7 +39,7 @@ def test_utterance_starts_pauses_and_ends_with_audio_times() -> None:
     events = run(probs)
     assert events[0] == (8, SpeechStarted(ms(5)))  # 4 frames = 128 ms >= min_speech 120 ms
     assert events[1] == (31, Paused(ms(25)))  # speech end = end of the last voiced frame
-    assert events[2] == (42, Ended(ms(25), "silence"))  # 18 frames = 576 ms >= 550 ms hold
+    assert events[2] == (43, Ended(ms(25), "silence"))  # 19 frames = 608 ms >= 600 ms hold
     assert len(events) == 3
 
 
@@ -75,7 +75,7 @@ def test_incomplete_transcript_extends_the_hold() -> None:
             ep.set_incomplete(True)
         if ev is not None:
             events.append((i, ev))
-    # Ends after 1000 ms of silence instead of 550 ms: 32 frames after the speech.
+    # Ends after 1000 ms of silence instead of 600 ms: 32 frames after the speech.
     assert events[-1] == (41, Ended(ms(10), "silence"))
 
 
