@@ -6,6 +6,16 @@ starts the turn speculatively (ASR, LLM and TTS run while the user is silent). A
 over and the reply may play. Speech before the hold resumes the utterance and the
 speculative turn is dropped, so a natural hesitation never splits a sentence, and the hold
 costs little: the reply is being prepared while it runs. No audio, no asyncio here.
+
+Silence is timed by the VAD, helped at both of its edges by each frame's level when the
+caller gives it. The VAD lets a fading last consonant go early (a final "s" through
+PulseAudio's resampling: 200 ms of it that it did not call speech) and calls a softly
+opening word ("and", "the") speech a frame or three late, so by itself it heard a 0.45 s
+pause as anything from 416 to 672 ms, depending on the words and on where the speech fell
+in its 32 ms frames. A frame within `sound_range_db` of the utterance's loudest (and 10 dB
+above the room's noise) still counts as speech up to `sound_edge_ms` after the VAD's last
+speech frame, and in a pause it makes the end wait for the VAD to decide, at most
+`sound_edge_ms` once per pause: steady noise costs little.
 """
 
 from __future__ import annotations
@@ -25,13 +35,19 @@ class EndpointSettings:
     """Shorter bursts (a click, a cough) do not start an utterance."""
     pause_ms: int = 200
     """Silence after which the turn starts speculatively."""
-    hold_ms: int = 600
+    hold_ms: int = 550
     """Silence after which the utterance is over and the reply may play."""
     incomplete_hold_ms: int = 1000
     """The hold when the partial transcript plainly runs on ("turn on the ...")."""
     max_utterance_ms: int = 15_000
     pre_roll_ms: int = 300
     """Audio kept from before the speech started, so the first syllable is never lost."""
+    sound_range_db: float = 35.0
+    """A frame this close to the utterance's loudest is sound (the probe's rule too)."""
+    sound_edge_ms: int = 250
+    """Sound the VAD does not call speech still extends the speech up to this long after
+    the VAD's last speech frame (a final "s" can fade for 200 ms), and sound in a pause
+    makes the end wait up to this long for the VAD (an opening "s" is as long)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +63,8 @@ class Paused:
 
 @dataclass(frozen=True, slots=True)
 class Resumed:
-    pass
+    silence_ns: int = 0
+    """How long the pause was: from the end of speech to the first sound after it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +95,11 @@ class Endpointer:
         self._last_voiced_end_ns = 0
         self._paused = False
         self.hold_ms = self.s.hold_ms
+        self._peak_db = -200.0  # the utterance's loudest voiced frame
+        self._floor_db = -100.0  # the room's noise, from frames between utterances
+        self._vad_end_ns = 0  # end of the last frame the VAD called speech
+        self._onset_ns: int | None = None  # sound in this pause, not yet called speech
+        self._onset_spent = False  # this pause had its wait already
 
     @property
     def in_speech(self) -> bool:
@@ -87,15 +109,30 @@ class Endpointer:
         """The partial transcript runs on: wait longer before ending the utterance."""
         self.hold_ms = self.s.incomplete_hold_ms if incomplete else self.s.hold_ms
 
-    def update(self, prob: float, start_ns: int, end_ns: int) -> Event | None:
-        """Feed one frame's speech probability with its audio start and end times."""
+    def update(
+        self, prob: float, start_ns: int, end_ns: int, level_db: float | None = None
+    ) -> Event | None:
+        """Feed one frame's speech probability with its audio start and end times, and
+        its level (dBFS) if known."""
         if self._state is _State.IDLE:
-            return self._idle(prob, start_ns, end_ns)
-        return self._speech(prob, end_ns)
+            return self._idle(prob, start_ns, end_ns, level_db)
+        return self._speech(prob, start_ns, end_ns, level_db)
 
-    def _idle(self, prob: float, start_ns: int, end_ns: int) -> Event | None:
+    def _sound(self, level_db: float | None) -> bool:
+        if level_db is None:
+            return False
+        return level_db >= max(self._peak_db - self.s.sound_range_db, self._floor_db + 10.0)
+
+    def _idle(
+        self, prob: float, start_ns: int, end_ns: int, level_db: float | None
+    ) -> Event | None:
+        if level_db is not None:
+            started = self._candidate_ns is not None
+            self._peak_db = max(self._peak_db, level_db) if started else level_db
         if prob < self.s.threshold:
             self._candidate_ns = None
+            if level_db is not None:  # the room's noise, followed slowly
+                self._floor_db += 0.05 * (level_db - self._floor_db)
             return None
         if self._candidate_ns is None:
             self._candidate_ns = start_ns
@@ -105,23 +142,50 @@ class Endpointer:
             self._last_voiced_end_ns = end_ns
             self._paused = False
             self.hold_ms = self.s.hold_ms
+            self._voiced()
             return SpeechStarted(self._start_ns)
         return None
 
-    def _speech(self, prob: float, end_ns: int) -> Event | None:
+    def _voiced(self) -> None:
+        self._vad_end_ns = self._last_voiced_end_ns
+        self._onset_ns, self._onset_spent = None, False
+
+    def _speech(
+        self, prob: float, start_ns: int, end_ns: int, level_db: float | None
+    ) -> Event | None:
         if end_ns - self._start_ns >= self.s.max_utterance_ms * 1_000_000:
             return self._end("max_length")
         # Hysteresis: within speech a weaker frame still counts; after a pause only a
         # confident one resumes the utterance.
         if prob >= (self.s.threshold if self._paused else self.s.neg_threshold):
+            silence_ns = (self._onset_ns or start_ns) - self._last_voiced_end_ns
             self._last_voiced_end_ns = end_ns
+            if level_db is not None:
+                self._peak_db = max(self._peak_db, level_db)
+            self._voiced()
             if self._paused:
                 self._paused = False
                 self.hold_ms = self.s.hold_ms
-                return Resumed()
+                return Resumed(silence_ns)
             return None
+        sound = self._sound(level_db)
+        edge_ns = self.s.sound_edge_ms * 1_000_000
+        if sound and not self._paused and end_ns - self._vad_end_ns <= edge_ns:
+            self._last_voiced_end_ns = end_ns  # the fading end of the last word
+            return None
+        if self._onset_ns is not None:
+            if end_ns - self._onset_ns > edge_ns:  # not speech after all
+                self._onset_ns, self._onset_spent = None, True
+        elif sound and not self._onset_spent:
+            self._onset_ns = start_ns
         silence_ms = (end_ns - self._last_voiced_end_ns) / 1_000_000
         if silence_ms >= self.hold_ms:
+            waiting_for_vad = (
+                self._onset_ns is not None
+                and self._onset_ns - self._last_voiced_end_ns < self.hold_ms * 1_000_000
+            )
+            if waiting_for_vad:
+                return None
             return self._end("silence")
         if not self._paused and silence_ms >= self.s.pause_ms:
             self._paused = True

@@ -25,6 +25,12 @@ def frame_levels_dbfs(samples: Pcm16, sample_rate_hz: int) -> np.ndarray:
     return 20 * np.log10(np.maximum(rms, 1e-10))  # type: ignore[no-any-return]
 
 
+def level_dbfs(samples: Pcm16) -> float:
+    """RMS level of a block of audio, in dBFS."""
+    x = samples.astype(np.float64) / 32768.0
+    return float(20 * np.log10(max(float(np.sqrt(np.mean(x * x))), 1e-10)))
+
+
 def speech_end_sample(samples: Pcm16, sample_rate_hz: int) -> int | None:
     """Index just past the last voiced frame, or None if nothing is voiced."""
     levels = frame_levels_dbfs(samples, sample_rate_hz)

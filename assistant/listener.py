@@ -33,6 +33,7 @@ from assistant.endpoint import (
 )
 from assistant.frames import AudioChunk, Utterance
 from assistant.latency import TurnRecord
+from assistant.levels import level_dbfs
 from assistant.turn import TurnGate, TurnOptions, TurnRunner
 from assistant.vad import Reframer, SileroVad
 from assistant.wakeword import WakeWordDetector
@@ -168,7 +169,8 @@ class Listener:
         if self._utterance is not None:
             self._utterance.append(chunk)
         for frame, start_ns, end_ns in self.reframer.push(chunk.samples, chunk.captured_ns):
-            event = self.endpointer.update(self.vad.probability(frame), start_ns, end_ns)
+            prob = self.vad.probability(frame)
+            event = self.endpointer.update(prob, start_ns, end_ns, level_dbfs(frame))
             if event is not None:
                 self._on_event(event)
 

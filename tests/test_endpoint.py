@@ -39,7 +39,7 @@ def test_utterance_starts_pauses_and_ends_with_audio_times() -> None:
     events = run(probs)
     assert events[0] == (8, SpeechStarted(ms(5)))  # 4 frames = 128 ms >= min_speech 120 ms
     assert events[1] == (31, Paused(ms(25)))  # speech end = end of the last voiced frame
-    assert events[2] == (43, Ended(ms(25), "silence"))  # 19 frames = 608 ms >= 600 ms hold
+    assert events[2] == (42, Ended(ms(25), "silence"))  # 18 frames = 576 ms >= 550 ms hold
     assert len(events) == 3
 
 
@@ -54,7 +54,7 @@ def test_a_hesitation_shorter_than_the_hold_is_one_utterance() -> None:
     assert events == [
         SpeechStarted(0),
         Paused(ms(30)),
-        Resumed(),
+        Resumed(ms(14)),
         Paused(ms(69)),
         Ended(ms(69), "silence"),
     ]
@@ -75,8 +75,71 @@ def test_incomplete_transcript_extends_the_hold() -> None:
             ep.set_incomplete(True)
         if ev is not None:
             events.append((i, ev))
-    # Ends after 1000 ms of silence instead of 600 ms: 32 frames after the speech.
+    # Ends after 1000 ms of silence instead of 550 ms: 32 frames after the speech.
     assert events[-1] == (41, Ended(ms(10), "silence"))
+
+
+def run_with_levels(frames: list[tuple[float, float]]) -> list[tuple[int, Event]]:
+    """Feed (probability, level dBFS) per 32 ms frame."""
+    ep = Endpointer()
+    out: list[tuple[int, Event]] = []
+    for i, (p, level) in enumerate(frames):
+        ev = ep.update(p, ms(i), ms(i + 1), level)
+        if ev is not None:
+            out.append((i, ev))
+    return out
+
+
+QUIET, SPEECH, FRICATIVE = -100.0, -15.0, -35.0  # dBFS: digital silence; 20 dB down
+
+
+def test_a_fading_last_consonant_the_vad_lets_go_still_counts_as_speech() -> None:
+    # "minutes": the final "s" (7 frames, 20 dB down, one dip) the VAD does not call speech.
+    tail = [(0.1, FRICATIVE)] * 2 + [(0.1, -60.0)] + [(0.1, FRICATIVE)] * 4
+    events = run_with_levels([(0.0, QUIET)] * 5 + [(0.9, SPEECH)] * 20 + tail + [(0.0, QUIET)] * 30)
+    assert events[1] == (38, Paused(ms(32)))  # speech ends after the "s", not before it
+    assert events[2] == (49, Ended(ms(32), "silence"))
+
+
+def test_sound_long_after_the_speech_is_not_speech() -> None:
+    # A noise that goes on: it extends the speech by 250 ms at most.
+    events = run_with_levels([(0.9, SPEECH)] * 20 + [(0.1, FRICATIVE)] * 60)
+    assert events[1] == (33, Paused(ms(27)))  # 7 frames = 224 ms <= 250 ms, then paused
+    assert events[2] == (44, Ended(ms(27), "silence"))
+
+
+def test_a_word_that_opens_softly_ends_the_pause_where_its_sound_starts() -> None:
+    # 14 frames (448 ms) of silence, then "sky": 6 frames of "s" before the VAD hears a vowel.
+    second = [(0.1, FRICATIVE)] * 6 + [(0.9, SPEECH)] * 10
+    events = run_with_levels(
+        [(0.9, SPEECH)] * 20 + [(0.0, QUIET)] * 14 + second + [(0.0, QUIET)] * 25
+    )
+    assert [ev for _, ev in events][:4] == [
+        SpeechStarted(0),
+        Paused(ms(20)),
+        Resumed(ms(14)),  # not 20 frames (640 ms), which would have ended the turn
+        Paused(ms(50)),
+    ]
+    # Without the levels the same frames end the turn in the middle of the "s".
+    plain = run([p for p, _ in [(0.9, SPEECH)] * 20 + [(0.0, QUIET)] * 14 + second])
+    assert plain[2] == (37, Ended(ms(20), "silence"))
+
+
+def test_noise_in_a_pause_delays_the_end_by_at_most_250_ms() -> None:
+    noise = [(0.1, FRICATIVE)] * 60  # the VAD never calls it speech
+    events = run_with_levels([(0.9, SPEECH)] * 20 + [(0.0, QUIET)] * 15 + noise)
+    ended = [(i, ev) for i, ev in events if isinstance(ev, Ended)]
+    # Without the noise the turn ends at frame 37 (18 frames after the speech); the noise
+    # from frame 35 holds it until 250 ms after it began (frame 42), no longer.
+    assert ended == [(42, Ended(ms(20), "silence"))]
+
+
+def test_the_room_s_steady_noise_is_not_sound() -> None:
+    hum = -50.0  # a fan: within 35 dB of the speech, but it was there before the speech
+    frames = [(0.0, hum)] * 100 + [(0.9, SPEECH)] * 20 + [(0.0, hum)] * 30
+    events = run_with_levels(frames)
+    assert events[1] == (126, Paused(ms(120)))
+    assert events[2] == (137, Ended(ms(120), "silence"))
 
 
 def test_max_utterance_length_ends_the_turn() -> None:
