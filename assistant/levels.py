@@ -20,15 +20,19 @@ def frame_levels_dbfs(samples: Pcm16, sample_rate_hz: int) -> np.ndarray:
     frames = len(samples) // n
     if frames == 0:
         return np.zeros(0)
-    x = samples[: frames * n].astype(np.float64).reshape(frames, n) / 32768.0
-    rms = np.sqrt(np.mean(x * x, axis=1))
-    return 20 * np.log10(np.maximum(rms, 1e-10))  # type: ignore[no-any-return]
+    return _rms_dbfs(samples[: frames * n].reshape(frames, n))
 
 
 def level_dbfs(samples: Pcm16) -> float:
     """RMS level of a block of audio, in dBFS."""
-    x = samples.astype(np.float64) / 32768.0
-    return float(20 * np.log10(max(float(np.sqrt(np.mean(x * x))), 1e-10)))
+    return float(_rms_dbfs(samples[None, :])[0])
+
+
+def _rms_dbfs(blocks: np.ndarray) -> np.ndarray:
+    """RMS level in dBFS of each row of 16-bit samples."""
+    x = blocks.astype(np.float64) / 32768.0
+    rms = np.sqrt(np.mean(x * x, axis=1))
+    return 20 * np.log10(np.maximum(rms, 1e-10))  # type: ignore[no-any-return]
 
 
 def speech_end_sample(samples: Pcm16, sample_rate_hz: int) -> int | None:

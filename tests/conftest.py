@@ -38,6 +38,15 @@ def run_assistant(
     )
 
 
+def labelled_texts() -> list[tuple[str, str]]:
+    """(label, text) of the router's labelled household utterances (tests/data)."""
+    from assistant.router import read_labelled
+
+    data = ROOT / "tests" / "data"
+    rows = read_labelled(data / "routing.tsv") + read_labelled(data / "routing-heldout.tsv")
+    return [(label, text) for label, text in rows if label is not None]
+
+
 PROBE_UTTERANCES = [
     ("01_time", "What time is it?"),
     ("02_kitchen_lights", "Turn on the kitchen lights."),

@@ -27,8 +27,8 @@ from assistant.intents import (
 )
 from assistant.router import LABEL_PATH, confusion, read_labelled, route
 from assistant.timers import Timers
+from tests.conftest import labelled_texts
 
-DATA = Path(__file__).parent / "data"
 DEVICES = [Device(d.name, d.kind, d.room, tuple(d.aliases)) for d in DEFAULT_DEVICES]
 
 
@@ -123,20 +123,15 @@ async def test_a_timer_fires_and_is_announced_and_can_be_cancelled() -> None:
     assert timers.left() == "There is no timer running."
 
 
-def labelled() -> list[tuple[str, str]]:
-    rows = read_labelled(DATA / "routing.tsv") + read_labelled(DATA / "routing-heldout.tsv")
-    return [(label, text) for label, text in rows if label is not None]
-
-
 def test_the_labelled_set_is_big_enough_and_balanced() -> None:
-    rows = labelled()
+    rows = labelled_texts()
     assert len(rows) >= 60
     for label in LABEL_PATH:
         assert sum(lb == label for lb, _ in rows) >= 20, label
 
 
 def test_routing_accuracy_on_the_labelled_set() -> None:
-    rows = labelled()
+    rows = labelled_texts()
     _, wrong = confusion(rows, DEVICES)
     accuracy = 1 - len(wrong) / len(rows)
     assert accuracy >= 0.9, wrong
