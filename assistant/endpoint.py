@@ -13,9 +13,11 @@ PulseAudio's resampling: 200 ms of it that it did not call speech) and calls a s
 opening word ("and", "the") speech a frame or three late, so by itself it heard a 0.45 s
 pause as anything from 416 to 672 ms, depending on the words and on where the speech fell
 in its 32 ms frames. A frame within `sound_range_db` of the utterance's loudest (and 10 dB
-above the room's noise) still counts as speech up to `sound_edge_ms` after the VAD's last
-speech frame, and in a pause it makes the end wait for the VAD to decide, at most
-`sound_edge_ms` once per pause: steady noise costs little.
+above the room's noise) up to `sound_edge_ms` after the VAD's last speech frame delays the
+hold as speech would, and in a pause it makes the end wait for the VAD to decide, at most
+`sound_edge_ms` once per pause: steady noise costs little. Only the hold: the pause, the
+turn's audio and the end of speech that latency is timed from stay the VAD's, so what
+Whisper hears and what the records say do not depend on this rule.
 """
 
 from __future__ import annotations
@@ -23,6 +25,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
+
+from assistant.levels import RANGE_DB
+
+ABOVE_NOISE_DB = 10.0
+"""Sound must stand this far above the room's noise."""
+NOISE_FOLLOW = 0.05
+"""How fast the noise estimate follows the level between utterances, per 32 ms frame
+(about 0.6 s to come most of the way)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +52,12 @@ class EndpointSettings:
     max_utterance_ms: int = 15_000
     pre_roll_ms: int = 300
     """Audio kept from before the speech started, so the first syllable is never lost."""
-    sound_range_db: float = 35.0
-    """A frame this close to the utterance's loudest is sound (the probe's rule too)."""
+    sound_range_db: float = RANGE_DB
+    """A frame this close to the utterance's loudest is sound (the probe's rule)."""
     sound_edge_ms: int = 250
-    """Sound the VAD does not call speech still extends the speech up to this long after
-    the VAD's last speech frame (a final "s" can fade for 200 ms), and sound in a pause
-    makes the end wait up to this long for the VAD (an opening "s" is as long)."""
+    """Sound the VAD does not call speech still delays the hold up to this long after the
+    VAD's last speech frame (a final "s" can fade for 200 ms), and sound in a pause makes
+    the end wait up to this long for the VAD (an opening "s" is as long)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,9 +96,11 @@ class Endpointer:
     def __init__(self, settings: EndpointSettings | None = None) -> None:
         self.s = settings or EndpointSettings()
         self.hold_ms = self.s.hold_ms
+        self._floor_db = -100.0  # the room's noise, followed between utterances: kept
         self.reset()
 
     def reset(self) -> None:
+        """Forget the utterance in progress (not the room's noise)."""
         self._state = _State.IDLE
         self._candidate_ns: int | None = None  # start of a burst not yet long enough
         self._start_ns = 0
@@ -96,8 +108,7 @@ class Endpointer:
         self._paused = False
         self.hold_ms = self.s.hold_ms
         self._peak_db = -200.0  # the utterance's loudest voiced frame
-        self._floor_db = -100.0  # the room's noise, from frames between utterances
-        self._vad_end_ns = 0  # end of the last frame the VAD called speech
+        self._sound_end_ns = 0  # the same, or the end of the sound that followed it
         self._onset_ns: int | None = None  # sound in this pause, not yet called speech
         self._onset_spent = False  # this pause had its wait already
 
@@ -121,7 +132,8 @@ class Endpointer:
     def _sound(self, level_db: float | None) -> bool:
         if level_db is None:
             return False
-        return level_db >= max(self._peak_db - self.s.sound_range_db, self._floor_db + 10.0)
+        floor = self._floor_db + ABOVE_NOISE_DB
+        return level_db >= max(self._peak_db - self.s.sound_range_db, floor)
 
     def _idle(
         self, prob: float, start_ns: int, end_ns: int, level_db: float | None
@@ -132,7 +144,7 @@ class Endpointer:
         if prob < self.s.threshold:
             self._candidate_ns = None
             if level_db is not None:  # the room's noise, followed slowly
-                self._floor_db += 0.05 * (level_db - self._floor_db)
+                self._floor_db += NOISE_FOLLOW * (level_db - self._floor_db)
             return None
         if self._candidate_ns is None:
             self._candidate_ns = start_ns
@@ -147,7 +159,7 @@ class Endpointer:
         return None
 
     def _voiced(self) -> None:
-        self._vad_end_ns = self._last_voiced_end_ns
+        self._sound_end_ns = self._last_voiced_end_ns
         self._onset_ns, self._onset_spent = None, False
 
     def _speech(
@@ -158,7 +170,8 @@ class Endpointer:
         # Hysteresis: within speech a weaker frame still counts; after a pause only a
         # confident one resumes the utterance.
         if prob >= (self.s.threshold if self._paused else self.s.neg_threshold):
-            silence_ns = (self._onset_ns or start_ns) - self._last_voiced_end_ns
+            onset_ns = start_ns if self._onset_ns is None else self._onset_ns
+            silence_ns = onset_ns - self._sound_end_ns
             self._last_voiced_end_ns = end_ns
             if level_db is not None:
                 self._peak_db = max(self._peak_db, level_db)
@@ -170,23 +183,24 @@ class Endpointer:
             return None
         sound = self._sound(level_db)
         edge_ns = self.s.sound_edge_ms * 1_000_000
-        if sound and not self._paused and end_ns - self._vad_end_ns <= edge_ns:
-            self._last_voiced_end_ns = end_ns  # the fading end of the last word
-            return None
-        if self._onset_ns is not None:
+        # The pause (and so the turn's audio and its end of speech) stays on the VAD;
+        # only the hold, which decides whether the user is done, counts from the sound.
+        if self._onset_ns is None and sound and end_ns - self._last_voiced_end_ns <= edge_ns:
+            self._sound_end_ns = end_ns  # the fading end of the last word
+        elif self._onset_ns is not None:
             if end_ns - self._onset_ns > edge_ns:  # not speech after all
                 self._onset_ns, self._onset_spent = None, True
         elif sound and not self._onset_spent:
             self._onset_ns = start_ns
-        silence_ms = (end_ns - self._last_voiced_end_ns) / 1_000_000
-        if silence_ms >= self.hold_ms:
+        if (end_ns - self._sound_end_ns) / 1_000_000 >= self.hold_ms:
             waiting_for_vad = (
                 self._onset_ns is not None
-                and self._onset_ns - self._last_voiced_end_ns < self.hold_ms * 1_000_000
+                and self._onset_ns - self._sound_end_ns < self.hold_ms * 1_000_000
             )
             if waiting_for_vad:
                 return None
             return self._end("silence")
+        silence_ms = (end_ns - self._last_voiced_end_ns) / 1_000_000
         if not self._paused and silence_ms >= self.s.pause_ms:
             self._paused = True
             return Paused(self._last_voiced_end_ns)

@@ -93,19 +93,19 @@ def run_with_levels(frames: list[tuple[float, float]]) -> list[tuple[int, Event]
 QUIET, SPEECH, FRICATIVE = -100.0, -15.0, -35.0  # dBFS: digital silence; 20 dB down
 
 
-def test_a_fading_last_consonant_the_vad_lets_go_still_counts_as_speech() -> None:
+def test_a_fading_last_consonant_the_vad_lets_go_delays_the_hold() -> None:
     # "minutes": the final "s" (7 frames, 20 dB down, one dip) the VAD does not call speech.
     tail = [(0.1, FRICATIVE)] * 2 + [(0.1, -60.0)] + [(0.1, FRICATIVE)] * 4
     events = run_with_levels([(0.0, QUIET)] * 5 + [(0.9, SPEECH)] * 20 + tail + [(0.0, QUIET)] * 30)
-    assert events[1] == (38, Paused(ms(32)))  # speech ends after the "s", not before it
-    assert events[2] == (49, Ended(ms(32), "silence"))
+    assert events[1] == (31, Paused(ms(25)))  # the pause and the speech end: the VAD's
+    assert events[2] == (49, Ended(ms(25), "silence"))  # the hold: 18 frames after the "s"
 
 
 def test_sound_long_after_the_speech_is_not_speech() -> None:
-    # A noise that goes on: it extends the speech by 250 ms at most.
+    # A noise that goes on delays the hold by 250 ms at most (7 frames = 224 ms).
     events = run_with_levels([(0.9, SPEECH)] * 20 + [(0.1, FRICATIVE)] * 60)
-    assert events[1] == (33, Paused(ms(27)))  # 7 frames = 224 ms <= 250 ms, then paused
-    assert events[2] == (44, Ended(ms(27), "silence"))
+    assert events[1] == (26, Paused(ms(20)))
+    assert events[2] == (44, Ended(ms(20), "silence"))  # 18 frames after frame 27
 
 
 def test_a_word_that_opens_softly_ends_the_pause_where_its_sound_starts() -> None:
@@ -140,6 +140,21 @@ def test_the_room_s_steady_noise_is_not_sound() -> None:
     events = run_with_levels(frames)
     assert events[1] == (126, Paused(ms(120)))
     assert events[2] == (137, Ended(ms(120), "silence"))
+
+
+def test_the_room_s_noise_is_remembered_across_a_reset() -> None:
+    # The listener resets the end-pointer when it goes deaf mid-utterance; the room is the
+    # same room after it.
+    hum = -50.0
+    ep = Endpointer()
+    for i in range(100):
+        ep.update(0.0, ms(i), ms(i + 1), hum)
+    ep.reset()
+    events = [
+        ep.update(p, ms(i), ms(i + 1), lv)
+        for i, (p, lv) in enumerate([(0.9, SPEECH)] * 20 + [(0.0, hum)] * 30)
+    ]
+    assert events[37] == Ended(ms(20), "silence")  # not held 250 ms longer by the hum
 
 
 def test_max_utterance_length_ends_the_turn() -> None:

@@ -135,3 +135,27 @@ async def test_a_turn_that_says_nothing_does_not_deafen_the_microphone(
     assert [r.outcome for r in listener.records] == ["empty", "ok"]
     question_s = (len(question) - 1.0 * 16_000) / 16_000
     assert asr.heard_s[-1] >= question_s, (asr.heard_s, question_s)
+
+
+async def test_frame_levels_keep_a_pause_the_vad_alone_hears_too_long_one_turn(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # Placed 96 samples off the frame grid, Silero alone hears this 0.45 s pause as 576 ms
+    # (the fading "s" of "minutes" let go early) and the 550 ms hold splits the sentence;
+    # a microphone gives every placement. With the frame levels it is heard as ~420 ms.
+    lead = 0.5 + 96 / 16_000
+    first = read_wav(espeak_wav("Set a timer for ten minutes", tmp_path / "a.wav", lead, 0))
+    second = read_wav(espeak_wav("and thirty seconds.", tmp_path / "b.wav", 0, 1.5))
+    audio = np.concatenate([first, np.zeros(int(0.45 * 16_000), np.int16), second])
+
+    async def transcripts(endpoint: EndpointSettings) -> list[str]:
+        runner = make_runner(FakeChatModel("unused"), asr=real_asr(settings))
+        listener = Listener(runner, vad(settings), ListenSettings(endpoint), MONOTONIC)
+        await listener.run(paced_chunks(audio, 16_000, MONOTONIC), RealTimeSpeaker())
+        return [r.transcript.lower() for r in listener.records]
+
+    heard = await transcripts(EndpointSettings())
+    assert len(heard) == 1 and "minutes" in heard[0] and "seconds" in heard[0], heard
+    # The control: the VAD alone (no sound counted at its edges) ends the turn in the pause.
+    alone = await transcripts(EndpointSettings(sound_edge_ms=0))
+    assert "seconds" not in alone[0], alone
