@@ -1,10 +1,16 @@
-"""Whisper's repetition loop is cut back to one copy; real speech is left alone."""
+"""Whisper's repetition loop is cut back to one copy; real speech is left alone; the length
+bound against loops leaves what was said its room."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from assistant.engines.asr import collapse_repetition
+from assistant.app import Settings
+from assistant.audio import read_wav
+from assistant.engines.asr import ASR_RATE_HZ, WhisperTranscriber, collapse_repetition
+from tests.conftest import espeak_wav
 
 
 @pytest.mark.parametrize(
@@ -46,3 +52,25 @@ def test_a_phrase_repeated_is_kept_once(heard: str, kept: str) -> None:
 )
 def test_speech_that_is_not_a_repetition_is_kept_as_heard(heard: str) -> None:
     assert collapse_repetition(heard) == heard
+
+
+def test_the_length_bound_leaves_room_for_a_prompt(settings: Settings, tmp_path: Path) -> None:
+    """The decoder's length bound (the guard against loops) counts the prompt's tokens too:
+    a prompt must not eat the budget of what was said."""
+    m = settings.models.asr
+    asr = WhisperTranscriber(
+        settings.model_files()["asr"],
+        compute_type=m.compute_type,
+        threads=m.threads,
+        language=m.language,
+        beam_size=m.beam_size,
+        window_s=m.window_s,
+    )
+    question = "What is the tallest mountain in the world?"
+    pcm = read_wav(espeak_wav(question, tmp_path / "q.wav", 0.3, 0.15))
+    prompt = (
+        "Okay Nabu, the kitchen lights are on and the front door is locked for the night."
+        " The heating is set to twenty degrees and the garage door is closed."
+    )  # 39 tokens, more than the bound of a 2.5 s question on its own
+    for said in (asr.transcribe(pcm, ASR_RATE_HZ), asr.transcribe(pcm, ASR_RATE_HZ, prompt)):
+        assert "tallest mountain in the world" in said.lower()

@@ -60,8 +60,11 @@ def test_answers_a_spoken_question_through_the_sound_devices(
 @pytest.mark.parametrize(
     ("first", "second", "heard"),
     [
-        # The first half runs on ("in the"): the end-pointer waits its longer hold.
-        ("Turn on the lights in the", "kitchen please.", ["lights", "kitchen"]),
+        # The first half runs on ("in the"): the end-pointer waits its longer hold. (Not
+        # "Turn on the lights in the" + "kitchen please.": through the null sinks tiny.en
+        # heard "lights" as "lives" in 4 of 20 plays at the 10 s window, always one turn;
+        # this sentence came through 28 of 28.)
+        ("Turn off the fan in the", "bedroom please.", ["fan", "bedroom"]),
         # Nothing in the first half says "more to come", so only the silence hold keeps
         # this one turn. Silero alone heard this 0.45 s pause as 416-672 ms of silence,
         # depending on where the speech fell in its 32 ms frames, and split it in CI; with

@@ -126,13 +126,14 @@ class WhisperTranscriber:
                 ctranslate2.StorageView.from_array(padded[None]), to_cpu=False
             )
             seconds = chunk.shape[1] / _FRAMES_PER_S
+            tokens = self._prompt_for(prompt)
             result = self.model.model.generate(
                 encoded,
-                [self._prompt_for(prompt)],
+                [tokens],
                 beam_size=self.beam_size,
                 # A guard against Whisper's repetition loops: nobody says more than
-                # ~8 tokens a second.
-                max_length=min(224, 16 + int(8 * seconds)),
+                # ~8 tokens a second. The bound counts the prompt too.
+                max_length=len(tokens) + min(224, 16 + int(8 * seconds)),
                 suppress_blank=True,
             )
             text = self._tokenizer.decode(result[0].sequences_ids[0]).strip()
