@@ -103,6 +103,32 @@ class ClauseSplitter:
         return word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha())
 
 
+class RepeatGuard:
+    """Tells when a reply starts saying again what it already said.
+
+    A small model decoding greedily can fall into a loop: SmolLM2-135M answered "Remind me
+    to call mom at six" with "I'm going to call mom at 6." six times over, a 12 s reply.
+    Nobody says the same sentence twice in one answer, so the reply ends at the first
+    clause that repeats an earlier one. Clauses under `min_words` words ("Yes.", "Very
+    big.") may come back."""
+
+    def __init__(self, min_words: int = 3) -> None:
+        self.min_words = min_words
+        self._said: set[str] = set()
+
+    def repeats(self, clause: str) -> bool:
+        """Does this clause, or a sentence in it, say again what an earlier one said?"""
+        keys = [
+            " ".join(words)
+            for part in (clause, *re.split(r"(?<=[.!?])\s+", clause))
+            if len(words := re.sub(r"[^\w']+", " ", part.lower()).split()) >= self.min_words
+        ]
+        if any(key in self._said for key in keys):
+            return True
+        self._said.update(keys)
+        return False
+
+
 def _is_dash(buf: str, i: int) -> bool:
     """A spaced dash (" - ", " — ") separates clauses; a hyphen inside a word does not."""
     return buf[i] in "-\u2013\u2014" and i > 0 and buf[i - 1].isspace()

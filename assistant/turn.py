@@ -31,7 +31,7 @@ import numpy as np
 
 from assistant.actions import ActionSink, LogActionSink
 from assistant.audio import Speaker
-from assistant.clauses import ClauseSplitter, SplitterSettings
+from assistant.clauses import ClauseSplitter, RepeatGuard, SplitterSettings
 from assistant.clock import Clock
 from assistant.engines.asr import Transcriber
 from assistant.engines.llm import ChatModel, Message
@@ -508,7 +508,7 @@ class TurnRunner:
         # work this turn needs anyway, and two models at once would slow both.
         await self.settled()
         messages = [*self._conversation(ms.system_prompt), Message("user", t.transcript)]
-        splitter = ClauseSplitter(self.settings.splitter)
+        splitter, said = ClauseSplitter(self.settings.splitter), RepeatGuard()
         tokens = worker.stream(
             lambda: llm.stream(messages, ms.max_reply_tokens),
             yield_to=self.engines.gate,
@@ -530,11 +530,16 @@ class TurnRunner:
                     trace.mark("llm_first_token")
                     reply.generated += delta
                     for clause in splitter.feed(delta):
+                        if said.repeats(clause):
+                            log.info("reply ended: the model began to repeat %r", clause)
+                            return  # (closing the stream stops the model)
                         trace.mark("first_clause")
                         yield clause
         finally:
             await tokens.aclose()
         for clause in splitter.flush():
+            if said.repeats(clause):
+                return
             trace.mark("first_clause")
             yield clause
 

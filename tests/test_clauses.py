@@ -1,4 +1,4 @@
-from assistant.clauses import ClauseSplitter, SplitterSettings, speakable
+from assistant.clauses import ClauseSplitter, RepeatGuard, SplitterSettings, speakable
 
 
 def feed_tokens(tokens: list[str], settings: SplitterSettings | None = None) -> list[str]:
@@ -73,3 +73,23 @@ def test_nothing_is_lost_across_random_token_boundaries() -> None:
     for step in (1, 2, 3, 5, 7):
         tokens = [text[i : i + step] for i in range(0, len(text), step)]
         assert " ".join(feed_tokens(tokens)) == text
+
+
+def test_a_sentence_said_again_is_a_repeat_however_it_is_spelt() -> None:
+    said = RepeatGuard()
+    assert not said.repeats("I'm going to call mom at 6.")
+    assert not said.repeats("I'll remind you.")
+    assert said.repeats("I'm going to call Mom at 6!")
+    assert said.repeats("i'm going to call mom at 6")
+
+
+def test_a_sentence_inside_a_longer_clause_counts() -> None:
+    said = RepeatGuard()
+    assert not said.repeats("Sure! I'm going to call mom at 6.")
+    assert said.repeats("I'm going to call mom at 6.")
+
+
+def test_short_clauses_may_come_back() -> None:
+    said = RepeatGuard()
+    for clause in ("Very big.", "Yes.", "Very big.", "Yes!"):
+        assert not said.repeats(clause)

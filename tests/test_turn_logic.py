@@ -90,6 +90,18 @@ async def test_first_clause_plays_while_the_llm_is_still_writing() -> None:
     assert speaker.received_ns[-1] - speaker.received_ns[0] > 200_000_000
 
 
+async def test_a_reply_that_starts_to_repeat_itself_ends_there() -> None:
+    loop = "I'm going to call mom at 6. I'll set a reminder. "
+    llm = FakeChatModel("Sure! " + loop * 6 + "Goodbye.")
+    tts = FakeSynthesizer()
+    rec = await make_runner(llm, tts).run("Remind me to call mom at six.", ListSpeaker())
+    assert rec.outcome == "ok"
+    assert tts.texts == ["Sure! I'm going to call mom at 6.", "I'll set a reminder."]
+    assert rec.reply == "Sure! I'm going to call mom at 6. I'll set a reminder."
+    # The model was stopped there, not left to write the rest.
+    assert llm.tokens_out < len(loop.split()) * 3
+
+
 async def test_time_question_is_answered_without_the_llm() -> None:
     llm = FakeChatModel("should not be used")
     rec = await make_runner(llm).run("What time is it?", ListSpeaker())
