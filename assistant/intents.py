@@ -1,5 +1,6 @@
 """Commands answered without a language model, matched from the transcript by a small grammar:
-the time and the date, timers, and home control over the configured devices.
+the time and the date, timers, reminders, home control over the configured devices, and
+saying plainly what it cannot do (weather, music).
 
 Matching is pure: `match_intent` turns a transcript into an `Intent` (what was asked, with
 its slots) or None. Carrying it out (the clock, the timers, the action sink) is the turn's
@@ -12,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar, Literal
 
 DeviceKind = Literal["light", "switch", "fan", "cover", "climate"]
@@ -97,8 +98,56 @@ class UnknownDevice:
     name: ClassVar[str] = "unknown_device"
 
 
+@dataclass(frozen=True, slots=True)
+class Reminder:
+    """ "Remind me to call mom at six" / "in ten minutes": said back when it is due. Either
+    `seconds` from now, or a clock time: `hour` 0-23 when the user said AM or PM (or a
+    24-hour time), else 1-12, and the next one to come."""
+
+    task: str
+    """What to do, as said back: "call your mom" (my -> your)."""
+    about: str = "to"
+    """How the task follows "remind you": "to", "about" or "that"."""
+    seconds: int | None = None
+    hour: int | None = None
+    minute: int = 0
+    meridiem_given: bool = False
+    name: ClassVar[str] = "reminder"
+
+    @property
+    def when_known(self) -> bool:
+        return self.seconds is not None or self.hour is not None
+
+
+@dataclass(frozen=True, slots=True)
+class CannotDo:
+    """Something people ask a voice assistant that this one has no means to do (it is
+    offline and has no media player): say so plainly, rather than let a small model
+    pretend it did ("I'm playing relaxing music", a made-up forecast)."""
+
+    what: Literal["weather", "media"]
+    name: ClassVar[str] = "cannot"
+
+
+CANNOT_SAY = {
+    "weather": "Sorry, I can't check the weather: I work offline.",
+    "media": "Sorry, I can't play music or audio.",
+}
+NO_TIME_SAY = "When should I remind you? Say, for example: at six, or in ten minutes."
+
+
 # `name` (a class constant, not a field) is the intent's reason in the turn record.
-Intent = TimeQuery | DateQuery | SetTimer | CancelTimer | TimerLeft | DeviceCommand | UnknownDevice
+Intent = (
+    TimeQuery
+    | DateQuery
+    | SetTimer
+    | CancelTimer
+    | TimerLeft
+    | Reminder
+    | CannotDo
+    | DeviceCommand
+    | UnknownDevice
+)
 
 
 def normalize(text: str) -> str:
@@ -212,6 +261,100 @@ _TIMER_LEFT = re.compile(
     r"\bhow long (?:until|till|before) (?:the |my )?timer\b|\btimer status\b"
 )
 
+# ------------------------------------------------------------------ reminders
+
+_REMIND = re.compile(
+    r"^(?:remind me|(?:set|create) a reminder)\b(?: (?P<about>to|that|about))?(?: (?P<rest>.+))?$"
+)
+_WHEN_FIRST = re.compile(
+    r"^(?:(?:at|for) (?P<at>.+?)|in (?P<in>.+?)) (?P<about>to|that|about) (?P<task>.+)$"
+)
+_WHEN_LAST = re.compile(r"^(?P<task>.+?) (?:(?:at|for) (?P<at>.+)|in (?P<in>.+))$")
+_CLOCK = re.compile(
+    rf"^(?P<h>{_NUMBER})(?: (?P<m>o'clock|oclock|\d\d|{_NUMBER}))?"
+    r"(?: (?P<ap>a ?m|p ?m|in the morning|in the afternoon|in the evening|at night|tonight))?$"
+)
+_EVENING = ("p m", "pm", "in the afternoon", "in the evening", "at night", "tonight")
+_PERSON = {"my": "your", "me": "you", "i": "you", "myself": "yourself", "i'm": "you're"}
+
+
+def _reminder(text: str) -> Reminder | None:
+    """ "remind me to X at 6", "remind me at 6 30 pm to X", "remind me in 10 minutes to X",
+    "remind me to X in an hour". None when no time can be read (the LLM answers then)."""
+    m = _REMIND.match(text)
+    assert m is not None
+    rest, about = m.group("rest") or "", m.group("about") or "to"
+    for pattern in (_WHEN_FIRST, _WHEN_LAST):
+        if (w := pattern.match(rest)) is None:
+            continue
+        task = " ".join(_PERSON.get(word, word) for word in w.group("task").split())
+        about = w.groupdict().get("about") or about
+        if w.group("in") is not None:
+            if (seconds := parse_duration(w.group("in"))) is not None:
+                return Reminder(task, about, seconds=seconds)
+        elif (clock := _parse_clock(w.group("at"))) is not None:
+            hour, minute, given = clock
+            return Reminder(task, about, hour=hour, minute=minute, meridiem_given=given)
+    # A reminder with no time we can read: ask for one, rather than pretend.
+    task = " ".join(_PERSON.get(word, word) for word in rest.split())
+    return Reminder(task, about) if task else None
+
+
+def _parse_clock(text: str) -> tuple[int, int, bool] | None:
+    """ "6", "six", "6 30", "six thirty pm", "18 15", "noon" -> (hour, minute, AM/PM known)."""
+    if text in ("noon", "midday", "midnight"):
+        return (0 if text == "midnight" else 12), 0, True
+    m = _CLOCK.match(text)
+    if m is None or (hour := parse_number(m.group("h"))) is None or not 0 <= hour <= 23:
+        return None
+    minute = 0.0
+    if m.group("m") and "clock" not in m.group("m"):
+        if (found := parse_number(m.group("m"))) is None or not 0 <= found < 60:
+            return None
+        minute = found
+    if hour != int(hour) or minute != int(minute):
+        return None
+    if (ap := m.group("ap")) is None or hour > 12 or hour == 0:
+        return int(hour), int(minute), hour > 12 or hour == 0
+    return int(hour) % 12 + (12 if ap in _EVENING else 0), int(minute), True
+
+
+def reminder_due(r: Reminder, now: datetime) -> datetime:
+    """When the reminder is due: a clock time without AM or PM is the next one to come."""
+    if r.seconds is not None:
+        return now + timedelta(seconds=r.seconds)
+    assert r.hour is not None
+    today = now.replace(hour=r.hour, minute=r.minute, second=0, microsecond=0)
+    times = [today] if r.meridiem_given else [today, today + timedelta(hours=12)]
+    return min(t + timedelta(days=d) for t in times for d in (0, 1) if t + timedelta(days=d) > now)
+
+
+def reminder_reply(r: Reminder, due: datetime, now: datetime) -> str:
+    if r.seconds is not None:
+        return f"I'll remind you {r.about} {r.task} in {say_duration(r.seconds)}."
+    day = "" if due.date() == now.date() else " tomorrow"
+    return f"I'll remind you {r.about} {r.task} at {say_time(due).replace(':00', '')}{day}."
+
+
+def reminder_due_say(r: Reminder) -> str:
+    """What is said when it is due."""
+    return f"A reminder: {r.task}." if r.about != "to" else f"A reminder to {r.task}."
+
+
+# ------------------------------------------------------------------ what it cannot do
+
+_WEATHER = re.compile(
+    r"\b(?:weather|forecast)\b|\b(?:is it|will it|is it going to) "
+    r"(?:rain|snow|be (?:sunny|cold|hot|warm|windy))\b"
+)
+_EXPLAIN = re.compile(
+    r"^(?:why|how (?:does|do|is|are)|explain|what causes|describe|tell me about)\b"
+)
+_MEDIA = re.compile(
+    r"^(?:play|put on|start|shuffle)\b.*\b(?:music|songs?|playlist|radio|album|podcast|"
+    r"jazz|audiobook)\b"
+)
+
 # ------------------------------------------------------------------ home control
 
 _ON_OFF = re.compile(
@@ -283,6 +426,12 @@ def match_intent(transcript: str, devices: Sequence[Device] = ()) -> Intent | No
             return SetTimer(seconds)
     elif _TIMER_LEFT.search(text) and re.search(r"\b(time|long)\b", text) and "until" not in text:
         return TimerLeft()  # "how much time is left?"
+    if _REMIND.match(text):
+        return _reminder(text)
+    if _WEATHER.search(text) and not _EXPLAIN.match(text):
+        return CannotDo("weather")
+    if _MEDIA.match(text):
+        return CannotDo("media")
     return _home_control(text, devices)
 
 

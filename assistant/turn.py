@@ -40,16 +40,23 @@ from assistant.engines.worker import CpuGate, Worker
 from assistant.errors import AsrError, AssistantError, LlmError, StageError, TtsError
 from assistant.frames import Pcm16, Utterance
 from assistant.intents import (
+    CANNOT_SAY,
+    NO_TIME_SAY,
     CancelTimer,
+    CannotDo,
     DateQuery,
     Device,
     DeviceCommand,
     Intent,
+    Reminder,
     SetTimer,
     TimeQuery,
     TimerLeft,
     UnknownDevice,
     confirmation,
+    reminder_due,
+    reminder_due_say,
+    reminder_reply,
     say_date,
     say_time,
 )
@@ -226,7 +233,7 @@ class TurnRunner:
         self.announcements: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         """(text, reason) to say between turns, played by whoever owns the speaker (the
         listener, push-to-talk): timers that ran out, MQTT's `say`."""
-        self.timers = Timers(clock, lambda text: self.say_between_turns(text, "timer"))
+        self.timers = Timers(clock, self.say_between_turns)
         self.turns = 0
         self.previous_path: RoutePath | None = None
         self.mode: Literal["auto", "fast", "large"] = "auto"
@@ -406,6 +413,12 @@ class TurnRunner:
                 return confirmation(action)
             case UnknownDevice(spoken=spoken):
                 return f"I don't know a device called {spoken}."
+            case Reminder() as r:
+                if not r.when_known:
+                    return NO_TIME_SAY
+                return reminder_reply(r, reminder_due(r, now), now)
+            case CannotDo(what=what):
+                return CANNOT_SAY[what]
 
     def _intent_effect(self, intent: Intent, t: _Turn) -> None:
         match intent:
@@ -415,6 +428,10 @@ class TurnRunner:
                 self.timers.cancel()
             case DeviceCommand(action=action):
                 self.actions.send(action)
+            case Reminder() as r if r.when_known:
+                now = self.wall_clock()
+                due_s = (reminder_due(r, now) - now).total_seconds()
+                self.timers.remind(due_s, reminder_due_say(r))
 
     async def _large(self, t: _Turn) -> AsyncGenerator[str, None]:
         """The large model, with an acknowledgement when it will be slow and a fallback

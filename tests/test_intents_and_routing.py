@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,12 @@ from assistant.clock import MONOTONIC
 from assistant.config import DEFAULT_DEVICES
 from assistant.intents import (
     CancelTimer,
+    CannotDo,
     DateQuery,
     Device,
     DeviceAction,
     DeviceCommand,
+    Reminder,
     SetTimer,
     TimeQuery,
     TimerLeft,
@@ -24,6 +27,9 @@ from assistant.intents import (
     confirmation,
     match_intent,
     parse_duration,
+    reminder_due,
+    reminder_due_say,
+    reminder_reply,
 )
 from assistant.router import LABEL_PATH, confusion, read_labelled, route
 from assistant.timers import Timers
@@ -112,15 +118,116 @@ def test_confirmations_cover_every_device() -> None:
 
 async def test_a_timer_fires_and_is_announced_and_can_be_cancelled() -> None:
     said: asyncio.Queue[str] = asyncio.Queue()
-    timers = Timers(MONOTONIC, said.put_nowait)
+    timers = Timers(MONOTONIC, lambda text, reason: said.put_nowait(f"{reason}: {text}"))
     assert timers.left() == "There is no timer running."
     assert timers.start(1) == "Timer set for 1 second."
     timers.start(60)
     assert timers.left() == "Left: 1 second, 1 minute."
-    assert await asyncio.wait_for(said.get(), timeout=3) == "Your timer for 1 second is done."
+    assert (
+        await asyncio.wait_for(said.get(), timeout=3) == "timer: Your timer for 1 second is done."
+    )
     assert timers.left() == "59 seconds left."
     assert timers.cancel() == "Timer cancelled."
     assert timers.left() == "There is no timer running."
+
+
+NOW = datetime(2026, 11, 24, 16, 33)
+
+
+@pytest.mark.parametrize(
+    ("said", "answer", "when_due"),
+    [
+        ("Remind me to call mom at six.", "I'll remind you to call mom at 6 PM.", "18:00"),
+        ("Remind me to call mom at 6.", "I'll remind you to call mom at 6 PM.", "18:00"),
+        (
+            "Remind me at 6:30 p.m. to take my pills.",
+            "I'll remind you to take your pills at 6:30 PM.",
+            "18:30",
+        ),
+        (
+            "Set a reminder to call the dentist at 9 a.m.",
+            "I'll remind you to call the dentist at 9 AM tomorrow.",
+            "+09:00",
+        ),
+        (
+            "remind me about the meeting at 18:15",
+            "I'll remind you about the meeting at 6:15 PM.",
+            "18:15",
+        ),
+        (
+            "Remind me that I have a meeting at 5 in the afternoon.",
+            "I'll remind you that you have a meeting at 5 PM.",
+            "17:00",
+        ),
+        (
+            "Remind me to call mom at six thirty.",
+            "I'll remind you to call mom at 6:30 PM.",
+            "18:30",
+        ),
+        (
+            "Remind me to call mom at noon.",
+            "I'll remind you to call mom at noon tomorrow.",
+            "+12:00",
+        ),
+        (
+            "Remind me in 10 minutes to check the oven.",
+            "I'll remind you to check the oven in 10 minutes.",
+            "16:43",
+        ),
+        (
+            "Can you remind me to water the plants in an hour?",
+            "I'll remind you to water the plants in 1 hour.",
+            "17:33",
+        ),
+    ],
+)
+def test_a_reminder_is_said_back_and_due_at_the_next_such_time(
+    said: str, answer: str, when_due: str
+) -> None:
+    r = match_intent(said)
+    assert isinstance(r, Reminder) and r.when_known, (said, r)
+    due = reminder_due(r, NOW)
+    assert reminder_reply(r, due, NOW) == answer
+    day = 25 if when_due.startswith("+") else 24
+    assert due == datetime.strptime(f"2026-11-{day} {when_due.lstrip('+')}", "%Y-%m-%d %H:%M")
+
+
+def test_a_reminder_without_a_time_is_asked_for_one_and_says_what_to_do_when_due() -> None:
+    r = match_intent("Remind me to call my sister.")
+    assert isinstance(r, Reminder) and not r.when_known and r.task == "call your sister"
+    assert reminder_due_say(r) == "A reminder to call your sister."
+    about = match_intent("remind me about the bins at 7 pm")
+    assert isinstance(about, Reminder) and reminder_due_say(about) == "A reminder: the bins."
+
+
+def test_what_it_cannot_do_is_said_plainly_and_questions_about_it_still_go_to_the_llm() -> None:
+    for text in (
+        "What is the weather like tomorrow?",
+        "What's the weather going to be like this weekend?",
+        "Will it rain today?",
+        "Give me the forecast.",
+    ):
+        assert match_intent(text) == CannotDo("weather"), text
+    for text in ("Play some relaxing music.", "Put on some jazz.", "play my workout playlist"):
+        assert match_intent(text) == CannotDo("media"), text
+    for text in (
+        "How does weather forecasting work?",
+        "Why is the weather so hard to predict?",
+        "Explain what a weather front is.",
+        "Play a game with me.",
+        "Who wrote the music for Star Wars?",
+        "Why do I keep forgetting to call my mom?",
+    ):
+        assert match_intent(text, DEVICES) is None, text
+
+
+async def test_a_reminder_is_said_when_due_and_a_timer_cancel_leaves_it_alone() -> None:
+    said: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+    timers = Timers(MONOTONIC, lambda text, reason: said.put_nowait((text, reason)))
+    timers.remind(0.2, "A reminder to stretch.")
+    assert timers.left() == "There is no timer running."
+    assert timers.cancel() == "There is no timer running."
+    assert await asyncio.wait_for(said.get(), timeout=3) == ("A reminder to stretch.", "reminder")
 
 
 def test_the_labelled_set_is_big_enough_and_balanced() -> None:

@@ -94,12 +94,28 @@ async def test_a_reply_that_starts_to_repeat_itself_ends_there() -> None:
     loop = "I'm going to call mom at 6. I'll set a reminder. "
     llm = FakeChatModel("Sure! " + loop * 6 + "Goodbye.")
     tts = FakeSynthesizer()
-    rec = await make_runner(llm, tts).run("Remind me to call mom at six.", ListSpeaker())
+    rec = await make_runner(llm, tts).run("What should I do tonight?", ListSpeaker())
     assert rec.outcome == "ok"
     assert tts.texts == ["Sure! I'm going to call mom at 6.", "I'll set a reminder."]
     assert rec.reply == "Sure! I'm going to call mom at 6. I'll set a reminder."
     # The model was stopped there, not left to write the rest.
     assert llm.tokens_out < len(loop.split()) * 3
+
+
+async def test_a_reminder_is_set_by_the_turn_and_said_when_due() -> None:
+    llm = FakeChatModel("I'm going to remind you.")
+    runner = make_runner(llm)
+    rec = await runner.run("Remind me in one second to stretch.", ListSpeaker())
+    assert (rec.route, rec.reason) == ("intent", "reminder")
+    assert rec.reply == "I'll remind you to stretch in 1 second."
+    assert await asyncio.wait_for(runner.announcements.get(), timeout=3) == (
+        "A reminder to stretch.",
+        "reminder",
+    )
+    weather = await runner.run("What's the weather like tomorrow?", ListSpeaker())
+    assert (weather.route, weather.reason) == ("intent", "cannot")
+    assert weather.reply == "Sorry, I can't check the weather: I work offline."
+    assert llm.calls == []  # the model never got the chance to make either up
 
 
 async def test_time_question_is_answered_without_the_llm() -> None:
