@@ -266,10 +266,8 @@ _TIMER_LEFT = re.compile(
 _REMIND = re.compile(
     r"^(?:remind me|(?:set|create) a reminder)\b(?: (?P<about>to|that|about))?(?: (?P<rest>.+))?$"
 )
-_WHEN_FIRST = re.compile(
-    r"^(?:(?:at|for) (?P<at>.+?)|in (?P<in>.+?)) (?P<about>to|that|about) (?P<task>.+)$"
-)
-_WHEN_LAST = re.compile(r"^(?P<task>.+?) (?:(?:at|for) (?P<at>.+)|in (?P<in>.+))$")
+_WHEN_FIRST = re.compile(r"^(at|for|in) (.+?) (to|that|about) (.+)$")
+_WHEN_LAST = re.compile(r" (at|for|in) ")
 _CLOCK = re.compile(
     rf"^(?P<h>{_NUMBER})(?: (?P<m>o'clock|oclock|\d\d|{_NUMBER}))?"
     r"(?: (?P<ap>a ?m|p ?m|in the morning|in the afternoon|in the evening|at night|tonight))?$"
@@ -280,22 +278,24 @@ _PERSON = {"my": "your", "me": "you", "i": "you", "myself": "yourself", "i'm": "
 
 def _reminder(text: str) -> Reminder | None:
     """ "remind me to X at 6", "remind me at 6 30 pm to X", "remind me in 10 minutes to X",
-    "remind me to X in an hour". None when no time can be read (the LLM answers then)."""
+    "remind me to put the cake in the oven at 6". With no time it can read, a reminder that
+    asks for one; None for "remind me" alone."""
     m = _REMIND.match(text)
     assert m is not None
     rest, about = m.group("rest") or "", m.group("about") or "to"
-    for pattern in (_WHEN_FIRST, _WHEN_LAST):
-        if (w := pattern.match(rest)) is None:
-            continue
-        task = " ".join(_PERSON.get(word, word) for word in w.group("task").split())
-        about = w.groupdict().get("about") or about
-        if w.group("in") is not None:
-            if (seconds := parse_duration(w.group("in"))) is not None:
+    # The time last, tried from the last "at / in / for" back; or the time first.
+    splits = [(rest[: w.start()], w.group(1), rest[w.end() :]) for w in _WHEN_LAST.finditer(rest)]
+    if first := _WHEN_FIRST.match(rest):
+        splits.insert(0, (first.group(4), first.group(1), first.group(2)))
+        about = first.group(3)
+    for task, preposition, when in reversed(splits):
+        task = " ".join(_PERSON.get(word, word) for word in task.split())
+        if preposition == "in":
+            if (seconds := parse_duration(when)) is not None:
                 return Reminder(task, about, seconds=seconds)
-        elif (clock := _parse_clock(w.group("at"))) is not None:
+        elif (clock := _parse_clock(when)) is not None:
             hour, minute, given = clock
             return Reminder(task, about, hour=hour, minute=minute, meridiem_given=given)
-    # A reminder with no time we can read: ask for one, rather than pretend.
     task = " ".join(_PERSON.get(word, word) for word in rest.split())
     return Reminder(task, about) if task else None
 

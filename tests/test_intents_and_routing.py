@@ -165,6 +165,16 @@ NOW = datetime(2026, 11, 24, 16, 33)
             "18:30",
         ),
         (
+            "Remind me to put the cake in the oven at 6.",
+            "I'll remind you to put the cake in the oven at 6 PM.",
+            "18:00",
+        ),
+        (
+            "remind me in 5 minutes to take the cake out of the oven",
+            "I'll remind you to take the cake out of the oven in 5 minutes.",
+            "16:38",
+        ),
+        (
             "Remind me to call mom at noon.",
             "I'll remind you to call mom at noon tomorrow.",
             "+12:00",
