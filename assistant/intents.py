@@ -279,7 +279,8 @@ _PERSON = {"my": "your", "me": "you", "i": "you", "myself": "yourself", "i'm": "
 def _reminder(text: str) -> Reminder | None:
     """ "remind me to X at 6", "remind me at 6 30 pm to X", "remind me in 10 minutes to X",
     "remind me to put the cake in the oven at 6". With no time it can read, a reminder that
-    asks for one; None for "remind me" alone."""
+    asks for one; None when it is not a reminder at all ("remind me what the capital of
+    France is": the LLM answers)."""
     m = _REMIND.match(text)
     assert m is not None
     rest, about = m.group("rest") or "", m.group("about") or "to"
@@ -296,8 +297,9 @@ def _reminder(text: str) -> Reminder | None:
         elif (clock := _parse_clock(when)) is not None:
             hour, minute, given = clock
             return Reminder(task, about, hour=hour, minute=minute, meridiem_given=given)
-    task = " ".join(_PERSON.get(word, word) for word in rest.split())
-    return Reminder(task, about) if task else None
+    if m.group("about") is None or not rest:
+        return None
+    return Reminder(" ".join(_PERSON.get(word, word) for word in rest.split()), about)
 
 
 def _parse_clock(text: str) -> tuple[int, int, bool] | None:

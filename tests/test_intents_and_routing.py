@@ -170,6 +170,11 @@ NOW = datetime(2026, 11, 24, 16, 33)
             "18:00",
         ),
         (
+            "Remind me at 6 to put the cake in the oven.",
+            "I'll remind you to put the cake in the oven at 6 PM.",
+            "18:00",
+        ),
+        (
             "remind me in 5 minutes to take the cake out of the oven",
             "I'll remind you to take the cake out of the oven in 5 minutes.",
             "16:38",
@@ -227,6 +232,8 @@ def test_what_it_cannot_do_is_said_plainly_and_questions_about_it_still_go_to_th
         "Play a game with me.",
         "Who wrote the music for Star Wars?",
         "Why do I keep forgetting to call my mom?",
+        "Remind me what the capital of France is.",
+        "Remind me how to make pancakes.",
     ):
         assert match_intent(text, DEVICES) is None, text
 
