@@ -340,7 +340,7 @@ def reminder_reply(r: Reminder, due: datetime, now: datetime) -> str:
 
 def reminder_due_say(r: Reminder) -> str:
     """What is said when it is due."""
-    return f"A reminder: {r.task}." if r.about != "to" else f"A reminder to {r.task}."
+    return f"A reminder: {r.task}." if r.about == "that" else f"A reminder {r.about} {r.task}."
 
 
 # ------------------------------------------------------------------ what it cannot do

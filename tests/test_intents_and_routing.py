@@ -212,7 +212,9 @@ def test_a_reminder_without_a_time_is_asked_for_one_and_says_what_to_do_when_due
     assert isinstance(r, Reminder) and not r.when_known and r.task == "call your sister"
     assert reminder_due_say(r) == "A reminder to call your sister."
     about = match_intent("remind me about the bins at 7 pm")
-    assert isinstance(about, Reminder) and reminder_due_say(about) == "A reminder: the bins."
+    assert isinstance(about, Reminder) and reminder_due_say(about) == "A reminder about the bins."
+    that = match_intent("remind me that the bins go out at 7 pm")
+    assert isinstance(that, Reminder) and reminder_due_say(that) == "A reminder: the bins go out."
 
 
 def test_what_it_cannot_do_is_said_plainly_and_questions_about_it_still_go_to_the_llm() -> None:
