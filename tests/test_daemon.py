@@ -146,16 +146,36 @@ def test_survives_the_sound_server_restarting_under_it(
     assert not any("Traceback" in line for line in daemon.stderr)
 
 
-def test_a_two_second_timer_is_announced(daemon: Daemon, pulse: Pulse, tmp_path: Path) -> None:
-    question = espeak_wav("Set a timer for two seconds.", tmp_path / "timer.wav")
+@pytest.mark.parametrize(
+    ("said", "reason", "reply", "when_due"),
+    [
+        (
+            "Set a timer for two seconds.",
+            "timer_set",
+            "Timer set for 2 seconds.",
+            "Your timer for 2 seconds is done.",
+        ),
+        (
+            "Remind me in two seconds to call my sister.",
+            "reminder",
+            "I'll remind you to call your sister in 2 seconds.",
+            "A reminder to call your sister.",
+        ),
+    ],
+    ids=["timer", "reminder"],
+)
+def test_a_two_second_timer_or_reminder_is_announced(
+    daemon: Daemon, pulse: Pulse, tmp_path: Path, said: str, reason: str, reply: str, when_due: str
+) -> None:
+    question = espeak_wav(said, tmp_path / "q.wav")
     pulse.play_into_mic(question)
     turns = daemon.wait_turns(1)
-    assert (turns[0]["route"], turns[0]["reason"]) == ("intent", "timer_set"), turns[0]
-    assert turns[0]["reply"] == "Timer set for 2 seconds."
+    assert (turns[0]["route"], turns[0]["reason"]) == ("intent", reason), turns[0]
+    assert turns[0]["reply"] == reply
     rec = SinkRecorder(pulse, "spk", tmp_path / "spk.wav")
     records = daemon.wait_turns(2, timeout_s=15)
     time.sleep(1.0)
     announced = records[1]
     assert announced["origin"] == "announce" and announced["outcome"] == "ok", announced
-    assert announced["reply"] == "Your timer for 2 seconds is done."
+    assert (announced["reason"], announced["reply"]) == (reason.removesuffix("_set"), when_due)
     assert loud_seconds(rec.stop()) > 0.5  # it was heard
