@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from assistant.clock import Clock
 from assistant.intents import say_duration
@@ -21,11 +22,11 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class _Timer:
-    seconds: int
     ends_ns: int
+    says: str
+    """What is said when it is due."""
+    reason: Literal["timer", "reminder"]
     handle: asyncio.TimerHandle | None = None
-    says: str | None = None
-    """A reminder's words when due; None for a kitchen timer."""
 
 
 def set_reply(seconds: int) -> str:
@@ -35,39 +36,34 @@ def set_reply(seconds: int) -> str:
 
 class Timers:
     def __init__(self, clock: Clock, announce: Callable[[str, str], None]) -> None:
-        """`announce(text, reason)`: reason is "timer" or "reminder"."""
+        """`announce(text, reason)` says a timer that is due; reason: "timer" or "reminder"."""
         self.clock = clock
         self.announce = announce
         self._timers: list[_Timer] = []
 
     def start(self, seconds: int) -> str:
-        self._add(_Timer(seconds, self.clock.now_ns() + seconds * 1_000_000_000))
-        log.info("timer set for %s", say_duration(seconds))
+        self._add(seconds, f"Your timer for {say_duration(seconds)} is done.", "timer")
         return set_reply(seconds)
 
     def remind(self, seconds: float, says: str) -> None:
         """Say `says` in `seconds`."""
-        self._add(_Timer(round(seconds), self.clock.now_ns() + int(seconds * 1e9), says=says))
-        log.info("reminder set in %s: %s", say_duration(max(1, round(seconds))), says)
+        self._add(seconds, says, "reminder")
 
-    def _add(self, timer: _Timer) -> None:
-        delay_s = (timer.ends_ns - self.clock.now_ns()) / 1e9
-        timer.handle = asyncio.get_running_loop().call_later(delay_s, self._fire, timer)
+    def _add(self, seconds: float, says: str, reason: Literal["timer", "reminder"]) -> None:
+        timer = _Timer(self.clock.now_ns() + int(seconds * 1e9), says, reason)
+        timer.handle = asyncio.get_running_loop().call_later(seconds, self._fire, timer)
         self._timers.append(timer)
+        log.info("%s set for %s from now: %s", reason, say_duration(max(1, round(seconds))), says)
 
     @property
     def _kitchen(self) -> list[_Timer]:
-        return [t for t in self._timers if t.says is None]
+        return [t for t in self._timers if t.reason == "timer"]
 
     def _fire(self, timer: _Timer) -> None:
         if timer in self._timers:
             self._timers.remove(timer)
-        if timer.says is not None:
-            log.info("reminder due: %s", timer.says)
-            self.announce(timer.says, "reminder")
-            return
-        log.info("timer done: %s", say_duration(timer.seconds))
-        self.announce(f"Your timer for {say_duration(timer.seconds)} is done.", "timer")
+        log.info("%s due: %s", timer.reason, timer.says)
+        self.announce(timer.says, timer.reason)
 
     def preview_cancel(self) -> str:
         """What `cancel()` will say (said before it is done, see turn.py)."""
