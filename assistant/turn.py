@@ -386,15 +386,16 @@ class TurnRunner:
     ) -> AsyncGenerator[str, None]:
         """Carry the intent out and yield its one-line answer. A speculative turn (the user
         may not have finished) does nothing irreversible until the hold commits it: the
-        action is sent, and the timer started, only when its answer is about to play."""
-        reply = self._intent_reply(intent, t)
+        action is sent, and the timer started, only when its answer is about to play. Both
+        read the same wall-clock time, so a reminder goes off when its answer said."""
+        now = self.wall_clock()
+        reply = self._intent_reply(intent, t, now)
         yield reply
         # The speaker asked for more: the confirmation has been handed over, so the turn
         # is committed (speech before the hold cancels the turn before this point).
-        self._intent_effect(intent, t)
+        self._intent_effect(intent, now)
 
-    def _intent_reply(self, intent: Intent, t: _Turn) -> str:
-        now = self.wall_clock()
+    def _intent_reply(self, intent: Intent, t: _Turn, now: datetime) -> str:
         match intent:
             case TimeQuery():
                 return f"It is {say_time(now)}."
@@ -420,7 +421,7 @@ class TurnRunner:
             case CannotDo(what=what):
                 return CANNOT_SAY[what]
 
-    def _intent_effect(self, intent: Intent, t: _Turn) -> None:
+    def _intent_effect(self, intent: Intent, now: datetime) -> None:
         match intent:
             case SetTimer(seconds=seconds):
                 self.timers.start(seconds)
@@ -429,7 +430,6 @@ class TurnRunner:
             case DeviceCommand(action=action):
                 self.actions.send(action)
             case Reminder() as r if r.when_known:
-                now = self.wall_clock()
                 due_s = (reminder_due(r, now) - now).total_seconds()
                 self.timers.remind(due_s, reminder_due_say(r))
 
@@ -526,6 +526,14 @@ class TurnRunner:
         await self.settled()
         messages = [*self._conversation(ms.system_prompt), Message("user", t.transcript)]
         splitter, said = ClauseSplitter(self.settings.splitter), RepeatGuard()
+
+        def new(clause: str) -> bool:
+            if said.repeats(clause):
+                log.info("reply ended: the model began to repeat %r", clause)
+                return False
+            trace.mark("first_clause")
+            return True
+
         tokens = worker.stream(
             lambda: llm.stream(messages, ms.max_reply_tokens),
             yield_to=self.engines.gate,
@@ -547,17 +555,14 @@ class TurnRunner:
                     trace.mark("llm_first_token")
                     reply.generated += delta
                     for clause in splitter.feed(delta):
-                        if said.repeats(clause):
-                            log.info("reply ended: the model began to repeat %r", clause)
+                        if not new(clause):
                             return  # (closing the stream stops the model)
-                        trace.mark("first_clause")
                         yield clause
         finally:
             await tokens.aclose()
         for clause in splitter.flush():
-            if said.repeats(clause):
+            if not new(clause):
                 return
-            trace.mark("first_clause")
             yield clause
 
     async def _speech(

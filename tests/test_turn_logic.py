@@ -39,7 +39,10 @@ class ListSpeaker:
 
 
 def make_runner(
-    llm: FakeChatModel, tts: FakeSynthesizer | None = None, asr: Transcriber | None = None
+    llm: FakeChatModel,
+    tts: FakeSynthesizer | None = None,
+    asr: Transcriber | None = None,
+    wall_clock: Callable[[], datetime] = lambda: datetime(2026, 11, 24, 15, 7),
 ) -> TurnRunner:
     engines = Engines(
         asr or FakeTranscriber("hello"),
@@ -56,7 +59,7 @@ def make_runner(
         ConversationMemory(MONOTONIC),
         settings,
         MONOTONIC,
-        wall_clock=lambda: datetime(2026, 11, 24, 15, 7),
+        wall_clock=wall_clock,
     )
 
 
@@ -116,6 +119,22 @@ async def test_a_reminder_is_set_by_the_turn_and_said_when_due() -> None:
     assert (weather.route, weather.reason) == ("intent", "cannot")
     assert weather.reply == "Sorry, I can't check the weather: I work offline."
     assert llm.calls == []  # the model never got the chance to make either up
+
+
+async def test_a_reminder_goes_off_at_the_time_its_answer_said() -> None:
+    # The turn's answer is ready before the hold commits it: the clock may have passed
+    # six by then, and the reminder must still be the six o'clock it promised.
+    readings = iter([datetime(2026, 11, 24, 17, 59, 59)])
+    runner = make_runner(
+        FakeChatModel("unused"),
+        wall_clock=lambda: next(readings, datetime(2026, 11, 24, 18, 0, 1)),
+    )
+    rec = await runner.run("Remind me to call mom at six.", ListSpeaker())
+    assert rec.reply == "I'll remind you to call mom at 6 PM."
+    assert await asyncio.wait_for(runner.announcements.get(), timeout=3) == (
+        "A reminder to call mom.",
+        "reminder",
+    )
 
 
 async def test_time_question_is_answered_without_the_llm() -> None:
