@@ -39,7 +39,7 @@ from pathlib import Path as FilePath
 from typing import Literal
 
 from assistant.errors import ConfigError
-from assistant.intents import Device, Intent, match_intent, normalize
+from assistant.intents import ASKS_WHY, Device, Intent, match_intent, normalize
 
 Path = Literal["intent", "fast", "large"]
 PATHS: tuple[Path, ...] = ("intent", "fast", "large")
@@ -54,15 +54,6 @@ class Route:
 
 LONG_WORDS = 16
 
-_EXPLAIN = re.compile(
-    r"^(?:(?:can|could|would) you )?(?:please )?(?:explain|describe)\b|"
-    r"^why\b|\bwhy (?:do|does|did|is|are|was|were|can't|don't|doesn't)\b|"
-    r"\bhow (?:do|does|did|can|could) .*\b(?:work|happen|form|function)\b|"
-    r"\bhow (?:do|does) .* actually\b|\bwhat would happen\b|\bwhat happens (?:if|when)\b|"
-    r"\bwhat (?:could|might) be causing\b|\bhow do i fix\b|"
-    # Added after the held-out set (see tests/data/routing-heldout.tsv):
-    r"^how (?:does|do) (?!i\b|you\b|we\b)|\bwhat causes\b|\bhow (?:would|should) i\b"
-)
 _COMPARE = re.compile(
     r"\bdifference between\b|\bcompare\b|\bpros and cons\b|\bversus\b|\bvs\b|"
     r"\bwhich is better\b|\bbetter for\b.*\bor\b|\bshould i (?:consider|choose|buy|get)\b|"
@@ -101,7 +92,7 @@ def route(
     words = len(text.split())
     if _FOLLOW_UP.match(text):
         return Route("large", "follow_up") if previous == "large" else Route("fast", "short")
-    if _EXPLAIN.search(text):
+    if ASKS_WHY.search(text):
         return Route("large", "explain")
     if _COMPARE.search(text):
         return Route("large", "compare")

@@ -38,3 +38,6 @@ def test_say_time_edges() -> None:
     assert say_time(datetime(2026, 1, 1, 12, 0)) == "noon"
     assert say_time(datetime(2026, 1, 1, 0, 30)) == "12:30 AM"
     assert say_time(datetime(2026, 1, 1, 23, 59)) == "11:59 PM"
+    assert say_time(datetime(2026, 1, 1, 18, 0)) == "6:00 PM"
+    assert say_time(datetime(2026, 1, 1, 18, 0), whole_hours=True) == "6 PM"
+    assert say_time(datetime(2026, 1, 1, 18, 30), whole_hours=True) == "6:30 PM"
