@@ -117,10 +117,11 @@ class RepeatGuard:
         self._said: set[str] = set()
 
     def repeats(self, clause: str) -> bool:
-        """Does this clause, or a sentence in it, say again what an earlier one said?"""
+        """Does this clause, or a sentence or clause in it, say again what an earlier one
+        said? ("..., but I'm unable to help with that. I'm unable to help with that.")"""
         keys = [
             " ".join(words)
-            for part in (clause, *re.split(r"(?<=[.!?])\s+", clause))
+            for part in (clause, *re.split(r"(?<=[.!?,;:])\s+", clause))
             if len(words := re.sub(r"[^\w']+", " ", part.lower()).split()) >= self.min_words
         ]
         if any(key in self._said for key in keys):

@@ -87,6 +87,9 @@ def test_a_sentence_inside_a_longer_clause_counts() -> None:
     said = RepeatGuard()
     assert not said.repeats("Sure! I'm going to call mom at 6.")
     assert said.repeats("I'm going to call mom at 6.")
+    said = RepeatGuard()
+    assert not said.repeats("but as a helpful AI, I'm unable to provide that.")
+    assert said.repeats("I'm unable to provide that.")
 
 
 def test_short_clauses_may_come_back() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import wave
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +16,7 @@ import pytest
 from assistant.app import Settings, open_assistant
 from assistant.audio import DeviceSpeaker, WavSpeaker, read_wav
 from assistant.bench import sample_files
+from assistant.compare import apply_variant
 from assistant.levels import audible_start
 from tests.conftest import BenchRun, Pulse, utterance_from_file
 
@@ -85,6 +88,25 @@ def assert_heard_from_the_first_sample(path: Path) -> None:
         rate = w.getframerate()
         x = np.frombuffer(w.readframes(w.getnframes()), np.int16)
     assert audible_start(x, rate, keep_ms=0) <= rate * 6 // 1000, audible_start(x, rate, 0)
+
+
+async def test_a_real_reply_that_begins_to_repeat_itself_is_cut_there(
+    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # SmolLM2-135M, greedy, with every turn sent to it (the fast-only configuration):
+    # after "What time is it?" it answers "Turn on the kitchen lights" with one sentence
+    # said twice, the second time after "..., but as a helpful AI, ...".
+    replies = []
+    with caplog.at_level(logging.INFO, logger="assistant.turn"):
+        async with open_assistant(apply_variant(settings, "fast-only")) as a:
+            for i, text in enumerate(["What time is it?", "Turn on the kitchen lights"]):
+                speaker = WavSpeaker(tmp_path / f"{i}.wav", a.reply_rate_hz, a.clock)
+                replies.append((await a.runner.run(text, speaker)).reply)
+    assert any("began to repeat" in r.message for r in caplog.records), replies
+    for reply in replies:
+        parts = [p.strip(" ,.!?").lower() for p in re.split(r"[,.!?;:]\s+", reply)]
+        long_parts = [p for p in parts if len(p.split()) >= 3]
+        assert len(long_parts) == len(set(long_parts)), reply
 
 
 async def test_system_prompt_is_cached_so_a_turn_prefills_only_new_words(
