@@ -113,6 +113,7 @@ class WhisperTranscriber:
             [samples.astype(np.float32) / 32768.0, np.zeros(int(_TAIL_S * ASR_RATE_HZ), np.float32)]
         )
         features = self.model.feature_extractor(audio)[:, :-1]
+        tokens = self._prompt_for(prompt)
         texts: list[str] = []
         # Longer than one window: consecutive windows, as Whisper itself would.
         for start in range(0, max(features.shape[1], 1), _FULL_WINDOW_FRAMES):
@@ -126,7 +127,6 @@ class WhisperTranscriber:
                 ctranslate2.StorageView.from_array(padded[None]), to_cpu=False
             )
             seconds = chunk.shape[1] / _FRAMES_PER_S
-            tokens = self._prompt_for(prompt)
             result = self.model.model.generate(
                 encoded,
                 [tokens],
