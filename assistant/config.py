@@ -302,7 +302,7 @@ class EndpointSection(Strict):
     neg_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.35
     min_speech_ms: Annotated[int, Field(ge=32, le=2000)] = 120
     pause_ms: Annotated[int, Field(ge=64, le=5000)] = 200
-    hold_ms: Annotated[int, Field(ge=64, le=5000)] = 550
+    hold_ms: Annotated[int, Field(ge=64, le=5000)] = 500
     incomplete_hold_ms: Annotated[int, Field(ge=64, le=10000)] = 1000
     max_utterance_ms: Annotated[int, Field(ge=1000, le=60000)] = 15000
     pre_roll_ms: Annotated[int, Field(ge=0, le=2000)] = 300

@@ -7,22 +7,27 @@ over and the reply may play. Speech before the hold resumes the utterance and th
 speculative turn is dropped, so a natural hesitation never splits a sentence, and the hold
 costs little: the reply is being prepared while it runs. No audio, no asyncio here.
 
-Silence is timed by the VAD, helped at both of its edges by each frame's level when the
-caller gives it. The VAD lets a fading last consonant go early (a final "s" through
-PulseAudio's resampling: 200 ms of it that it did not call speech) and calls a softly
-opening word ("and", "the") speech a frame or three late, so by itself it heard a 0.45 s
-pause as anything from 416 to 672 ms, depending on the words and on where the speech fell
-in its 32 ms frames. A frame within `sound_range_db` of the utterance's loudest (and 10 dB
-above the room's noise) up to `sound_edge_ms` after the VAD's last speech frame delays the
-hold as speech would, and in a pause it makes the end wait for the VAD to decide, at most
-`sound_edge_ms` once per pause: steady noise costs little. Only the hold: the pause, the
-turn's audio and the end of speech that latency is timed from stay the VAD's, so what
-Whisper hears and what the records say do not depend on this rule.
+The VAD says whether the user is speaking; the levels of each frame's four 8 ms parts,
+when the caller gives them, say where the sound starts and stops. By itself the VAD heard a
+0.45 s pause as anything from 416 to 672 ms, depending on the words and on where the speech
+fell in its 32 ms frames: it lets a fading last consonant go early (a final "s" through
+PulseAudio's resampling: 200 ms of it that it did not call speech), calls a softly opening
+word ("and", "the") speech a frame or three late, and, remembering the speech in its state,
+goes on calling a frame or two of digital silence speech. So silence is timed from the end
+of the last part that is sound: within `sound_range_db` of the utterance's loudest (and 10
+dB above the room's noise), up to `sound_edge_ms` after the VAD's last speech frame, or
+inside what the VAD calls speech, at least audible over the noise. Sound in a pause makes
+the end wait for the VAD to decide, at most `sound_edge_ms` once per pause: steady noise
+costs little. That end of the sound is also the end of speech a turn's latency is timed
+from: the latency probe's rule on the played file puts it within ~4 ms of there
+(`scripts/hesitation-sweep` has the figures for the pause).
 """
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -30,6 +35,9 @@ from assistant.levels import RANGE_DB
 
 ABOVE_NOISE_DB = 10.0
 """Sound must stand this far above the room's noise."""
+AUDIBLE_DB = 6.0
+"""Within what the VAD calls speech, a part of a frame this far above the room's noise
+still counts as sound (speech can be soft)."""
 NOISE_FOLLOW = 0.05
 """How fast the noise estimate follows the level between utterances, per 32 ms frame
 (about 0.6 s to come most of the way)."""
@@ -45,7 +53,7 @@ class EndpointSettings:
     """Shorter bursts (a click, a cough) do not start an utterance."""
     pause_ms: int = 200
     """Silence after which the turn starts speculatively."""
-    hold_ms: int = 550
+    hold_ms: int = 500
     """Silence after which the utterance is over and the reply may play."""
     incomplete_hold_ms: int = 1000
     """The hold when the partial transcript plainly runs on ("turn on the ...")."""
@@ -68,7 +76,7 @@ class SpeechStarted:
 @dataclass(frozen=True, slots=True)
 class Paused:
     speech_end_ns: int
-    """Audio time at which the speech stopped (end of the last voiced frame)."""
+    """Audio time at which the speech stopped (the end of its sound, as far as known)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,13 +129,31 @@ class Endpointer:
         self.hold_ms = self.s.incomplete_hold_ms if incomplete else self.s.hold_ms
 
     def update(
-        self, prob: float, start_ns: int, end_ns: int, level_db: float | None = None
+        self,
+        prob: float,
+        start_ns: int,
+        end_ns: int,
+        level_db: float | Sequence[float] | None = None,
     ) -> Event | None:
         """Feed one frame's speech probability with its audio start and end times, and
-        its level (dBFS) if known."""
+        its level (dBFS) if known: one figure, or the levels of its equal parts in order,
+        which place the edges of the sound within the frame."""
+        parts = _parts(start_ns, end_ns, level_db)
         if self._state is _State.IDLE:
-            return self._idle(prob, start_ns, end_ns, level_db)
-        return self._speech(prob, start_ns, end_ns, level_db)
+            return self._idle(prob, start_ns, end_ns, parts)
+        return self._speech(prob, start_ns, end_ns, parts)
+
+    def tick(self, end_ns: int, level_db: float) -> Ended | None:
+        """The audio after the last frame, up to `end_ns`, and its level: ends the
+        utterance as soon as the hold has run, not at the next frame's end. Sound in it
+        leaves the decision to that frame."""
+        if self._state is _State.IDLE or not self._paused:
+            return None
+        if self._sound(level_db) or self._onset_ns is not None:
+            return None
+        if end_ns - self._sound_end_ns >= self.hold_ms * 1_000_000:
+            return self._end("silence")
+        return None
 
     def _sound(self, level_db: float | None) -> bool:
         if level_db is None:
@@ -135,15 +161,14 @@ class Endpointer:
         floor = self._floor_db + ABOVE_NOISE_DB
         return level_db >= max(self._peak_db - self.s.sound_range_db, floor)
 
-    def _idle(
-        self, prob: float, start_ns: int, end_ns: int, level_db: float | None
-    ) -> Event | None:
-        if level_db is not None:
+    def _idle(self, prob: float, start_ns: int, end_ns: int, parts: list[_Part]) -> Event | None:
+        if parts:
             started = self._candidate_ns is not None
-            self._peak_db = max(self._peak_db, level_db) if started else level_db
+            loudest = max(part.level_db for part in parts)
+            self._peak_db = max(self._peak_db, loudest) if started else loudest
         if prob < self.s.threshold:
             self._candidate_ns = None
-            if level_db is not None:  # the room's noise, followed slowly
+            if (level_db := _overall_db(parts)) is not None:  # the room's noise, slowly
                 self._floor_db += NOISE_FOLLOW * (level_db - self._floor_db)
             return None
         if self._candidate_ns is None:
@@ -162,36 +187,43 @@ class Endpointer:
         self._sound_end_ns = self._last_voiced_end_ns
         self._onset_ns, self._onset_spent = None, False
 
-    def _speech(
-        self, prob: float, start_ns: int, end_ns: int, level_db: float | None
-    ) -> Event | None:
+    def _speech(self, prob: float, start_ns: int, end_ns: int, parts: list[_Part]) -> Event | None:
         if end_ns - self._start_ns >= self.s.max_utterance_ms * 1_000_000:
             return self._end("max_length")
+        sounding = [part for part in parts if self._sound(part.level_db)]
         # Hysteresis: within speech a weaker frame still counts; after a pause only a
         # confident one resumes the utterance.
         if prob >= (self.s.threshold if self._paused else self.s.neg_threshold):
-            onset_ns = start_ns if self._onset_ns is None else self._onset_ns
+            first_sound_ns = sounding[0].start_ns if sounding else start_ns
+            onset_ns = first_sound_ns if self._onset_ns is None else self._onset_ns
             silence_ns = onset_ns - self._sound_end_ns
             self._last_voiced_end_ns = end_ns
-            if level_db is not None:
-                self._peak_db = max(self._peak_db, level_db)
-            self._voiced()
+            self._onset_ns, self._onset_spent = None, False
+            if not parts:
+                self._sound_end_ns = end_ns
+            else:
+                self._peak_db = max(self._peak_db, *(part.level_db for part in parts))
+                # Silero's state remembers the speech for a frame or two after it stops
+                # (a frame of digital silence at p=0.57): the hold counts from the sound.
+                audible = self._floor_db + AUDIBLE_DB
+                heard = sounding or [part for part in parts if part.level_db >= audible]
+                if heard:
+                    self._sound_end_ns = heard[-1].end_ns
             if self._paused:
                 self._paused = False
                 self.hold_ms = self.s.hold_ms
                 return Resumed(silence_ns)
             return None
-        sound = self._sound(level_db)
         edge_ns = self.s.sound_edge_ms * 1_000_000
         # The pause (and so the turn's audio and its end of speech) stays on the VAD;
         # only the hold, which decides whether the user is done, counts from the sound.
-        if self._onset_ns is None and sound and end_ns - self._last_voiced_end_ns <= edge_ns:
-            self._sound_end_ns = end_ns  # the fading end of the last word
-        elif self._onset_ns is not None:
-            if end_ns - self._onset_ns > edge_ns:  # not speech after all
-                self._onset_ns, self._onset_spent = None, True
-        elif sound and not self._onset_spent:
-            self._onset_ns = start_ns
+        for part in sounding:
+            if self._onset_ns is None and part.end_ns - self._last_voiced_end_ns <= edge_ns:
+                self._sound_end_ns = part.end_ns  # the fading end of the last word
+            elif self._onset_ns is None and not self._onset_spent:
+                self._onset_ns = part.start_ns
+        if self._onset_ns is not None and end_ns - self._onset_ns > edge_ns:
+            self._onset_ns, self._onset_spent = None, True  # not speech after all
         if (end_ns - self._sound_end_ns) / 1_000_000 >= self.hold_ms:
             waiting_for_vad = (
                 self._onset_ns is not None
@@ -203,7 +235,7 @@ class Endpointer:
         silence_ms = (end_ns - self._last_voiced_end_ns) / 1_000_000
         if not self._paused and silence_ms >= self.s.pause_ms:
             self._paused = True
-            return Paused(self._last_voiced_end_ns)
+            return Paused(self._sound_end_ns)
         return None
 
     def finish(self) -> Ended | None:
@@ -211,11 +243,39 @@ class Endpointer:
         return self._end("end_of_input") if self._state is _State.SPEECH else None
 
     def _end(self, reason: str) -> Ended:
-        end = self._last_voiced_end_ns
+        end = self._sound_end_ns
         self._state = _State.IDLE
         self._candidate_ns = None
         self._paused = False
         return Ended(end, reason)
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    start_ns: int
+    end_ns: int
+    level_db: float
+
+
+def _parts(start_ns: int, end_ns: int, level_db: float | Sequence[float] | None) -> list[_Part]:
+    if level_db is None:
+        return []
+    levels = [level_db] if isinstance(level_db, int | float) else list(level_db)
+    step = (end_ns - start_ns) // max(len(levels), 1)
+    return [
+        _Part(
+            start_ns + i * step, end_ns if i == len(levels) - 1 else start_ns + (i + 1) * step, lv
+        )
+        for i, lv in enumerate(levels)
+    ]
+
+
+def _overall_db(parts: list[_Part]) -> float | None:
+    """The frame's level from its equal parts' levels (the mean of their powers)."""
+    if not parts:
+        return None
+    power = sum(10 ** (part.level_db / 10) for part in parts) / len(parts)
+    return 10 * math.log10(max(power, 1e-20))
 
 
 _RUNS_ON = re.compile(

@@ -28,6 +28,17 @@ def level_dbfs(samples: Pcm16) -> float:
     return float(_rms_dbfs(samples[None, :])[0])
 
 
+PARTS = 4
+"""A VAD frame's level is taken in this many parts (8 ms each), to place the edges of
+the sound within it."""
+
+
+def part_levels_dbfs(samples: Pcm16, parts: int = PARTS) -> list[float]:
+    """RMS levels, in dBFS, of `parts` equal consecutive parts of a block of audio."""
+    n = len(samples) // parts
+    return [float(v) for v in _rms_dbfs(samples[: n * parts].reshape(parts, n))]
+
+
 def _rms_dbfs(blocks: np.ndarray) -> np.ndarray:
     """RMS level in dBFS of each row of 16-bit samples."""
     x = blocks.astype(np.float64) / 32768.0

@@ -33,7 +33,7 @@ from assistant.endpoint import (
 )
 from assistant.frames import AudioChunk, Utterance
 from assistant.latency import TurnRecord
-from assistant.levels import level_dbfs
+from assistant.levels import level_dbfs, part_levels_dbfs
 from assistant.turn import TurnGate, TurnOptions, TurnRunner
 from assistant.vad import Reframer, SileroVad
 from assistant.wakeword import WakeWordDetector
@@ -170,7 +170,12 @@ class Listener:
             self._utterance.append(chunk)
         for frame, start_ns, end_ns in self.reframer.push(chunk.samples, chunk.captured_ns):
             prob = self.vad.probability(frame)
-            event = self.endpointer.update(prob, start_ns, end_ns, level_dbfs(frame))
+            event = self.endpointer.update(prob, start_ns, end_ns, part_levels_dbfs(frame))
+            if event is not None:
+                self._on_event(event)
+        pending = self.reframer.pending
+        if len(pending) > 0:  # the hold may run out between two frames
+            event = self.endpointer.tick(chunk.end_ns, level_dbfs(pending))
             if event is not None:
                 self._on_event(event)
 

@@ -71,5 +71,10 @@ class Reframer:
             self._buf_start_ns += frame_ns
         return out
 
+    @property
+    def pending(self) -> Pcm16:
+        """The audio pushed since the last whole frame."""
+        return self._buf
+
     def reset(self) -> None:
         self._buf = np.zeros(0, np.int16)

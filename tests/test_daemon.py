@@ -43,7 +43,7 @@ def test_answers_a_spoken_question_through_the_sound_devices(
     assert turn["transcript"] == "What is the tallest mountain in the world?"
     assert turn["outcome"] == "ok" and turn["route"] == "fast"
     assert 0 < turn["first_audio_ms"] < 5000
-    assert turn["commit_ms"] >= 550  # the hold ran before anything played
+    assert turn["commit_ms"] >= 500  # the hold ran before anything played
     assert loud_seconds(reply_audio) > 0.5  # the reply reached the speaker
     # Shut down promptly and cleanly.
     assert daemon.stop() < 2.0
@@ -68,7 +68,7 @@ def test_answers_a_spoken_question_through_the_sound_devices(
         # Nothing in the first half says "more to come", so only the silence hold keeps
         # this one turn. Silero alone heard this 0.45 s pause as 416-672 ms of silence,
         # depending on where the speech fell in its 32 ms frames, and split it in CI; with
-        # the frame levels at its edges the end-pointer hears 384-448 ms (hold 550 ms).
+        # the levels at its edges the end-pointer hears ~450 ms (hold 500 ms).
         ("Set a timer for ten minutes", "and thirty seconds.", ["minutes", "seconds"]),
     ],
     ids=["runs-on", "could-end"],

@@ -39,7 +39,7 @@ def test_utterance_starts_pauses_and_ends_with_audio_times() -> None:
     events = run(probs)
     assert events[0] == (8, SpeechStarted(ms(5)))  # 4 frames = 128 ms >= min_speech 120 ms
     assert events[1] == (31, Paused(ms(25)))  # speech end = end of the last voiced frame
-    assert events[2] == (42, Ended(ms(25), "silence"))  # 18 frames = 576 ms >= 550 ms hold
+    assert events[2] == (40, Ended(ms(25), "silence"))  # 16 frames = 512 ms >= 500 ms hold
     assert len(events) == 3
 
 
@@ -75,7 +75,7 @@ def test_incomplete_transcript_extends_the_hold() -> None:
             ep.set_incomplete(True)
         if ev is not None:
             events.append((i, ev))
-    # Ends after 1000 ms of silence instead of 550 ms: 32 frames after the speech.
+    # Ends after 1000 ms of silence instead of 500 ms: 32 frames after the speech.
     assert events[-1] == (41, Ended(ms(10), "silence"))
 
 
@@ -97,15 +97,15 @@ def test_a_fading_last_consonant_the_vad_lets_go_delays_the_hold() -> None:
     # "minutes": the final "s" (7 frames, 20 dB down, one dip) the VAD does not call speech.
     tail = [(0.1, FRICATIVE)] * 2 + [(0.1, -60.0)] + [(0.1, FRICATIVE)] * 4
     events = run_with_levels([(0.0, QUIET)] * 5 + [(0.9, SPEECH)] * 20 + tail + [(0.0, QUIET)] * 30)
-    assert events[1] == (31, Paused(ms(25)))  # the pause and the speech end: the VAD's
-    assert events[2] == (49, Ended(ms(25), "silence"))  # the hold: 18 frames after the "s"
+    assert events[1] == (31, Paused(ms(32)))  # the pause is the VAD's; the speech ends with
+    assert events[2] == (47, Ended(ms(32), "silence"))  # the "s", and the hold counts from it
 
 
 def test_sound_long_after_the_speech_is_not_speech() -> None:
     # A noise that goes on delays the hold by 250 ms at most (7 frames = 224 ms).
     events = run_with_levels([(0.9, SPEECH)] * 20 + [(0.1, FRICATIVE)] * 60)
-    assert events[1] == (26, Paused(ms(20)))
-    assert events[2] == (44, Ended(ms(20), "silence"))  # 18 frames after frame 27
+    assert events[1] == (26, Paused(ms(27)))
+    assert events[2] == (42, Ended(ms(27), "silence"))  # 16 frames after frame 26
 
 
 def test_a_word_that_opens_softly_ends_the_pause_where_its_sound_starts() -> None:
@@ -122,15 +122,16 @@ def test_a_word_that_opens_softly_ends_the_pause_where_its_sound_starts() -> Non
     ]
     # Without the levels the same frames end the turn in the middle of the "s".
     plain = run([p for p, _ in [(0.9, SPEECH)] * 20 + [(0.0, QUIET)] * 14 + second])
-    assert plain[2] == (37, Ended(ms(20), "silence"))
+    assert plain[2] == (35, Ended(ms(20), "silence"))
 
 
 def test_noise_in_a_pause_delays_the_end_by_at_most_250_ms() -> None:
     noise = [(0.1, FRICATIVE)] * 60  # the VAD never calls it speech
     events = run_with_levels([(0.9, SPEECH)] * 20 + [(0.0, QUIET)] * 15 + noise)
     ended = [(i, ev) for i, ev in events if isinstance(ev, Ended)]
-    # Without the noise the turn ends at frame 37 (18 frames after the speech); the noise
-    # from frame 35 holds it until 250 ms after it began (frame 42), no longer.
+    # Without the noise the turn ends at frame 35 (16 frames after the speech); the noise,
+    # from frame 35 on (before the hold ran out), holds it until 250 ms after it began
+    # (frame 42), no longer.
     assert ended == [(42, Ended(ms(20), "silence"))]
 
 
@@ -139,7 +140,7 @@ def test_the_room_s_steady_noise_is_not_sound() -> None:
     frames = [(0.0, hum)] * 100 + [(0.9, SPEECH)] * 20 + [(0.0, hum)] * 30
     events = run_with_levels(frames)
     assert events[1] == (126, Paused(ms(120)))
-    assert events[2] == (137, Ended(ms(120), "silence"))
+    assert events[2] == (135, Ended(ms(120), "silence"))
 
 
 def test_the_room_s_noise_is_remembered_across_a_reset() -> None:
@@ -154,7 +155,49 @@ def test_the_room_s_noise_is_remembered_across_a_reset() -> None:
         ep.update(p, ms(i), ms(i + 1), lv)
         for i, (p, lv) in enumerate([(0.9, SPEECH)] * 20 + [(0.0, hum)] * 30)
     ]
-    assert events[37] == Ended(ms(20), "silence")  # not held 250 ms longer by the hum
+    assert events[35] == Ended(ms(20), "silence")  # not held 250 ms longer by the hum
+
+
+P = 8 * 1_000_000  # a quarter of a frame: the parts the listener measures the level in
+
+
+def test_the_levels_of_a_frame_s_parts_place_the_end_of_the_sound_within_it() -> None:
+    ep = Endpointer()
+    for i in range(20):
+        ep.update(0.9, ms(i), ms(i + 1), [SPEECH] * 4)
+    # The word ends 8 ms into frame 20; Silero, remembering it, still says speech there,
+    # and once more over digital silence.
+    assert ep.update(0.9, ms(20), ms(21), [SPEECH, QUIET, QUIET, QUIET]) is None
+    assert ep.update(0.6, ms(21), ms(22), [QUIET] * 4) is None
+    events = [(i, ep.update(0.05, ms(i), ms(i + 1), [QUIET] * 4)) for i in range(22, 40)]
+    ended = [(i, ev) for i, ev in events if isinstance(ev, Ended)]
+    # The speech ended with the sound, at 648 ms; the hold counts from there and runs out
+    # at 1148 ms, within frame 35 (not 56 ms later, as it would from the VAD's end).
+    assert ended == [(35, Ended(ms(20) + P, "silence"))]
+
+
+def test_the_hold_can_run_out_between_two_frames() -> None:
+    ep = Endpointer()
+    for i in range(20):
+        ep.update(0.9, ms(i), ms(i + 1), [SPEECH] * 4)
+    for i in range(20, 35):  # 480 ms of silence
+        assert not isinstance(ep.update(0.05, ms(i), ms(i + 1), [QUIET] * 4), Ended)
+    # 10 ms blocks after the last whole frame: the hold (500 ms) runs out at 1140 ms.
+    assert ep.tick(ms(35) + 10_000_000, QUIET) is None
+    assert ep.tick(ms(35) + 20_000_000, QUIET) == Ended(ms(20), "silence")
+
+
+def test_sound_between_two_frames_leaves_the_end_to_the_next_frame() -> None:
+    ep = Endpointer()
+    for i in range(20):
+        ep.update(0.9, ms(i), ms(i + 1), [SPEECH] * 4)
+    for i in range(20, 35):
+        ep.update(0.05, ms(i), ms(i + 1), [QUIET] * 4)
+    assert ep.tick(ms(35) + 20_000_000, FRICATIVE) is None  # the next word may be starting
+    # The frame's parts say where: 12 ms into frame 35, before the hold ran out at 1140
+    # ms, so the end waits for the VAD; it calls the word speech in the next frame.
+    assert ep.update(0.1, ms(35), ms(36), [QUIET, FRICATIVE, FRICATIVE, SPEECH]) is None
+    assert ep.update(0.9, ms(36), ms(37), [SPEECH] * 4) == Resumed(ms(15) + P)
 
 
 def test_max_utterance_length_ends_the_turn() -> None:

@@ -141,8 +141,8 @@ async def test_frame_levels_keep_a_pause_the_vad_alone_hears_too_long_one_turn(
     settings: Settings, tmp_path: Path
 ) -> None:
     # Placed 96 samples off the frame grid, Silero alone hears this 0.45 s pause as 576 ms
-    # (the fading "s" of "minutes" let go early) and the 550 ms hold splits the sentence;
-    # a microphone gives every placement. With the frame levels it is heard as ~420 ms.
+    # (the fading "s" of "minutes" let go early) and the 500 ms hold splits the sentence;
+    # a microphone gives every placement. With the levels at its edges it is heard as ~450.
     lead = 0.5 + 96 / 16_000
     first = read_wav(espeak_wav("Set a timer for ten minutes", tmp_path / "a.wav", lead, 0))
     second = read_wav(espeak_wav("and thirty seconds.", tmp_path / "b.wav", 0, 1.5))
