@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.clauses import SplitterSettings
+from assistant.clauses import NOT_SURE_SAY, SplitterSettings
 from assistant.clock import MONOTONIC, Clock
 from assistant.config import (
     Config,
@@ -292,7 +292,7 @@ async def open_assistant(settings: Settings, clock: Clock = MONOTONIC) -> AsyncI
     runner = TurnRunner(engines, memory, ts, clock)
     try:
         # Said often and fast: rendered now, played as they are.
-        phrases = [*all_confirmations(ts.devices), *CANNOT_SAY.values(), NO_TIME_SAY]
+        phrases = [*all_confirmations(ts.devices), *CANNOT_SAY.values(), NO_TIME_SAY, NOT_SURE_SAY]
         if ts.escalation is not None:
             phrases += [ts.escalation.acknowledgement, ts.escalation.apology]
         await engines.prerender(phrases)

@@ -54,6 +54,11 @@ class ClauseSplitter:
                 self._emitted += 1
         return out
 
+    @property
+    def pending(self) -> str:
+        """Text fed but not yet released as a clause."""
+        return self._buf
+
     def flush(self) -> list[str]:
         """The rest of the reply, at the end of the stream."""
         text = speakable(self._buf)
@@ -128,6 +133,24 @@ class RepeatGuard:
             return True
         self._said.update(keys)
         return False
+
+
+_NUMBER = re.compile(r"\d[\d,.]*")
+_LOOPING_DIGITS = re.compile(r"(\d{3,}?)\1{2,}")
+
+NOT_SURE_SAY = "Sorry, I'm not sure."
+"""Said when the model's answer fell apart before any of it could be said."""
+
+
+def runaway_number(text: str) -> bool:
+    """Does the text hold a number whose digits loop? Greedy SmolLM2-135M put the moon
+    "221,072,072,072,072 miles" away, and does it again in the same conversation. Three
+    times the same group of three digits or more in one number ("1,000,000,000" apart)."""
+    for number in _NUMBER.findall(text):
+        digits = re.sub(r"\D", "", number)
+        if any(group.strip("0") for group in _LOOPING_DIGITS.findall(digits)):
+            return True
+    return False
 
 
 def _is_dash(buf: str, i: int) -> bool:

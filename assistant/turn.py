@@ -31,7 +31,13 @@ import numpy as np
 
 from assistant.actions import ActionSink, LogActionSink
 from assistant.audio import Speaker
-from assistant.clauses import ClauseSplitter, RepeatGuard, SplitterSettings
+from assistant.clauses import (
+    NOT_SURE_SAY,
+    ClauseSplitter,
+    RepeatGuard,
+    SplitterSettings,
+    runaway_number,
+)
 from assistant.clock import Clock
 from assistant.engines.asr import Transcriber
 from assistant.engines.llm import ChatModel, Message
@@ -538,7 +544,7 @@ class TurnRunner:
             lambda: llm.stream(messages, ms.max_reply_tokens),
             yield_to=self.engines.gate,
         )
-        deadline_s, started = ms.first_token_s, False
+        deadline_s, started, released = ms.first_token_s, False, 0
         try:
             with _stage_errors(LlmError):
                 while True:
@@ -557,7 +563,16 @@ class TurnRunner:
                     for clause in splitter.feed(delta):
                         if not new(clause):
                             return  # (closing the stream stops the model)
+                        released += 1
                         yield clause
+                    if runaway_number(pending := splitter.pending):
+                        # Not kept for the next turn either: the model would take it up.
+                        log.info("reply ended: a number ran away in %r", pending)
+                        reply.generated = reply.generated[: len(reply.generated) - len(pending)]
+                        if released == 0 and new(NOT_SURE_SAY):
+                            reply.generated = NOT_SURE_SAY
+                            yield NOT_SURE_SAY
+                        return
         finally:
             await tokens.aclose()
         for clause in splitter.flush():

@@ -1,4 +1,10 @@
-from assistant.clauses import ClauseSplitter, RepeatGuard, SplitterSettings, speakable
+from assistant.clauses import (
+    ClauseSplitter,
+    RepeatGuard,
+    SplitterSettings,
+    runaway_number,
+    speakable,
+)
 
 
 def feed_tokens(tokens: list[str], settings: SplitterSettings | None = None) -> list[str]:
@@ -96,3 +102,18 @@ def test_short_clauses_may_come_back() -> None:
     said = RepeatGuard()
     for clause in ("Very big.", "Yes.", "Very big.", "Yes!"):
         assert not said.repeats(clause)
+
+
+def test_a_number_whose_digits_loop_has_run_away() -> None:
+    assert runaway_number("The moon is about 221,072,072,072")
+    assert runaway_number("that is 0.3333333333 of it")
+    for fine in [
+        "The moon is about 221,072,072 miles",  # twice may be a real number
+        "1,000,000,000 people",
+        "about 384,400 km",
+        "25,000,000,000,000 miles",
+        "1,234,567,890",
+        "pi is 3.14159",
+        "It is 4:30 PM on 12/12/2026.",
+    ]:
+        assert not runaway_number(fine), fine

@@ -16,6 +16,7 @@ import pytest
 from assistant.app import Settings, open_assistant
 from assistant.audio import DeviceSpeaker, WavSpeaker, read_wav
 from assistant.bench import sample_files
+from assistant.clauses import runaway_number
 from assistant.compare import apply_variant
 from assistant.levels import audible_start
 from tests.conftest import BenchRun, Pulse, utterance_from_file
@@ -107,6 +108,24 @@ async def test_a_real_reply_that_begins_to_repeat_itself_is_cut_there(
         parts = [p.strip(" ,.!?").lower() for p in re.split(r"[,.!?;:]\s+", reply)]
         long_parts = [p for p in parts if len(p.split()) >= 3]
         assert len(long_parts) == len(set(long_parts)), reply
+
+
+async def test_a_real_answer_whose_number_runs_away_is_not_said(
+    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The default pipeline, the probe's two questions in this order: the large model
+    # explains the sky, then SmolLM2-135M, greedy, puts the moon "221,072,072,072,072 miles"
+    # away, in a first clause that took 0.7 s longer to write and render than the others.
+    replies = []
+    with caplog.at_level(logging.INFO, logger="assistant.turn"):
+        async with open_assistant(settings) as a:
+            for i, text in enumerate(["Why is the sky blue?", "How far away is the moon?"]):
+                speaker = WavSpeaker(tmp_path / f"{i}.wav", a.reply_rate_hz, a.clock)
+                replies.append((await a.runner.run(text, speaker)).reply)
+            remembered = " ".join(e.assistant for e in a.runner.memory.history())
+    assert any("a number ran away" in r.message for r in caplog.records), replies
+    assert replies[1] and not any(runaway_number(r) for r in replies), replies
+    assert not runaway_number(remembered), remembered
 
 
 async def test_system_prompt_is_cached_so_a_turn_prefills_only_new_words(

@@ -10,7 +10,7 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from assistant.clauses import SplitterSettings
+from assistant.clauses import NOT_SURE_SAY, SplitterSettings
 from assistant.clock import MONOTONIC
 from assistant.engines.asr import Transcriber
 from assistant.engines.fakes import FakeChatModel, FakeSynthesizer, FakeTranscriber
@@ -103,6 +103,31 @@ async def test_a_reply_that_starts_to_repeat_itself_ends_there() -> None:
     assert rec.reply == "Sure! I'm going to call mom at 6. I'll set a reminder."
     # The model was stopped there, not left to write the rest.
     assert llm.tokens_out < len(loop.split()) * 3
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        # The number is in the first clause: nothing of the answer can be said.
+        ("The moon is about 221,072,072,072,072 miles away from Earth.", NOT_SURE_SAY),
+        # It comes after a clause that was said: the answer ends there.
+        ("The moon is very far away. It is about 221,072,072,072,072 miles.", None),
+    ],
+    ids=["first-clause", "later"],
+)
+async def test_a_reply_whose_number_runs_away_ends_before_it(answer: str, said: str) -> None:
+    llm = FakeChatModel(answer + " And some more words after it, to be left unwritten.")
+    tts = FakeSynthesizer()
+    runner = make_runner(llm, tts)
+    rec = await runner.run("How far away is the moon?", ListSpeaker())
+    assert rec.outcome == "ok"
+    expected = said or answer.split(". ")[0] + "."
+    assert rec.reply == expected and tts.texts == [expected]
+    assert llm.tokens_out <= len(answer.split())  # the model was stopped
+    # Nor is the number kept for the model to take up next turn.
+    assert [(e.user, e.assistant) for e in runner.memory.history()] == [
+        ("How far away is the moon?", expected)
+    ]
 
 
 async def test_a_reminder_is_set_by_the_turn_and_said_when_due() -> None:
