@@ -209,14 +209,16 @@ class Endpointer:
                 heard = sounding or [part for part in parts if part.level_db >= audible]
                 if heard:
                     self._sound_end_ns = heard[-1].end_ns
+                elif self._paused:  # speech again after a pause, too soft to place: all of it
+                    self._sound_end_ns = end_ns
             if self._paused:
                 self._paused = False
                 self.hold_ms = self.s.hold_ms
                 return Resumed(silence_ns)
             return None
         edge_ns = self.s.sound_edge_ms * 1_000_000
-        # The pause (and so the turn's audio and its end of speech) stays on the VAD;
-        # only the hold, which decides whether the user is done, counts from the sound.
+        # The pause (the speculative start) stays on the VAD; the hold, which decides
+        # whether the user is done, and the end of speech count from the sound.
         for part in sounding:
             if self._onset_ns is None and part.end_ns - self._last_voiced_end_ns <= edge_ns:
                 self._sound_end_ns = part.end_ns  # the fading end of the last word

@@ -200,6 +200,19 @@ def test_sound_between_two_frames_leaves_the_end_to_the_next_frame() -> None:
     assert ep.update(0.9, ms(36), ms(37), [SPEECH] * 4) == Resumed(ms(15) + P)
 
 
+def test_speech_again_after_a_pause_counts_even_when_too_soft_to_place() -> None:
+    ep = Endpointer()
+    for i in range(20):
+        ep.update(0.9, ms(i), ms(i + 1), [SPEECH] * 4)
+    for i in range(20, 30):
+        ep.update(0.05, ms(i), ms(i + 1), [QUIET] * 4)
+    # The VAD hears the user again, but no part stands out from the noise.
+    assert isinstance(ep.update(0.9, ms(30), ms(31), [QUIET] * 4), Resumed)
+    events = [ep.update(0.05, ms(i), ms(i + 1), [QUIET] * 4) for i in range(31, 60)]
+    # The hold counts from the end of that frame, not from the speech before the pause.
+    assert events.index(Ended(ms(31), "silence")) == 15
+
+
 def test_max_utterance_length_ends_the_turn() -> None:
     events = [ev for _, ev in run([0.9] * 200, EndpointSettings(max_utterance_ms=3000))]
     assert events[1] == Ended(ms(93), "max_length")
