@@ -161,10 +161,18 @@ def test_the_room_s_noise_is_remembered_across_a_reset() -> None:
 P = 8 * 1_000_000  # a quarter of a frame: the parts the listener measures the level in
 
 
-def test_the_levels_of_a_frame_s_parts_place_the_end_of_the_sound_within_it() -> None:
+def after_speech(silent_frames: int) -> Endpointer:
+    """An end-pointer fed 20 frames of speech, then this many of digital silence, in parts."""
     ep = Endpointer()
     for i in range(20):
         ep.update(0.9, ms(i), ms(i + 1), [SPEECH] * 4)
+    for i in range(20, 20 + silent_frames):
+        assert not isinstance(ep.update(0.05, ms(i), ms(i + 1), [QUIET] * 4), Ended)
+    return ep
+
+
+def test_the_levels_of_a_frame_s_parts_place_the_end_of_the_sound_within_it() -> None:
+    ep = after_speech(0)
     # The word ends 8 ms into frame 20; Silero, remembering it, still says speech there,
     # and once more over digital silence.
     assert ep.update(0.9, ms(20), ms(21), [SPEECH, QUIET, QUIET, QUIET]) is None
@@ -177,22 +185,14 @@ def test_the_levels_of_a_frame_s_parts_place_the_end_of_the_sound_within_it() ->
 
 
 def test_the_hold_can_run_out_between_two_frames() -> None:
-    ep = Endpointer()
-    for i in range(20):
-        ep.update(0.9, ms(i), ms(i + 1), [SPEECH] * 4)
-    for i in range(20, 35):  # 480 ms of silence
-        assert not isinstance(ep.update(0.05, ms(i), ms(i + 1), [QUIET] * 4), Ended)
+    ep = after_speech(15)  # 480 ms of silence
     # 10 ms blocks after the last whole frame: the hold (500 ms) runs out at 1140 ms.
     assert ep.tick(ms(35) + 10_000_000, QUIET) is None
     assert ep.tick(ms(35) + 20_000_000, QUIET) == Ended(ms(20), "silence")
 
 
 def test_sound_between_two_frames_leaves_the_end_to_the_next_frame() -> None:
-    ep = Endpointer()
-    for i in range(20):
-        ep.update(0.9, ms(i), ms(i + 1), [SPEECH] * 4)
-    for i in range(20, 35):
-        ep.update(0.05, ms(i), ms(i + 1), [QUIET] * 4)
+    ep = after_speech(15)
     assert ep.tick(ms(35) + 20_000_000, FRICATIVE) is None  # the next word may be starting
     # The frame's parts say where: 12 ms into frame 35, before the hold ran out at 1140
     # ms, so the end waits for the VAD; it calls the word speech in the next frame.
@@ -201,11 +201,7 @@ def test_sound_between_two_frames_leaves_the_end_to_the_next_frame() -> None:
 
 
 def test_speech_again_after_a_pause_counts_even_when_too_soft_to_place() -> None:
-    ep = Endpointer()
-    for i in range(20):
-        ep.update(0.9, ms(i), ms(i + 1), [SPEECH] * 4)
-    for i in range(20, 30):
-        ep.update(0.05, ms(i), ms(i + 1), [QUIET] * 4)
+    ep = after_speech(10)
     # The VAD hears the user again, but no part stands out from the noise.
     assert isinstance(ep.update(0.9, ms(30), ms(31), [QUIET] * 4), Resumed)
     events = [ep.update(0.05, ms(i), ms(i + 1), [QUIET] * 4) for i in range(31, 60)]
