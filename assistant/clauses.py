@@ -59,6 +59,11 @@ class ClauseSplitter:
         """Text fed but not yet released as a clause."""
         return self._buf
 
+    @property
+    def emitted(self) -> int:
+        """Clauses released so far."""
+        return self._emitted
+
     def flush(self) -> list[str]:
         """The rest of the reply, at the end of the stream."""
         text = speakable(self._buf)

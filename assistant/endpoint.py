@@ -143,11 +143,16 @@ class Endpointer:
             return self._idle(prob, start_ns, end_ns, parts)
         return self._speech(prob, start_ns, end_ns, parts)
 
+    @property
+    def awaiting_hold(self) -> bool:
+        """In a pause, waiting for the hold to run out (when `tick` can end the utterance)."""
+        return self._state is _State.SPEECH and self._paused
+
     def tick(self, end_ns: int, level_db: float) -> Ended | None:
         """The audio after the last frame, up to `end_ns`, and its level: ends the
         utterance as soon as the hold has run, not at the next frame's end. Sound in it
         leaves the decision to that frame."""
-        if self._state is _State.IDLE or not self._paused:
+        if not self.awaiting_hold:
             return None
         if self._sound(level_db) or self._onset_ns is not None:
             return None
@@ -179,13 +184,27 @@ class Endpointer:
             self._last_voiced_end_ns = end_ns
             self._paused = False
             self.hold_ms = self.s.hold_ms
-            self._voiced()
+            self._voiced(end_ns)
             return SpeechStarted(self._start_ns)
         return None
 
-    def _voiced(self) -> None:
-        self._sound_end_ns = self._last_voiced_end_ns
+    def _voiced(self, sound_end_ns: int) -> None:
+        """A frame the VAD calls speech, whose sound ends at `sound_end_ns`."""
+        self._sound_end_ns = sound_end_ns
         self._onset_ns, self._onset_spent = None, False
+
+    def _sound_end_in(self, end_ns: int, parts: list[_Part], sounding: list[_Part]) -> int:
+        """Where the sound of a frame the VAD calls speech ends."""
+        if not parts:
+            return end_ns  # no levels: the VAD's word
+        # Silero's state remembers the speech for a frame or two after it stops (a frame
+        # of digital silence at p=0.57): what is not audible over the noise does not count.
+        audible = self._floor_db + AUDIBLE_DB
+        heard = sounding or [part for part in parts if part.level_db >= audible]
+        if heard:
+            return heard[-1].end_ns
+        # Speech again after a pause, too soft to place: all of it.
+        return end_ns if self._paused else self._sound_end_ns
 
     def _speech(self, prob: float, start_ns: int, end_ns: int, parts: list[_Part]) -> Event | None:
         if end_ns - self._start_ns >= self.s.max_utterance_ms * 1_000_000:
@@ -198,19 +217,9 @@ class Endpointer:
             onset_ns = first_sound_ns if self._onset_ns is None else self._onset_ns
             silence_ns = onset_ns - self._sound_end_ns
             self._last_voiced_end_ns = end_ns
-            self._onset_ns, self._onset_spent = None, False
-            if not parts:
-                self._sound_end_ns = end_ns
-            else:
+            self._voiced(self._sound_end_in(end_ns, parts, sounding))
+            if parts:
                 self._peak_db = max(self._peak_db, *(part.level_db for part in parts))
-                # Silero's state remembers the speech for a frame or two after it stops
-                # (a frame of digital silence at p=0.57): the hold counts from the sound.
-                audible = self._floor_db + AUDIBLE_DB
-                heard = sounding or [part for part in parts if part.level_db >= audible]
-                if heard:
-                    self._sound_end_ns = heard[-1].end_ns
-                elif self._paused:  # speech again after a pause, too soft to place: all of it
-                    self._sound_end_ns = end_ns
             if self._paused:
                 self._paused = False
                 self.hold_ms = self.s.hold_ms

@@ -174,8 +174,8 @@ class Listener:
             if event is not None:
                 self._on_event(event)
         pending = self.reframer.pending
-        if len(pending) > 0:  # the hold may run out between two frames
-            event = self.endpointer.tick(chunk.end_ns, level_dbfs(pending))
+        if len(pending) > 0 and self.endpointer.awaiting_hold:  # it may run out between frames
+            event = self.endpointer.tick(self.reframer.pending_end_ns, level_dbfs(pending))
             if event is not None:
                 self._on_event(event)
 

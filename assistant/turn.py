@@ -544,7 +544,7 @@ class TurnRunner:
             lambda: llm.stream(messages, ms.max_reply_tokens),
             yield_to=self.engines.gate,
         )
-        deadline_s, started, released = ms.first_token_s, False, 0
+        deadline_s, started = ms.first_token_s, False
         try:
             with _stage_errors(LlmError):
                 while True:
@@ -563,13 +563,13 @@ class TurnRunner:
                     for clause in splitter.feed(delta):
                         if not new(clause):
                             return  # (closing the stream stops the model)
-                        released += 1
                         yield clause
-                    if runaway_number(pending := splitter.pending):
+                    pending = splitter.pending
+                    if any(c.isdigit() for c in delta) and runaway_number(pending):
                         # Not kept for the next turn either: the model would take it up.
                         log.info("reply ended: a number ran away in %r", pending)
                         reply.generated = reply.generated[: len(reply.generated) - len(pending)]
-                        if released == 0 and new(NOT_SURE_SAY):
+                        if splitter.emitted == 0 and new(NOT_SURE_SAY):
                             reply.generated = NOT_SURE_SAY
                             yield NOT_SURE_SAY
                         return

@@ -76,5 +76,10 @@ class Reframer:
         """The audio pushed since the last whole frame."""
         return self._buf
 
+    @property
+    def pending_end_ns(self) -> int:
+        """Audio time of the end of `pending`, on the frames' timeline."""
+        return self._buf_start_ns + len(self._buf) * 1_000_000_000 // self.rate_hz
+
     def reset(self) -> None:
         self._buf = np.zeros(0, np.int16)

@@ -251,3 +251,10 @@ def test_reframer_keeps_audio_time() -> None:
         (1_032_000_000, 1_064_000_000),
         (1_064_000_000, 1_096_000_000),
     ]
+    # Audio short of a frame stays pending; an empty buffer starts at the capture time,
+    # and what is left after a frame ends on the frames' timeline, not the capture clock.
+    assert r.push(np.ones(160, np.int16), captured_ns=1_097_000_000) == []
+    assert len(r.pending) == 160 and r.pending_end_ns == 1_107_000_000
+    frames = r.push(np.ones(480, np.int16), captured_ns=1_110_000_000)
+    assert [(s, e) for _, s, e in frames] == [(1_097_000_000, 1_129_000_000)]
+    assert len(r.pending) == 128 and r.pending_end_ns == 1_137_000_000

@@ -10,13 +10,15 @@ import numpy as np
 
 from assistant.app import Settings
 from assistant.audio import paced_chunks, read_wav
+from assistant.bench import sample_files
 from assistant.clock import MONOTONIC
-from assistant.endpoint import EndpointSettings
+from assistant.endpoint import Ended, Endpointer, EndpointSettings
 from assistant.engines.asr import WhisperTranscriber
 from assistant.engines.fakes import FakeChatModel
 from assistant.frames import Pcm16
+from assistant.levels import part_levels_dbfs, speech_end_sample
 from assistant.listener import Listener, ListenSettings
-from assistant.vad import SileroVad
+from assistant.vad import Reframer, SileroVad
 from tests.conftest import espeak_wav
 from tests.test_turn_logic import make_runner
 
@@ -159,3 +161,39 @@ async def test_frame_levels_keep_a_pause_the_vad_alone_hears_too_long_one_turn(
     # The control: the VAD alone (no sound counted at its edges) ends the turn in the pause.
     alone = await transcripts(EndpointSettings(sound_edge_ms=0))
     assert "seconds" not in alone[0], alone
+
+
+def test_the_end_of_speech_is_where_the_sound_ends(settings: Settings) -> None:
+    # The real VAD and end-pointer, fed as the listener feeds them (10 ms blocks, levels in
+    # 8 ms parts), against the level rule the latency probe times replies from.
+    silero = vad(settings)
+    vad_late_ms = []
+    for path in sample_files():
+        pcm = read_wav(path)
+        end_sample = speech_end_sample(pcm, 16_000)
+        assert end_sample is not None, path.name
+        true_end_ns = end_sample * 62_500  # (1 sample = 62.5 µs)
+        for shift in (0, 40, 80, 120):  # where the speech falls in the frames
+            audio = np.concatenate([np.zeros(shift, np.int16), pcm, np.zeros(16_000, np.int16)])
+            silero.reset()
+            endpointer, reframer = Endpointer(EndpointSettings()), Reframer()
+            ends: list[int] = []
+            vad_end_ns = 0
+            for i in range(0, len(audio), 160):
+                for frame, start_ns, end_ns in reframer.push(audio[i : i + 160], i * 62_500):
+                    prob = silero.probability(frame)
+                    vad_end_ns = end_ns if prob >= 0.5 and not ends else vad_end_ns
+                    event = endpointer.update(prob, start_ns, end_ns, part_levels_dbfs(frame))
+                    if isinstance(event, Ended):
+                        ends.append(event.speech_end_ns - shift * 62_500)
+            assert len(ends) == 1, (path.name, shift, ends)
+            # Levels in 10 ms frames there, 8 ms parts here: within one of either.
+            assert abs(ends[0] - true_end_ns) <= 10_000_000, (
+                path.name,
+                shift,
+                ends[0] - true_end_ns,
+            )
+            vad_late_ms.append((vad_end_ns - shift * 62_500 - true_end_ns) / 1e6)
+    # The control: the VAD's own last speech frame, which turns were timed from before, is
+    # further off than that, as it remembers the speech for a frame or two.
+    assert max(vad_late_ms) > 30, vad_late_ms
