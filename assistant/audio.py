@@ -109,6 +109,48 @@ class WavSpeaker:
 # ---------------------------------------------------------------- sound devices
 
 
+class BlockTimes:
+    """When each captured block began, from the clock times its callbacks ran.
+
+    A callback runs after its block was captured, late by a varying amount (PulseAudio
+    delivers blocks in bursts: ~10 ms late now and then), so `now - duration` is only an
+    upper bound of when the block began. Taken as is, the timeline would jump by that
+    jitter from block to block, and the silence hold, counted on it, with it. Instead a
+    block begins where the one before it ended, unless its bound is earlier (the timeline
+    ran late: it moves back to the bound), the bounds of a whole window were all later
+    (the device's clock is slower than ours: it moves forward by the least of them), or
+    samples were lost (it starts again from the bound). Every block's time stays at or
+    before its bound, so audio is never stamped later than it was heard.
+    """
+
+    def __init__(self, sample_rate_hz: int, window_blocks: int = 100) -> None:
+        self.sample_rate_hz, self.window_blocks = sample_rate_hz, window_blocks
+        self._next_ns: int | None = None
+        self._late_ns: list[int] = []
+        """How much later than the timeline each block of the current window was bound."""
+
+    def began(self, called_ns: int, frames: int, lost: bool = False) -> int:
+        """When the block of `frames` samples whose callback ran at `called_ns` began."""
+        duration_ns = frames * 1_000_000_000 // self.sample_rate_hz
+        bound_ns = called_ns - duration_ns
+        if self._next_ns is None or lost or bound_ns < self._next_ns:
+            start_ns = bound_ns
+            self._late_ns.clear()
+        else:
+            start_ns = self._next_ns
+            self._late_ns.append(bound_ns - self._next_ns)
+            if len(self._late_ns) >= self.window_blocks:
+                start_ns += min(self._late_ns)
+                self._late_ns.clear()
+        self._next_ns = start_ns + duration_ns
+        return start_ns
+
+    def reset(self) -> None:
+        """A new stream: nothing known."""
+        self._next_ns = None
+        self._late_ns.clear()
+
+
 def _device(spec: str | None) -> int | str | None:
     if spec is None or spec == "":
         return None
@@ -314,15 +356,20 @@ class DeviceMicrophone(_Device):
         self._lock = threading.Lock()
         self._blocks: deque[AudioChunk] = deque()
         self._arrived = asyncio.Event()
+        self._times = BlockTimes(sample_rate_hz)
         super().__init__(clock, device, sample_rate_hz, block_ms)
+
+    def start(self) -> None:
+        self._times.reset()  # (a reopened stream starts a new timeline)
+        super().start()
 
     def _callback(self, indata: Any, frames: int, time_info: Any, status: Any) -> None:
         self._last_callback_ns = now_ns = self.clock.now_ns()
         if status.input_overflow:
             self.overflows += 1  # the device layer lost samples before they reached us
-        # The block began one block's duration ago. PortAudio's own ADC time is not used:
-        # through ALSA's PulseAudio plugin it was measured 0.27-0.75 s off, and drifting.
-        began_ns = now_ns - frames * 1_000_000_000 // self.sample_rate_hz
+        # PortAudio's own ADC time is not used: through ALSA's PulseAudio plugin it was
+        # measured 0.27-0.75 s off, and drifting.
+        began_ns = self._times.began(now_ns, frames, lost=bool(status.input_overflow))
         chunk = AudioChunk(indata[:, 0].copy(), self.sample_rate_hz, began_ns)
         with self._lock:
             was_empty = not self._blocks
