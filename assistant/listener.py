@@ -86,6 +86,8 @@ class Listener:
         self.on_state = on_state
         self.wake = wake
         self._wake_in_utterance = False
+        self._wake_heard_ns: int | None = None
+        """Audio time of the block the wake word was last heard in."""
         self._armed_until_ns = 0
         self._last_wake_ns = 0
         self.endpointer = Endpointer(settings.endpoint)
@@ -163,6 +165,7 @@ class Listener:
             if self.clock.now_ns() - self._last_wake_ns > WAKE_REFRACTORY_NS:
                 log.info("wake word heard")
             self._last_wake_ns = self.clock.now_ns()
+            self._wake_heard_ns = chunk.end_ns
             self._wake_in_utterance = self._utterance is not None or self.endpointer.in_speech
             self._armed_until_ns = self.clock.now_ns() + self.settings.awake_ms * 1_000_000
             self.on_state(ListenState.WAKE)
@@ -211,8 +214,11 @@ class Listener:
                 if self._turn is not None and self.settings.barge_in:
                     log.info("barge-in: the user spoke over the reply")
                     self._cancel_soon()
-                self._wake_in_utterance = False
                 since = start_ns - self._pre_roll_ns
+                # The detector may fire before the VAD confirms speech: a wake word heard
+                # in the audio this utterance takes in is in it.
+                heard_ns = self._wake_heard_ns
+                self._wake_in_utterance = heard_ns is not None and heard_ns > since
                 self._utterance = [c for c in self._pre_roll if c.end_ns > since]
                 self._drops_at_start = self.dropped_frames()
                 self.on_state(ListenState.LISTENING)

@@ -139,6 +139,46 @@ async def test_a_turn_that_says_nothing_does_not_deafen_the_microphone(
     assert asr.heard_s[-1] >= question_s, (asr.heard_s, question_s)
 
 
+class WakeAtSample:
+    """A wake-word detector that fires when the audio fed reaches a given sample (the real
+    one, where its model decides, is in test_wake_word.py)."""
+
+    phrase = "Okay Nabu"
+
+    def __init__(self, at_sample: int) -> None:
+        self.at_sample, self.fed = at_sample, 0
+
+    def process(self, samples: Pcm16) -> bool:
+        before, self.fed = self.fed, self.fed + len(samples)
+        return before < self.at_sample <= self.fed
+
+    def reset(self) -> None:
+        pass
+
+
+async def test_a_wake_word_heard_before_speech_is_confirmed_is_in_the_utterance(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # The detector can fire before the VAD has confirmed that speech began (min_speech_ms):
+    # the wake word is still in this utterance's audio, so it comes off the transcript.
+    audio = read_wav(espeak_wav("Okay Nabu, what time is it?", tmp_path / "q.wav", trail_s=1.0))
+    onset = int(np.flatnonzero(np.abs(audio) > 1000)[0])
+    for heard_at in (onset + 320, onset + 16_000):  # 20 ms in; and after it was confirmed
+        runner = make_runner(FakeChatModel("unused"), asr=real_asr(settings))
+        listener = Listener(
+            runner,
+            vad(settings),
+            ListenSettings(EndpointSettings()),
+            MONOTONIC,
+            wake=WakeAtSample(heard_at),
+        )
+        await listener.run(paced_chunks(audio, 16_000, MONOTONIC), RealTimeSpeaker())
+        answered = [r for r in listener.records if r.outcome == "ok"]
+        assert len(answered) == 1, [(r.transcript, r.outcome) for r in listener.records]
+        assert answered[0].transcript.lower().rstrip("?.") == "what time is it", heard_at
+        assert answered[0].route == "intent"
+
+
 async def test_frame_levels_keep_a_pause_the_vad_alone_hears_too_long_one_turn(
     settings: Settings, tmp_path: Path
 ) -> None:
