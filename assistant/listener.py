@@ -85,11 +85,9 @@ class Listener:
         self.dropped_frames = dropped_frames
         self.on_state = on_state
         self.wake = wake
-        self._wake_in_utterance = False
         self._wake_heard_ns: int | None = None
-        """Audio time of the block the wake word was last heard in."""
+        """Audio time of the end of the block the wake word was last heard in."""
         self._armed_until_ns = 0
-        self._last_wake_ns = 0
         self.endpointer = Endpointer(settings.endpoint)
         self.reframer = Reframer()
         # Speech is only confirmed min_speech_ms after it began, so keep that much more
@@ -162,11 +160,10 @@ class Listener:
             return
         self._pre_roll.append(chunk)
         if self.wake is not None and self.wake.process(chunk.samples):
-            if self.clock.now_ns() - self._last_wake_ns > WAKE_REFRACTORY_NS:
+            before_ns = self._wake_heard_ns
+            if before_ns is None or chunk.end_ns - before_ns > WAKE_REFRACTORY_NS:
                 log.info("wake word heard")
-            self._last_wake_ns = self.clock.now_ns()
             self._wake_heard_ns = chunk.end_ns
-            self._wake_in_utterance = self._utterance is not None or self.endpointer.in_speech
             self._armed_until_ns = self.clock.now_ns() + self.settings.awake_ms * 1_000_000
             self.on_state(ListenState.WAKE)
         if self._utterance is not None:
@@ -215,10 +212,6 @@ class Listener:
                     log.info("barge-in: the user spoke over the reply")
                     self._cancel_soon()
                 since = start_ns - self._pre_roll_ns
-                # The detector may fire before the VAD confirms speech: a wake word heard
-                # in the audio this utterance takes in is in it.
-                heard_ns = self._wake_heard_ns
-                self._wake_in_utterance = heard_ns is not None and heard_ns > since
                 self._utterance = [c for c in self._pre_roll if c.end_ns > since]
                 self._drops_at_start = self.dropped_frames()
                 self.on_state(ListenState.LISTENING)
@@ -238,6 +231,15 @@ class Listener:
                     return
                 self._gate.commit(self.clock.now_ns())
                 self.on_state(ListenState.THINKING)
+
+    @property
+    def _wake_in_utterance(self) -> bool:
+        """Was the wake word heard in the audio this utterance takes in? (The detector may
+        fire before the VAD confirms speech: the pre-roll counts.)"""
+        heard_ns, utterance = self._wake_heard_ns, self._utterance
+        if not utterance or heard_ns is None:
+            return False
+        return heard_ns > utterance[0].captured_ns
 
     def _armed(self) -> bool:
         """May this utterance be a turn? Always without a wake word; with one, if it was

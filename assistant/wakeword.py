@@ -59,11 +59,14 @@ def strip_wake_phrase(transcript: str, phrase: str) -> str:
     words = list(re.finditer(r"[A-Za-z']+", transcript))
     if not want or not words:
         return transcript.strip()
-    # The whole phrase over the first few words, allowing one word more or fewer.
+    # The whole phrase over the first few words, allowing one word more or fewer; else
+    # its longest first or last words alone, matched more closely.
     span = _leading_match(words, want, range(max(1, len(want) - 1), len(want) + 2), 0.7)
     parts = [want[:k] for k in range(1, len(want))] + [want[k:] for k in range(1, len(want))]
     for part in sorted(parts, key=len, reverse=True):
-        span = span or _leading_match(words, part, [len(part)], 0.8)
+        if span:
+            break
+        span = _leading_match(words, part, [len(part)], 0.8)
     if span == 0:
         return transcript.strip()
     rest = transcript[words[span - 1].end() :].lstrip(" ,.!?;:-").strip()
