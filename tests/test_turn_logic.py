@@ -116,14 +116,17 @@ async def test_a_reply_that_starts_to_repeat_itself_ends_there() -> None:
     ids=["first-clause", "later"],
 )
 async def test_a_reply_whose_number_runs_away_ends_before_it(answer: str, said: str) -> None:
-    llm = FakeChatModel(answer + " And some more words after it, to be left unwritten.")
+    # Paced like a model (unpaced, the worker thread's lead over the loop is a race).
+    llm = FakeChatModel(answer + " And some more words after it, to be left unwritten.", 0.02)
     tts = FakeSynthesizer()
     runner = make_runner(llm, tts)
     rec = await runner.run("How far away is the moon?", ListSpeaker())
     assert rec.outcome == "ok"
     expected = said or answer.split(". ")[0] + "."
     assert rec.reply == expected and tts.texts == [expected]
-    assert llm.tokens_out <= len(answer.split())  # the model was stopped
+    # The model was stopped at the token after the number (the one it was writing).
+    number_at = next(i for i, word in enumerate(answer.split(), 1) if "072,072" in word)
+    assert llm.tokens_out <= number_at + 1, (llm.tokens_out, number_at)
     # Nor is the number kept for the model to take up next turn.
     assert [(e.user, e.assistant) for e in runner.memory.history()] == [
         ("How far away is the moon?", expected)
