@@ -62,6 +62,16 @@ PROBE_UTTERANCES = [
 """The black-box probe's ten utterances (../shared/latency/make_utterances.py)."""
 
 
+def pink_noise(samples: int, dbfs: float, seed: int = 1) -> np.ndarray:
+    """A room's steady noise (a fan, traffic far off): pink, at `dbfs` RMS, 16 kHz."""
+    spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal(samples))
+    hz = np.fft.rfftfreq(samples, 1 / 16_000)
+    hz[0] = hz[1]
+    x: np.ndarray = np.fft.irfft(spectrum / np.sqrt(hz), samples)
+    x *= 32768 * 10 ** (dbfs / 20) / np.sqrt(np.mean(x**2))
+    return x
+
+
 def espeak_wav(
     text: str,
     path: Path,
