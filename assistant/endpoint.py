@@ -18,9 +18,10 @@ of the last part that is sound: within `sound_range_db` of the utterance's loude
 dB above the room's noise), up to `sound_edge_ms` after the VAD's last speech frame, or
 inside what the VAD calls speech, at least audible over the noise. Sound in a pause makes
 the end wait for the VAD to decide, at most `sound_edge_ms` once per pause: steady noise
-costs little. That end of the sound is also the end of speech a turn's latency is timed
-from: the latency probe's rule on the played file puts it within ~4 ms of there
-(`scripts/hesitation-sweep` has the figures for the pause).
+costs little; noise that hides the quiet edges of words grows the hold instead, as they
+make a pause sound longer than it was. That end of the sound is also the end of speech a
+turn's latency is timed from: the latency probe's rule on the played file puts it within
+~4 ms of there (`scripts/hesitation-sweep` has the figures for the pause).
 """
 
 from __future__ import annotations
@@ -66,6 +67,13 @@ class EndpointSettings:
     """Sound the VAD does not call speech still delays the hold up to this long after the
     VAD's last speech frame (a final "s" can fade for 200 ms), and sound in a pause makes
     the end wait up to this long for the VAD (an opening "s" is as long)."""
+    masked_ms_per_db: float = 8.0
+    """In a noisy room sound must stand `ABOVE_NOISE_DB` over the noise, which can be
+    above the level `sound_range_db` sets: the soft ends and starts of words are lost in
+    the noise, and a pause is heard longer than it was. The hold grows by this much per dB
+    the noise lifts that threshold (`scripts/hesitation-sweep --noise-dbfs`: in pink noise
+    at -50 to -30 dBFS a 0.45 s pause was heard as up to 712 ms; the grown hold split none
+    of the 5632 sentences)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +123,7 @@ class Endpointer:
         self._last_voiced_end_ns = 0
         self._paused = False
         self.hold_ms = self.s.hold_ms
-        self._peak_db = -200.0  # the utterance's loudest voiced frame
+        self._peak_db = -math.inf  # the utterance's loudest voiced frame, once levels come
         self._sound_end_ns = 0  # the same, or the end of the sound that followed it
         self._onset_ns: int | None = None  # sound in this pause, not yet called speech
         self._onset_spent = False  # this pause had its wait already
@@ -156,15 +164,28 @@ class Endpointer:
             return None
         if self._sound(level_db) or self._onset_ns is not None:
             return None
-        if end_ns - self._sound_end_ns >= self.hold_ms * 1_000_000:
+        if end_ns - self._sound_end_ns >= self._hold_ns():
             return self._end("silence")
         return None
 
+    def _sound_db(self) -> float:
+        """The level from which a part of a frame is sound: within the utterance's range
+        of its loudest, and above the room's noise."""
+        return max(self._peak_db - self.s.sound_range_db, self._floor_db + ABOVE_NOISE_DB)
+
+    def _masked_db(self) -> float:
+        """How far the room's noise lifts that level above the utterance's own range: the
+        quiet edges of words that far down are lost in the noise."""
+        if self._peak_db == -math.inf:
+            return 0.0  # no levels: nothing is hidden that would have been heard
+        return self._sound_db() - (self._peak_db - self.s.sound_range_db)
+
+    def _hold_ns(self) -> int:
+        """The hold, grown by what the noise hides of the edges of the pause."""
+        return int((self.hold_ms + self.s.masked_ms_per_db * self._masked_db()) * 1e6)
+
     def _sound(self, level_db: float | None) -> bool:
-        if level_db is None:
-            return False
-        floor = self._floor_db + ABOVE_NOISE_DB
-        return level_db >= max(self._peak_db - self.s.sound_range_db, floor)
+        return level_db is not None and level_db >= self._sound_db()
 
     def _idle(self, prob: float, start_ns: int, end_ns: int, parts: list[_Part]) -> Event | None:
         if parts:
@@ -235,10 +256,10 @@ class Endpointer:
                 self._onset_ns = part.start_ns
         if self._onset_ns is not None and end_ns - self._onset_ns > edge_ns:
             self._onset_ns, self._onset_spent = None, True  # not speech after all
-        if (end_ns - self._sound_end_ns) / 1_000_000 >= self.hold_ms:
+        hold_ns = self._hold_ns()
+        if end_ns - self._sound_end_ns >= hold_ns:
             waiting_for_vad = (
-                self._onset_ns is not None
-                and self._onset_ns - self._sound_end_ns < self.hold_ms * 1_000_000
+                self._onset_ns is not None and self._onset_ns - self._sound_end_ns < hold_ns
             )
             if waiting_for_vad:
                 return None

@@ -140,7 +140,26 @@ def test_the_room_s_steady_noise_is_not_sound() -> None:
     frames = [(0.0, hum)] * 100 + [(0.9, SPEECH)] * 20 + [(0.0, hum)] * 30
     events = run_with_levels(frames)
     assert events[1] == (126, Paused(ms(120)))
-    assert events[2] == (135, Ended(ms(120), "silence"))
+    # Not held 250 ms by the hum as sound; the hold is grown by what the hum hides (sound
+    # from -40.3 dBFS, 9.7 dB above the speech's range: 78 ms): 578 ms, ended at frame 138.
+    assert events[2] == (138, Ended(ms(120), "silence"))
+
+
+def test_the_hold_grows_with_the_noise_that_hides_the_edges_of_words() -> None:
+    # A pause heard as 544 ms (17 frames): over in a quiet room; in a room whose noise hides
+    # the quiet ends and starts of words (they were longer than heard), the hold is longer.
+    def utterance(room: float) -> list[tuple[float, float]]:
+        speech = [(0.9, SPEECH)] * 20
+        return [(0.0, room)] * 100 + speech + [(0.0, room)] * 17 + speech + [(0.0, room)] * 30
+
+    quiet = [ev for _, ev in run_with_levels(utterance(QUIET))]
+    assert [type(ev) for ev in quiet[:3]] == [SpeechStarted, Paused, Ended]
+    fan = [ev for _, ev in run_with_levels(utterance(-50.0))]
+    assert [type(ev) for ev in fan[:4]] == [SpeechStarted, Paused, Resumed, Paused]
+    assert fan[2] == Resumed(ms(17))
+    # Noise below the speech's own range hides nothing, and costs nothing.
+    low_hum = [(i, ev) for i, ev in run_with_levels(utterance(-62.0)) if isinstance(ev, Ended)]
+    assert low_hum[0] == (135, Ended(ms(120), "silence"))
 
 
 def test_the_room_s_noise_is_remembered_across_a_reset() -> None:
@@ -155,7 +174,8 @@ def test_the_room_s_noise_is_remembered_across_a_reset() -> None:
         ep.update(p, ms(i), ms(i + 1), lv)
         for i, (p, lv) in enumerate([(0.9, SPEECH)] * 20 + [(0.0, hum)] * 30)
     ]
-    assert events[35] == Ended(ms(20), "silence")  # not held 250 ms longer by the hum
+    # Not held 250 ms longer by the hum: the hold it grows (578 ms) ends it at frame 38.
+    assert events[38] == Ended(ms(20), "silence")
 
 
 P = 8 * 1_000_000  # a quarter of a frame: the parts the listener measures the level in

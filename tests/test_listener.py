@@ -19,7 +19,7 @@ from assistant.frames import Pcm16
 from assistant.levels import part_levels_dbfs, speech_end_sample
 from assistant.listener import Listener, ListenSettings
 from assistant.vad import Reframer, SileroVad
-from tests.conftest import espeak_wav
+from tests.conftest import espeak_wav, pink_noise
 from tests.test_turn_logic import make_runner
 
 
@@ -237,3 +237,33 @@ def test_the_end_of_speech_is_where_the_sound_ends(settings: Settings) -> None:
     # The control: the VAD's own last speech frame, which turns were timed from before, is
     # further off than that, as it remembers the speech for a frame or two.
     assert max(vad_late_ms) > 30, vad_late_ms
+
+
+def test_a_hesitation_in_a_noisy_room_is_one_utterance(settings: Settings, tmp_path: Path) -> None:
+    # Pink noise 39 dB below the speech's peak (a fan near the microphone) hides the quiet
+    # end of "off" and start of "the": the 0.45 s pause is heard as ~575 ms. The real VAD and
+    # end-pointer, fed as the listener feeds them, at four placements in the frames.
+    silero = vad(settings)
+    first = read_wav(espeak_wav("Turn off", tmp_path / "a.wav", 0, 0))
+    second = read_wav(espeak_wav("the bedroom fan.", tmp_path / "b.wav", 0, 1.0))
+    speech = np.concatenate([first, np.zeros(int(0.45 * 16_000), np.int16), second])
+
+    def utterances(endpoint: EndpointSettings, shift: int) -> int:
+        # Two seconds of the room first: the end-pointer learns its noise between utterances.
+        audio = np.concatenate([np.zeros(32_000 + shift), speech])
+        audio = np.clip(audio + pink_noise(len(audio), -42.0), -32768, 32767).astype(np.int16)
+        silero.reset()
+        endpointer, reframer, ended = Endpointer(endpoint), Reframer(), 0
+        for i in range(0, len(audio), 160):
+            for frame, start_ns, end_ns in reframer.push(audio[i : i + 160], i * 62_500):
+                event = endpointer.update(
+                    silero.probability(frame), start_ns, end_ns, part_levels_dbfs(frame)
+                )
+                ended += isinstance(event, Ended)
+        return ended
+
+    shifts = (0, 40, 80, 120)
+    assert [utterances(EndpointSettings(), shift) for shift in shifts] == [1, 1, 1, 1]
+    # The control: with the hold not grown by the noise, the pause splits the sentence.
+    fixed = EndpointSettings(masked_ms_per_db=0.0)
+    assert [utterances(fixed, shift) for shift in shifts] == [2, 2, 2, 2]
