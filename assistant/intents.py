@@ -30,7 +30,7 @@ class Device:
 
     def spoken_names(self) -> list[str]:
         """Every way to say it, longest first: name, aliases, singular/plural, and for a
-        thermostat the room itself ("set the living room to 21")."""
+        thermostat the room's heating or temperature."""
         names = {self.name, *self.aliases}
         for n in list(names):
             if n.endswith("lights"):
@@ -38,10 +38,14 @@ class Device:
             elif n.endswith("light"):
                 names.add(n + "s")
         if self.kind == "climate" and self.room:
-            names |= {self.room, f"{self.room} heating", f"{self.room} temperature"}
-        if self.kind == "cover" and self.room:
-            names.add(self.room)  # "open the garage"
+            names |= {f"{self.room} heating", f"{self.room} temperature"}
         return sorted((normalize(n) for n in names), key=len, reverse=True)
+
+    @property
+    def named_by_its_room(self) -> bool:
+        """The room alone names a thermostat or a door ("set the living room to 21", "open
+        the garage"), when it is all that was said: "the garage light" is not the door."""
+        return self.kind in ("climate", "cover") and bool(self.room)
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,6 +403,10 @@ def find_device(phrase: str, devices: Sequence[Device]) -> Device | None:
     """The device the phrase names: the longest spoken name it contains; failing that, the
     one whose room and kind it mentions ("the lights in the hallway")."""
     phrase = normalize(phrase)
+    target = re.sub(r"^(?:the|my) ", "", phrase)
+    by_room_alone = [d for d in devices if d.named_by_its_room and normalize(d.room) == target]
+    if len(by_room_alone) == 1:
+        return by_room_alone[0]
     best: tuple[int, Device] | None = None
     for device in devices:
         for name in device.spoken_names():

@@ -94,6 +94,20 @@ def test_unknown_devices_and_questions_are_not_commands() -> None:
         assert not isinstance(match_intent(text, DEVICES), DeviceCommand), text
 
 
+def test_the_room_alone_names_its_thermostat_or_door_only_when_nothing_else_is_said() -> None:
+    # "Open the garage." is the door and "Set the living room to 21" the thermostat (above),
+    # but a room that is said with something else is not a name for them: these closed the
+    # garage door, opened it, and switched the heating off.
+    for text, spoken in [
+        ("Turn off the garage light.", "garage light"),
+        ("Open the garage window.", "garage window"),
+        ("Turn off the living room fan.", "living room fan"),
+    ]:
+        assert match_intent(text, DEVICES) == UnknownDevice(spoken), text
+    assert device_action("Open my garage.").device == "garage door"
+    assert device_action("Set the living room heating to 20.").device == "living room thermostat"
+
+
 def test_timers_grammar() -> None:
     assert match_intent("Set a timer for 10 minutes.") == SetTimer(600)
     assert match_intent("set a five minute timer") == SetTimer(300)
