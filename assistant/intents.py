@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from difflib import SequenceMatcher
 from typing import ClassVar, Literal
 
 DeviceKind = Literal["light", "switch", "fan", "cover", "climate"]
@@ -399,9 +400,20 @@ _KIND_WORDS: dict[str, tuple[str, ...]] = {
 }
 
 
+NEAR_MISS_KINDS: tuple[DeviceKind, ...] = ("light", "fan")
+"""Kinds whose name, nearly said after its room, still names them: speech recognition
+mishears the last word ("the bedroom pen", "the kitchen lives"), and a light or a fan
+switched by mistake is harmless and heard at once (the confirmation names it). A door, a
+plug or the heating is only switched by its name."""
+NEAR_MISS_RATIO = 0.8
+"""How alike (difflib's ratio) the phrase and the name must be; and the name must be this
+much nearer than those of the room's other devices, by a tenth."""
+
+
 def find_device(phrase: str, devices: Sequence[Device]) -> Device | None:
     """The device the phrase names: the longest spoken name it contains; failing that, the
-    one whose room and kind it mentions ("the lights in the hallway")."""
+    one whose room and kind it mentions ("the lights in the hallway"); failing that, the
+    light or fan of the room it mentions whose name it nearly says."""
     phrase = normalize(phrase)
     target = re.sub(r"^(?:the|my) ", "", phrase)
     by_room_alone = [d for d in devices if d.named_by_its_room and normalize(d.room) == target]
@@ -424,7 +436,27 @@ def find_device(phrase: str, devices: Sequence[Device]) -> Device | None:
         and re.search(rf"\b{re.escape(normalize(d.room))}\b", phrase)
         and words & set(_KIND_WORDS[d.kind])
     ]
-    return by_room[0] if len(by_room) == 1 else None
+    if by_room:
+        return by_room[0] if len(by_room) == 1 else None
+    return _near_miss(target, devices)
+
+
+def _near_miss(target: str, devices: Sequence[Device]) -> Device | None:
+    joined = target.replace(" ", "")  # "the bed room fan"
+    in_room = [d for d in devices if d.room and normalize(d.room).replace(" ", "") in joined]
+    nearness = sorted(
+        (
+            (max(SequenceMatcher(None, target, n).ratio() for n in d.spoken_names()), i)
+            for i, d in enumerate(in_room)
+        ),
+        reverse=True,
+    )
+    if not nearness:
+        return None
+    (ratio, best), others = nearness[0], [r for r, _ in nearness[1:]]
+    device = in_room[best]
+    near = ratio >= NEAR_MISS_RATIO and ratio - max(others, default=0.0) >= 0.1
+    return device if near and device.kind in NEAR_MISS_KINDS else None
 
 
 def match_intent(transcript: str, devices: Sequence[Device] = ()) -> Intent | None:

@@ -108,6 +108,36 @@ def test_the_room_alone_names_its_thermostat_or_door_only_when_nothing_else_is_s
     assert device_action("Set the living room heating to 20.").device == "living room thermostat"
 
 
+def test_a_light_or_fan_whose_name_was_nearly_said_after_its_room_is_switched() -> None:
+    # What tiny.en heard in a reverberant room or in noise (the probe's utterances).
+    for text, device in [
+        ("Turn off the bedroom pen.", "bedroom fan"),
+        ("turn on the kitchen lives", "kitchen lights"),
+        ("Turn on the porch lite.", "porch light"),
+        ("Turn on the bed room fan.", "bedroom fan"),
+    ]:
+        assert device_action(text).device == device, text
+    assert device_action("Dim the bedroom lice to 30%.").value == 30.0
+    for text, spoken in [
+        ("Turn on the bathroom lights.", "bathroom lights"),  # another room, not a mishearing
+        ("Turn off the red blue pen.", "red blue pen"),  # no room said
+        ("Turn on the bedroom heater.", "bedroom heater"),  # not near enough
+    ]:
+        assert match_intent(text, DEVICES) == UnknownDevice(spoken), text
+    # A door or the heating is only switched by its name.
+    for text, spoken in [
+        ("Open the garage dour.", "garage dour"),
+        ("Set the living room thermostart to 20.", "living room thermostart"),
+    ]:
+        assert match_intent(text, DEVICES) == UnknownDevice(spoken), text
+    # Nearly as near to another of the room's devices: neither.
+    study = [Device("study lamp", "light", "study"), Device("study fan", "fan", "study")]
+    assert match_intent("Turn on the study lan.", study) == UnknownDevice("study lan")
+    assert match_intent("Turn on the study fen.", study) == DeviceCommand(
+        DeviceAction("study fan", "fan", "on")
+    )
+
+
 def test_timers_grammar() -> None:
     assert match_intent("Set a timer for 10 minutes.") == SetTimer(600)
     assert match_intent("set a five minute timer") == SetTimer(300)
