@@ -54,6 +54,7 @@ def test_speech_that_is_not_a_repetition_is_kept_as_heard(heard: str) -> None:
     assert collapse_repetition(heard) == heard
 
 
+@pytest.mark.models
 def test_the_length_bound_leaves_room_for_a_prompt(settings: Settings, tmp_path: Path) -> None:
     """The decoder's length bound (the guard against loops) counts the prompt's tokens too:
     a prompt must not eat the budget of what was said."""

@@ -1,4 +1,5 @@
-"""The listener's turn-taking with the real Silero VAD and espeak-ng speech, fake engines."""
+"""The listener's turn-taking with the real Silero VAD (and Whisper where a test needs its
+transcript) on espeak-ng speech; a fake chat model."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from assistant.app import Settings
 from assistant.audio import paced_chunks, read_wav
@@ -21,6 +23,8 @@ from assistant.listener import Listener, ListenSettings
 from assistant.vad import Reframer, SileroVad
 from tests.conftest import espeak_wav, pink_noise
 from tests.test_turn_logic import make_runner
+
+pytestmark = pytest.mark.models
 
 
 def vad(settings: Settings) -> SileroVad:
