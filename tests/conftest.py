@@ -17,7 +17,10 @@ import pytest
 
 from assistant.app import Settings, load_settings
 from assistant.clock import Clock
-from assistant.frames import Utterance
+from assistant.endpoint import Endpointer, Event
+from assistant.frames import Pcm16, Utterance
+from assistant.levels import part_levels_dbfs
+from assistant.vad import Reframer, SileroVad
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSISTANT = Path(sys.executable).parent / "assistant"
@@ -60,6 +63,21 @@ PROBE_UTTERANCES = [
     ("10_france", "What is the capital of France?"),
 ]
 """The black-box probe's ten utterances (../shared/latency/make_utterances.py)."""
+
+
+def endpoint_frames(
+    vad: SileroVad, endpointer: Endpointer, audio: Pcm16
+) -> Iterator[tuple[float, int, Event | None]]:
+    """`audio` through the VAD and the end-pointer as the listener feeds them: 10 ms blocks
+    re-framed into the VAD's frames, with the levels of their 8 ms parts. Per frame: its
+    speech probability, its end (audio time from the first sample) and the event."""
+    vad.reset()
+    endpointer.reset()
+    reframer = Reframer()
+    for i in range(0, len(audio), 160):
+        for frame, start_ns, end_ns in reframer.push(audio[i : i + 160], i * 62_500):
+            prob = vad.probability(frame)
+            yield prob, end_ns, endpointer.update(prob, start_ns, end_ns, part_levels_dbfs(frame))
 
 
 def pink_noise(samples: int, dbfs: float, seed: int = 1) -> np.ndarray:

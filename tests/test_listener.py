@@ -15,13 +15,15 @@ from assistant.audio import paced_chunks, read_wav
 from assistant.bench import sample_files
 from assistant.clock import MONOTONIC
 from assistant.endpoint import Ended, Endpointer, EndpointSettings
-from assistant.engines.asr import WhisperTranscriber
+from assistant.engines.asr import Transcriber, WhisperTranscriber
 from assistant.engines.fakes import FakeChatModel
 from assistant.frames import Pcm16
-from assistant.levels import part_levels_dbfs, speech_end_sample
+from assistant.latency import TurnRecord
+from assistant.levels import speech_end_sample
 from assistant.listener import Listener, ListenSettings
-from assistant.vad import Reframer, SileroVad
-from tests.conftest import espeak_wav, pink_noise
+from assistant.vad import SileroVad
+from assistant.wakeword import WakeWordDetector
+from tests.conftest import endpoint_frames, espeak_wav, pink_noise
 from tests.test_turn_logic import make_runner
 
 pytestmark = pytest.mark.models
@@ -63,6 +65,25 @@ class RealTimeSpeaker:
             self.played_s += seconds
 
 
+async def listen(
+    settings: Settings,
+    audio: Pcm16,
+    listen_settings: ListenSettings | None = None,
+    *,
+    reply: str = "unused",
+    asr: Transcriber | None = None,
+    wake: WakeWordDetector | None = None,
+    speaker: RealTimeSpeaker | None = None,
+) -> list[TurnRecord]:
+    """`audio` played in real time to a listener with the real VAD, and Whisper unless
+    `asr` is given; the chat model says `reply`. The records of its turns."""
+    runner = make_runner(FakeChatModel(reply), asr=asr or real_asr(settings))
+    listen_settings = listen_settings or ListenSettings(EndpointSettings())
+    listener = Listener(runner, vad(settings), listen_settings, MONOTONIC, wake=wake)
+    await listener.run(paced_chunks(audio, 16_000, MONOTONIC), speaker or RealTimeSpeaker())
+    return listener.records
+
+
 async def test_barge_in_cancels_the_reply_and_the_new_speech_is_a_turn(
     settings: Settings, tmp_path: Path
 ) -> None:
@@ -70,18 +91,14 @@ async def test_barge_in_cancels_the_reply_and_the_new_speech_is_a_turn(
     q2 = read_wav(espeak_wav("Stop, what time is it?", tmp_path / "b.wav", trail_s=1.5))
     audio = np.concatenate([q1, q2])
     # A reply far longer than the audio that follows it (the fake speaks 50 ms a character).
-    runner = make_runner(
-        FakeChatModel("Once upon a time, " + "there was a dragon. " * 20), asr=real_asr(settings)
-    )
-    listener = Listener(
-        runner, vad(settings), ListenSettings(EndpointSettings(), barge_in=True), MONOTONIC
-    )
+    story = "Once upon a time, " + "there was a dragon. " * 20
     speaker = RealTimeSpeaker()
-    await listener.run(paced_chunks(audio, 16_000, MONOTONIC), speaker)
+    barge_in = ListenSettings(EndpointSettings(), barge_in=True)
+    records = await listen(settings, audio, barge_in, reply=story, speaker=speaker)
     # The story was cut off by the second question (a cancelled turn leaves no record
     # here), which was answered in its turn.
-    assert [(r.outcome, r.route) for r in listener.records] == [("ok", "intent")]
-    assert "time" in listener.records[0].transcript.lower()
+    assert [(r.outcome, r.route) for r in records] == [("ok", "intent")]
+    assert "time" in records[0].transcript.lower()
     assert speaker.played_s < 5.0  # the story (20 s at the fake's pace) did not play out
 
 
@@ -93,13 +110,9 @@ async def test_half_duplex_does_not_hear_speech_during_the_reply(
     audio = np.concatenate([q1, q2])
 
     async def transcripts(half_duplex: bool) -> list[str]:
-        runner = make_runner(
-            FakeChatModel("Once upon a time, there was a dragon. " * 3), asr=real_asr(settings)
-        )
+        story = "Once upon a time, there was a dragon. " * 3
         settings_ = ListenSettings(EndpointSettings(), half_duplex=half_duplex)
-        listener = Listener(runner, vad(settings), settings_, MONOTONIC)
-        await listener.run(paced_chunks(audio, 16_000, MONOTONIC), RealTimeSpeaker())
-        return [r.transcript.lower() for r in listener.records]
+        return [r.transcript.lower() for r in await listen(settings, audio, settings_, reply=story)]
 
     # Half-duplex: only the first question is a turn; the second came during the reply.
     heard = await transcripts(half_duplex=True)
@@ -134,11 +147,8 @@ async def test_a_turn_that_says_nothing_does_not_deafen_the_microphone(
     first = read_wav(espeak_wav("Okay Nabu.", tmp_path / "a.wav", trail_s=0.8))
     question = read_wav(espeak_wav("What time is it?", tmp_path / "b.wav", lead_s=0, trail_s=1.0))
     asr = SlowRecordingTranscriber(delay_s=1.2)
-    runner = make_runner(FakeChatModel("unused"), asr=asr)
-    listener = Listener(runner, vad(settings), ListenSettings(EndpointSettings()), MONOTONIC)
-    audio = np.concatenate([first, question])
-    await listener.run(paced_chunks(audio, 16_000, MONOTONIC), RealTimeSpeaker())
-    assert [r.outcome for r in listener.records] == ["empty", "ok"]
+    records = await listen(settings, np.concatenate([first, question]), asr=asr)
+    assert [r.outcome for r in records] == ["empty", "ok"]
     question_s = (len(question) - 1.0 * 16_000) / 16_000
     assert asr.heard_s[-1] >= question_s, (asr.heard_s, question_s)
 
@@ -168,17 +178,9 @@ async def test_a_wake_word_heard_before_speech_is_confirmed_is_in_the_utterance(
     audio = read_wav(espeak_wav("Okay Nabu, what time is it?", tmp_path / "q.wav", trail_s=1.0))
     onset = int(np.flatnonzero(np.abs(audio) > 1000)[0])
     for heard_at in (onset + 320, onset + 16_000):  # 20 ms in; and after it was confirmed
-        runner = make_runner(FakeChatModel("unused"), asr=real_asr(settings))
-        listener = Listener(
-            runner,
-            vad(settings),
-            ListenSettings(EndpointSettings()),
-            MONOTONIC,
-            wake=WakeAtSample(heard_at),
-        )
-        await listener.run(paced_chunks(audio, 16_000, MONOTONIC), RealTimeSpeaker())
-        answered = [r for r in listener.records if r.outcome == "ok"]
-        assert len(answered) == 1, [(r.transcript, r.outcome) for r in listener.records]
+        records = await listen(settings, audio, wake=WakeAtSample(heard_at))
+        answered = [r for r in records if r.outcome == "ok"]
+        assert len(answered) == 1, [(r.transcript, r.outcome) for r in records]
         assert answered[0].transcript.lower().rstrip("?.") == "what time is it", heard_at
         assert answered[0].route == "intent"
 
@@ -195,10 +197,9 @@ async def test_frame_levels_keep_a_pause_the_vad_alone_hears_too_long_one_turn(
     audio = np.concatenate([first, np.zeros(int(0.45 * 16_000), np.int16), second])
 
     async def transcripts(endpoint: EndpointSettings) -> list[str]:
-        runner = make_runner(FakeChatModel("unused"), asr=real_asr(settings))
-        listener = Listener(runner, vad(settings), ListenSettings(endpoint), MONOTONIC)
-        await listener.run(paced_chunks(audio, 16_000, MONOTONIC), RealTimeSpeaker())
-        return [r.transcript.lower() for r in listener.records]
+        return [
+            r.transcript.lower() for r in await listen(settings, audio, ListenSettings(endpoint))
+        ]
 
     heard = await transcripts(EndpointSettings())
     assert len(heard) == 1 and "minutes" in heard[0] and "seconds" in heard[0], heard
@@ -208,8 +209,8 @@ async def test_frame_levels_keep_a_pause_the_vad_alone_hears_too_long_one_turn(
 
 
 def test_the_end_of_speech_is_where_the_sound_ends(settings: Settings) -> None:
-    # The real VAD and end-pointer, fed as the listener feeds them (10 ms blocks, levels in
-    # 8 ms parts), against the level rule the latency probe times replies from.
+    # The real VAD and end-pointer, fed as the listener feeds them, against the level rule
+    # the latency probe times replies from.
     silero = vad(settings)
     vad_late_ms = []
     for path in sample_files():
@@ -219,17 +220,12 @@ def test_the_end_of_speech_is_where_the_sound_ends(settings: Settings) -> None:
         true_end_ns = end_sample * 62_500  # (1 sample = 62.5 µs)
         for shift in (0, 40, 80, 120):  # where the speech falls in the frames
             audio = np.concatenate([np.zeros(shift, np.int16), pcm, np.zeros(16_000, np.int16)])
-            silero.reset()
-            endpointer, reframer = Endpointer(EndpointSettings()), Reframer()
             ends: list[int] = []
             vad_end_ns = 0
-            for i in range(0, len(audio), 160):
-                for frame, start_ns, end_ns in reframer.push(audio[i : i + 160], i * 62_500):
-                    prob = silero.probability(frame)
-                    vad_end_ns = end_ns if prob >= 0.5 and not ends else vad_end_ns
-                    event = endpointer.update(prob, start_ns, end_ns, part_levels_dbfs(frame))
-                    if isinstance(event, Ended):
-                        ends.append(event.speech_end_ns - shift * 62_500)
+            for prob, end_ns, event in endpoint_frames(silero, Endpointer(), audio):
+                vad_end_ns = end_ns if prob >= 0.5 and not ends else vad_end_ns
+                if isinstance(event, Ended):
+                    ends.append(event.speech_end_ns - shift * 62_500)
             assert len(ends) == 1, (path.name, shift, ends)
             # Levels in 10 ms frames there, 8 ms parts here: within one of either.
             assert abs(ends[0] - true_end_ns) <= 10_000_000, (
@@ -256,15 +252,8 @@ def test_a_hesitation_in_a_noisy_room_is_one_utterance(settings: Settings, tmp_p
         # Two seconds of the room first: the end-pointer learns its noise between utterances.
         audio = np.concatenate([np.zeros(32_000 + shift), speech])
         audio = np.clip(audio + pink_noise(len(audio), -42.0), -32768, 32767).astype(np.int16)
-        silero.reset()
-        endpointer, reframer, ended = Endpointer(endpoint), Reframer(), 0
-        for i in range(0, len(audio), 160):
-            for frame, start_ns, end_ns in reframer.push(audio[i : i + 160], i * 62_500):
-                event = endpointer.update(
-                    silero.probability(frame), start_ns, end_ns, part_levels_dbfs(frame)
-                )
-                ended += isinstance(event, Ended)
-        return ended
+        events = endpoint_frames(silero, Endpointer(endpoint), audio)
+        return sum(isinstance(event, Ended) for _, _, event in events)
 
     shifts = (0, 40, 80, 120)
     assert [utterances(EndpointSettings(), shift) for shift in shifts] == [1, 1, 1, 1]
