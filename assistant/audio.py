@@ -126,8 +126,10 @@ class BlockTimes:
     def __init__(self, sample_rate_hz: int, window_blocks: int = 100) -> None:
         self.sample_rate_hz, self.window_blocks = sample_rate_hz, window_blocks
         self._next_ns: int | None = None
-        self._late_ns: list[int] = []
-        """How much later than the timeline each block of the current window was bound."""
+        self._blocks = 0  # in the current window
+        self._least_late_ns = 0
+        """The least by which a block of the current window was bound later than the
+        timeline."""
 
     def began(self, called_ns: int, frames: int, lost: bool = False) -> int:
         """When the block of `frames` samples whose callback ran at `called_ns` began."""
@@ -135,20 +137,24 @@ class BlockTimes:
         bound_ns = called_ns - duration_ns
         if self._next_ns is None or lost or bound_ns < self._next_ns:
             start_ns = bound_ns
-            self._late_ns.clear()
+            self._blocks = 0
         else:
             start_ns = self._next_ns
-            self._late_ns.append(bound_ns - self._next_ns)
-            if len(self._late_ns) >= self.window_blocks:
-                start_ns += min(self._late_ns)
-                self._late_ns.clear()
+            late_ns = bound_ns - self._next_ns
+            self._least_late_ns = (
+                late_ns if self._blocks == 0 else min(self._least_late_ns, late_ns)
+            )
+            self._blocks += 1
+            if self._blocks >= self.window_blocks:
+                start_ns += self._least_late_ns
+                self._blocks = 0
         self._next_ns = start_ns + duration_ns
         return start_ns
 
     def reset(self) -> None:
         """A new stream: nothing known."""
         self._next_ns = None
-        self._late_ns.clear()
+        self._blocks = 0
 
 
 def _device(spec: str | None) -> int | str | None:

@@ -442,20 +442,21 @@ def find_device(phrase: str, devices: Sequence[Device]) -> Device | None:
 
 
 def _near_miss(target: str, devices: Sequence[Device]) -> Device | None:
-    joined = target.replace(" ", "")  # "the bed room fan"
+    # The room said, as one word or two ("the bed room fan"): a mishearing keeps the room.
+    joined = target.replace(" ", "")
     in_room = [d for d in devices if d.room and normalize(d.room).replace(" ", "") in joined]
-    nearness = sorted(
+    ranked = sorted(
         (
-            (max(SequenceMatcher(None, target, n).ratio() for n in d.spoken_names()), i)
-            for i, d in enumerate(in_room)
+            (max(SequenceMatcher(None, target, n).ratio() for n in d.spoken_names()), d)
+            for d in in_room
         ),
+        key=lambda likeness_device: likeness_device[0],
         reverse=True,
     )
-    if not nearness:
+    if not ranked:
         return None
-    (ratio, best), others = nearness[0], [r for r, _ in nearness[1:]]
-    device = in_room[best]
-    near = ratio >= NEAR_MISS_RATIO and ratio - max(others, default=0.0) >= 0.1
+    (likeness, device), runner_up = ranked[0], max((r for r, _ in ranked[1:]), default=0.0)
+    near = likeness >= NEAR_MISS_RATIO and likeness - runner_up >= 0.1
     return device if near and device.kind in NEAR_MISS_KINDS else None
 
 
