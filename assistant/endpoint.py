@@ -247,8 +247,8 @@ class Endpointer:
                 return Resumed(silence_ns)
             return None
         edge_ns = self.s.sound_edge_ms * 1_000_000
-        # The pause (the speculative start) stays on the VAD; the hold, which decides
-        # whether the user is done, and the end of speech count from the sound.
+        # A fading end of the last word does not delay the pause (the speculative start),
+        # only the hold, which decides whether the user is done, and the end of speech.
         for part in sounding:
             if self._onset_ns is None and part.end_ns - self._last_voiced_end_ns <= edge_ns:
                 self._sound_end_ns = part.end_ns  # the fading end of the last word
@@ -264,7 +264,9 @@ class Endpointer:
             if waiting_for_vad:
                 return None
             return self._end("silence")
-        silence_ms = (end_ns - self._last_voiced_end_ns) / 1_000_000
+        # The pause starts the turn early on whichever says silence first: the VAD, or
+        # the sound, which Silero's state outlasts by a frame or two.
+        silence_ms = (end_ns - min(self._last_voiced_end_ns, self._sound_end_ns)) / 1_000_000
         if not self._paused and silence_ms >= self.s.pause_ms:
             self._paused = True
             return Paused(self._sound_end_ns)

@@ -101,6 +101,19 @@ def test_a_fading_last_consonant_the_vad_lets_go_delays_the_hold() -> None:
     assert events[2] == (47, Ended(ms(32), "silence"))  # the "s", and the hold counts from it
 
 
+def test_the_pause_starts_when_the_sound_stops_though_the_vad_still_says_speech() -> None:
+    # Silero's state outlasts the speech: it calls 4 frames of digital silence speech.
+    lag = [(0.6, QUIET)] * 4
+    events = run_with_levels([(0.9, SPEECH)] * 20 + lag + [(0.0, QUIET)] * 30)
+    # The first frame the VAD calls silence is 128 ms after the sound; the pause (200 ms)
+    # comes at the first such frame 200 ms after the sound, not 200 ms after the VAD let go.
+    assert events[1] == (26, Paused(ms(20)))
+    assert events[2] == (35, Ended(ms(20), "silence"))
+    # The VAD alone (no levels) puts the end of speech and the pause 4 frames later.
+    plain = run([p for p, _ in [(0.9, SPEECH)] * 20 + lag + [(0.0, QUIET)] * 30])
+    assert plain[1] == (30, Paused(ms(24)))
+
+
 def test_sound_long_after_the_speech_is_not_speech() -> None:
     # A noise that goes on delays the hold by 250 ms at most (7 frames = 224 ms).
     events = run_with_levels([(0.9, SPEECH)] * 20 + [(0.1, FRICATIVE)] * 60)
