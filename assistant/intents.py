@@ -42,12 +42,6 @@ class Device:
             names |= {f"{self.room} heating", f"{self.room} temperature"}
         return sorted((normalize(n) for n in names), key=len, reverse=True)
 
-    @property
-    def named_by_its_room(self) -> bool:
-        """The room alone names a thermostat or a door ("set the living room to 21", "open
-        the garage"), when it is all that was said: "the garage light" is not the door."""
-        return self.kind in ("climate", "cover") and bool(self.room)
-
 
 @dataclass(frozen=True, slots=True)
 class DeviceAction:
@@ -104,6 +98,15 @@ class UnknownDevice:
 
 
 @dataclass(frozen=True, slots=True)
+class WhichDevice:
+    """A command that names only a room in which it could mean more than one device ("turn
+    off the bedroom": its lights or its fan?): ask, do nothing."""
+
+    devices: tuple[str, ...]
+    name: ClassVar[str] = "which_device"
+
+
+@dataclass(frozen=True, slots=True)
 class Reminder:
     """ "Remind me to call mom at six" / "in ten minutes": said back when it is due. Either
     `seconds` from now, or a clock time: `hour` 0-23 when the user said AM or PM (or a
@@ -152,6 +155,7 @@ Intent = (
     | CannotDo
     | DeviceCommand
     | UnknownDevice
+    | WhichDevice
 )
 
 
@@ -410,15 +414,37 @@ NEAR_MISS_RATIO = 0.8
 much nearer than those of the room's other devices, by a tenth."""
 
 
+BY_ROOM_ALONE: dict[str, tuple[DeviceKind, ...]] = {
+    "on_off": ("light", "fan"),
+    "open_close": ("cover",),
+    "set": ("climate", "cover"),
+}
+"""The kinds a room alone names, when it is all that was said, for each kind of command:
+"set the living room to 21" is its thermostat, "open the garage" its door, "turn off the
+kitchen" its lights. Not a door or the heating switched on or off by a room ("turn on the
+garage" is not a reason to open the garage door), nor a plug, which could be anything."""
+
+
+def find_in_room(
+    phrase: str, devices: Sequence[Device], command: str
+) -> Device | WhichDevice | None:
+    """When the phrase is a room and nothing else: the one device of the room this kind of
+    command can mean (`BY_ROOM_ALONE`), or the question which of them (all the room's
+    devices when it can mean none). None when the phrase is not just a room."""
+    target = re.sub(r"^(?:the|my) ", "", normalize(phrase))
+    in_room = [d for d in devices if d.room and normalize(d.room) == target]
+    fit = [d for d in in_room if d.kind in BY_ROOM_ALONE[command]]
+    if len(fit) == 1:
+        return fit[0]
+    return WhichDevice(tuple(d.name for d in fit or in_room)) if in_room else None
+
+
 def find_device(phrase: str, devices: Sequence[Device]) -> Device | None:
     """The device the phrase names: the longest spoken name it contains; failing that, the
     one whose room and kind it mentions ("the lights in the hallway"); failing that, the
     light or fan of the room it mentions whose name it nearly says."""
     phrase = normalize(phrase)
     target = re.sub(r"^(?:the|my) ", "", phrase)
-    by_room_alone = [d for d in devices if d.named_by_its_room and normalize(d.room) == target]
-    if len(by_room_alone) == 1:
-        return by_room_alone[0]
     best: tuple[int, Device] | None = None
     for device in devices:
         for name in device.spoken_names():
@@ -496,7 +522,9 @@ def _home_control(text: str, devices: Sequence[Device]) -> Intent | None:
     text = re.sub(r"^(?:the )?(.+?) (on|off) in (?:the )?(.+)$", r"turn \2 \3 \1", text)
     if m := _SET.match(text):
         target, number, unit = m.group(1), parse_number(m.group(2)), m.group(3)
-        device = find_device(target, devices)
+        device = _named(target, devices, "set")
+        if isinstance(device, WhichDevice):
+            return device
         if device is None:
             return UnknownDevice(target)
         unit = "percent" if unit == "percent" or device.kind != "climate" else "degrees"
@@ -504,7 +532,9 @@ def _home_control(text: str, devices: Sequence[Device]) -> Intent | None:
     if m := _ON_OFF.match(text):
         state = m.group(1) or m.group(4) or m.group(6)
         target = m.group(2) or m.group(3) or m.group(5)
-        device = find_device(target, devices)
+        device = _named(target, devices, "on_off")
+        if isinstance(device, WhichDevice):
+            return device
         if device is None:
             # "<anything> on" is too loose to claim without a known device.
             return UnknownDevice(target) if m.group(5) is None else None
@@ -513,12 +543,19 @@ def _home_control(text: str, devices: Sequence[Device]) -> Intent | None:
             command = "open" if state == "on" else "close"
         return DeviceCommand(DeviceAction(device.name, device.kind, command))
     if m := _OPEN_CLOSE.match(text):
-        device = find_device(m.group(2), devices)
+        device = _named(m.group(2), devices, "open_close")
+        if isinstance(device, WhichDevice):
+            return device
         if device is None:
             return UnknownDevice(m.group(2)) if m.group(1) in ("open", "close") else None
         opening = _OPEN_WORDS[m.group(1)] == "open"
         return DeviceCommand(DeviceAction(device.name, device.kind, "open" if opening else "close"))
     return None
+
+
+def _named(target: str, devices: Sequence[Device], command: str) -> Device | WhichDevice | None:
+    in_room = find_in_room(target, devices, command)
+    return find_device(target, devices) if in_room is None else in_room
 
 
 # ------------------------------------------------------------------ replies
@@ -538,6 +575,14 @@ def confirmation(action: DeviceAction) -> str:
             value = action.value if action.value is not None else 0
             shown = f"{value:g}"
             return f"Okay, {action.device} to {shown} {action.unit or ''}".rstrip() + "."
+
+
+def which_device_reply(devices: Sequence[str]) -> str:
+    """The question for a command that named only a room (`WhichDevice`)."""
+    names = [f"the {name}" for name in devices]
+    if len(names) == 1:
+        return f"Do you mean {names[0]}? Say it by name."
+    return f"Which one: {', '.join(names[:-1])} or {names[-1]}?"
 
 
 def all_confirmations(devices: Sequence[Device]) -> list[str]:

@@ -59,12 +59,14 @@ from assistant.intents import (
     TimeQuery,
     TimerLeft,
     UnknownDevice,
+    WhichDevice,
     confirmation,
     reminder_due,
     reminder_due_say,
     reminder_reply,
     say_date,
     say_time,
+    which_device_reply,
 )
 from assistant.latency import Outcome, TurnRecord, TurnTrace, build_record
 from assistant.levels import audible_start
@@ -420,6 +422,8 @@ class TurnRunner:
                 return confirmation(action)
             case UnknownDevice(spoken=spoken):
                 return f"I don't know a device called {spoken}."
+            case WhichDevice(devices=names):
+                return which_device_reply(names)
             case Reminder() as r:
                 if not r.when_known:
                     return NO_TIME_SAY

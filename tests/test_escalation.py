@@ -101,6 +101,20 @@ async def test_a_spoken_device_command_acts_and_confirms_without_any_llm(
     assert (tmp_path / "r.wav").stat().st_size > 20_000
 
 
+async def test_a_command_that_names_only_a_room_of_several_devices_asks_which(
+    settings: Settings, tmp_path: Path
+) -> None:
+    async with open_assistant(settings) as a:
+        fast, large = spy_on_models(a)
+        sink = RecordingSink()
+        a.runner.actions = sink
+        rec = await a.runner.run("Turn off the bedroom.", speaker(a, tmp_path / "r.wav"))
+    assert (rec.route, rec.reason, rec.outcome) == ("intent", "which_device", "ok")
+    assert rec.reply == "Which one: the bedroom lights or the bedroom fan?"
+    assert sink.sent == [] and fast.calls == 0 and large.calls == 0
+    assert (tmp_path / "r.wav").stat().st_size > 20_000
+
+
 async def test_a_hard_question_is_answered_by_the_large_model(
     settings: Settings, tmp_path: Path
 ) -> None:

@@ -23,6 +23,7 @@ from assistant.intents import (
     TimeQuery,
     TimerLeft,
     UnknownDevice,
+    WhichDevice,
     all_confirmations,
     confirmation,
     match_intent,
@@ -30,6 +31,7 @@ from assistant.intents import (
     reminder_due,
     reminder_due_say,
     reminder_reply,
+    which_device_reply,
 )
 from assistant.router import LABEL_PATH, confusion, read_labelled, route
 from assistant.timers import Timers
@@ -106,6 +108,28 @@ def test_the_room_alone_names_its_thermostat_or_door_only_when_nothing_else_is_s
         assert match_intent(text, DEVICES) == UnknownDevice(spoken), text
     assert device_action("Open my garage.").device == "garage door"
     assert device_action("Set the living room heating to 20.").device == "living room thermostat"
+
+
+def test_a_room_alone_names_the_one_device_the_command_can_mean_or_asks_which() -> None:
+    # These switched the heating off and opened the garage door: a room alone named its
+    # thermostat or door for any command.
+    assert device_action("Turn off the living room.").device == "living room lights"
+    assert device_action("Kitchen off.").device == "kitchen lights"
+    assert match_intent("Turn on the garage.", DEVICES) == WhichDevice(("garage door",))
+    assert match_intent("Turn off the bedroom.", DEVICES) == WhichDevice(
+        ("bedroom lights", "bedroom fan")
+    )
+    assert match_intent("Open the living room.", DEVICES) == WhichDevice(
+        ("living room lights", "living room thermostat")
+    )
+    # Where the command can mean one device of the room, it is that one.
+    assert device_action("Close the garage.").command == "close"
+    assert device_action("Set the living room to 20.").device == "living room thermostat"
+    assert which_device_reply(["garage door"]) == "Do you mean the garage door? Say it by name."
+    assert (
+        which_device_reply(["bedroom lights", "bedroom fan", "bedroom plug"])
+        == "Which one: the bedroom lights, the bedroom fan or the bedroom plug?"
+    )
 
 
 def test_a_light_or_fan_whose_name_was_nearly_said_after_its_room_is_switched() -> None:
