@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from collections import deque
+from pathlib import Path
 
 from assistant.app import Assistant
 from assistant.audio import DeviceMicrophone, DeviceSpeaker
@@ -19,6 +21,9 @@ log = logging.getLogger(__name__)
 
 READY_LINE = "assistant ready"
 FIRST_AUDIO_TIMEOUT_S = 10.0
+TIMERS_FILE = "timers.json"
+"""In the state directory systemd gives the service (`StateDirectory=`, passed on as
+$STATE_DIRECTORY): timers and reminders outlive a restart. Without it they live in memory."""
 
 
 class Health:
@@ -134,6 +139,8 @@ async def run_daemon(a: Assistant) -> None:
                 f"the input device {audio.input_device or '(default)'!r} delivered no audio "
                 f"in {FIRST_AUDIO_TIMEOUT_S:.0f} s"
             ) from None
+        if state := os.environ.get("STATE_DIRECTORY"):
+            a.runner.timers.keep_in(Path(state.split(":")[0]) / TIMERS_FILE)
         print(f"{READY_LINE} (pipeline {a.settings.pipeline_name})", flush=True)
         # Ready: models warmed and audio flowing (not waiting for any broker).
         notify.send("READY=1", "STATUS=idle")

@@ -4,25 +4,39 @@ Reminders are timers that say what to do when they are due (cancelling or asking
 
 Timers live on the event loop (`call_later`); when one fires, its announcement is handed to
 `announce` (the turn runner's queue of things to say between turns).
+
+The daemon keeps them in a file (`keep_in`, in systemd's state directory), so they survive
+a restart of the service: at start, those still to come are set again, and those that came
+due while it was off are said at once, with when ("While I was off, at 6 AM: ...").
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Literal
 
 from assistant.clock import Clock
-from assistant.intents import say_duration
+from assistant.intents import say_duration, say_time
 
 log = logging.getLogger(__name__)
+
+
+MISSED_FOR_AT_MOST = timedelta(hours=12)
+"""At start, what came due longer ago than this is not said (only logged)."""
 
 
 @dataclass
 class _Timer:
     ends_ns: int
+    due: datetime
+    """The same moment by the wall clock (UTC): what is kept across a restart."""
     says: str
     """What is said when it is due."""
     reason: Literal["timer", "reminder"]
@@ -35,11 +49,19 @@ def set_reply(seconds: int) -> str:
 
 
 class Timers:
-    def __init__(self, clock: Clock, announce: Callable[[str, str], None]) -> None:
-        """`announce(text, reason)` says a timer that is due; reason: "timer" or "reminder"."""
+    def __init__(
+        self,
+        clock: Clock,
+        announce: Callable[[str, str], None],
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        """`announce(text, reason)` says a timer that is due; reason: "timer" or "reminder".
+        `wall_clock` gives the time of day, timezone-aware."""
         self.clock = clock
         self.announce = announce
+        self.wall_clock = wall_clock
         self._timers: list[_Timer] = []
+        self._file: Path | None = None
 
     def start(self, seconds: int) -> str:
         self._add(seconds, f"Your timer for {say_duration(seconds)} is done.", "timer")
@@ -50,10 +72,58 @@ class Timers:
         self._add(seconds, says, "reminder")
 
     def _add(self, seconds: float, says: str, reason: Literal["timer", "reminder"]) -> None:
-        timer = _Timer(self.clock.now_ns() + int(seconds * 1e9), says, reason)
+        due = self.wall_clock() + timedelta(seconds=seconds)
+        self._arm(_Timer(self.clock.now_ns() + int(seconds * 1e9), due, says, reason), seconds)
+        self._save()
+        log.info("%s set for %s from now: %s", reason, say_duration(max(1, round(seconds))), says)
+
+    def _arm(self, timer: _Timer, seconds: float) -> None:
         timer.handle = asyncio.get_running_loop().call_later(seconds, self._fire, timer)
         self._timers.append(timer)
-        log.info("%s set for %s from now: %s", reason, say_duration(max(1, round(seconds))), says)
+
+    def keep_in(self, path: Path) -> None:
+        """Keep the timers in `path` from now on, and take up those it holds (a file that
+        cannot be read is set aside as `*.bad`, with an error: the daemon goes on)."""
+        self._file = path
+        try:
+            kept = _read(path)
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            log.error("timers in %s cannot be read (%s); set aside as .bad", path, e)  # noqa: TRY400
+            with contextlib.suppress(OSError):
+                path.replace(path.with_name(path.name + ".bad"))
+            return
+        now, now_ns = self.wall_clock(), self.clock.now_ns()
+        for due, says, reason in kept:
+            seconds = (due - now).total_seconds()
+            if seconds > 0:
+                self._arm(_Timer(now_ns + int(seconds * 1e9), due, says, reason), seconds)
+                log.info(
+                    "%s kept from before the restart, due in %.0f s: %s", reason, seconds, says
+                )
+            elif -seconds <= MISSED_FOR_AT_MOST.total_seconds():
+                when = say_time(due.astimezone(), whole_hours=True)
+                log.info("%s came due while the daemon was off (%s): %s", reason, when, says)
+                self.announce(f"While I was off, at {when}: {says}", reason)
+            else:
+                log.info("%s came due too long ago to say (%s): %s", reason, due, says)
+        self._save()
+
+    def _save(self) -> None:
+        if self._file is None:
+            return
+        kept = [
+            {"due": t.due.isoformat(), "says": t.says, "reason": t.reason}
+            for t in sorted(self._timers, key=lambda t: t.due)
+        ]
+        temporary = self._file.with_name(self._file.name + ".new")
+        try:
+            self._file.parent.mkdir(parents=True, exist_ok=True)
+            temporary.write_text(json.dumps({"timers": kept}, indent=1) + "\n")
+            temporary.replace(self._file)
+        except OSError as e:
+            log.error("timers cannot be kept in %s: %s", self._file, e)  # noqa: TRY400
 
     @property
     def _kitchen(self) -> list[_Timer]:
@@ -62,6 +132,7 @@ class Timers:
     def _fire(self, timer: _Timer) -> None:
         if timer in self._timers:
             self._timers.remove(timer)
+            self._save()
         log.info("%s due: %s", timer.reason, timer.says)
         self.announce(timer.says, timer.reason)
 
@@ -78,6 +149,7 @@ class Timers:
             if t.handle is not None:
                 t.handle.cancel()
             self._timers.remove(t)
+        self._save()
         return said
 
     def left(self) -> str:
@@ -93,7 +165,21 @@ class Timers:
         return "Left: " + ", ".join(parts) + "."
 
     def close(self) -> None:
+        """Stop them (the daemon is stopping: the file keeps them)."""
         for t in self._timers:
             if t.handle is not None:
                 t.handle.cancel()
         self._timers.clear()
+
+
+def _read(path: Path) -> list[tuple[datetime, str, Literal["timer", "reminder"]]]:
+    kept = []
+    for entry in json.loads(path.read_text())["timers"]:
+        due = datetime.fromisoformat(entry["due"])
+        if due.tzinfo is None:
+            raise ValueError(f"due {entry['due']!r} has no timezone")
+        reason = entry["reason"]
+        if reason not in ("timer", "reminder") or not isinstance(entry["says"], str):
+            raise ValueError(f"not a timer: {entry!r}")
+        kept.append((due, entry["says"], reason))
+    return kept

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from assistant.bench import sample_files
+from assistant.intents import say_time
 from tests.conftest import Pulse, espeak_wav
 from tests.daemon_helper import Daemon, SinkRecorder, concat_wavs, loud_seconds, running_daemon
 
@@ -179,3 +182,46 @@ def test_a_two_second_timer_or_reminder_is_announced(
     assert announced["origin"] == "announce" and announced["outcome"] == "ok", announced
     assert (announced["reason"], announced["reply"]) == (reason.removesuffix("_set"), when_due)
     assert loud_seconds(rec.stop()) > 0.5  # it was heard
+
+
+def test_timers_and_reminders_outlive_a_restart_of_the_service(
+    pulse: Pulse, tmp_path: Path
+) -> None:
+    # What the daemon left in systemd's state directory when it last stopped: a reminder
+    # that came due while it was off, and one still to come.
+    state = tmp_path / "state"
+    state.mkdir()
+    now = datetime.now(UTC)
+    missed, coming = now - timedelta(minutes=1), now + timedelta(seconds=25)
+    (state / "timers.json").write_text(
+        json.dumps(
+            {
+                "timers": [
+                    {"due": missed.isoformat(), "says": "A reminder to water the plants.",
+                     "reason": "reminder"},
+                    {"due": coming.isoformat(), "says": "A reminder to call your sister.",
+                     "reason": "reminder"},
+                ]
+            }
+        )
+    )  # fmt: skip
+    with running_daemon(pulse, env={"STATE_DIRECTORY": str(state)}) as daemon:
+        said_at_once = daemon.wait_turns(1, timeout_s=30)[0]
+        assert said_at_once["origin"] == "announce", said_at_once
+        when = say_time(missed.astimezone(), whole_hours=True)
+        assert (
+            said_at_once["reply"] == f"While I was off, at {when}: A reminder to water the plants."
+        )
+        said_when_due = daemon.wait_turns(2, timeout_s=60)[1]
+        assert datetime.now(UTC) >= coming  # not before its time
+        assert said_when_due["reply"] == "A reminder to call your sister."
+        # A timer set now is written down at once, and kept when the daemon stops.
+        pulse.play_into_mic(espeak_wav("Set a timer for ten minutes.", tmp_path / "q.wav"))
+        assert daemon.wait_turns(3)[2]["reply"] == "Timer set for 10 minutes."
+        assert daemon.stop() < 2.0
+    kept = json.loads((state / "timers.json").read_text())["timers"]
+    assert [(k["reason"], k["says"]) for k in kept] == [
+        ("timer", "Your timer for 10 minutes is done.")
+    ]
+    due_in_s = (datetime.fromisoformat(kept[0]["due"]) - now).total_seconds()
+    assert 600 < due_in_s < 700
