@@ -99,8 +99,8 @@ class UnknownDevice:
 
 @dataclass(frozen=True, slots=True)
 class WhichDevice:
-    """A command that names only a room in which it could mean more than one device ("turn
-    off the bedroom": its lights or its fan?): ask, do nothing."""
+    """A command that names only a room in which it means no one device ("turn off the
+    bedroom": its lights or its fan? "turn on the garage": not its door): ask, do nothing."""
 
     devices: tuple[str, ...]
     name: ClassVar[str] = "which_device"
@@ -414,7 +414,8 @@ NEAR_MISS_RATIO = 0.8
 much nearer than those of the room's other devices, by a tenth."""
 
 
-BY_ROOM_ALONE: dict[str, tuple[DeviceKind, ...]] = {
+RoomCommand = Literal["on_off", "open_close", "set"]
+BY_ROOM_ALONE: dict[RoomCommand, tuple[DeviceKind, ...]] = {
     "on_off": ("light", "fan"),
     "open_close": ("cover",),
     "set": ("climate", "cover"),
@@ -426,7 +427,7 @@ garage" is not a reason to open the garage door), nor a plug, which could be any
 
 
 def find_in_room(
-    phrase: str, devices: Sequence[Device], command: str
+    phrase: str, devices: Sequence[Device], command: RoomCommand
 ) -> Device | WhichDevice | None:
     """When the phrase is a room and nothing else: the one device of the room this kind of
     command can mean (`BY_ROOM_ALONE`), or the question which of them (all the room's
@@ -553,7 +554,9 @@ def _home_control(text: str, devices: Sequence[Device]) -> Intent | None:
     return None
 
 
-def _named(target: str, devices: Sequence[Device], command: str) -> Device | WhichDevice | None:
+def _named(
+    target: str, devices: Sequence[Device], command: RoomCommand
+) -> Device | WhichDevice | None:
     in_room = find_in_room(target, devices, command)
     return find_device(target, devices) if in_room is None else in_room
 
