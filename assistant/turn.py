@@ -76,8 +76,9 @@ from assistant.router import Route, route
 from assistant.timers import Timers, set_reply
 from assistant.wakeword import strip_wake_phrase
 
-log = logging.getLogger(__name__)
 record_log = logging.getLogger("assistant.turn")
+"""One JSON line per turn, and nothing else: what `grep 'assistant.turn: '` reads."""
+log = logging.getLogger("assistant.turn.run")
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import wave
@@ -124,6 +125,9 @@ async def test_a_real_answer_whose_number_runs_away_is_not_said(
                 replies.append((await a.runner.run(text, speaker)).reply)
             remembered = " ".join(e.assistant for e in a.runner.memory.history())
     assert any("a number ran away" in r.message for r in caplog.records), replies
+    # Said beside the turn records, not among them (a daemon test read it as one).
+    records = [r for r in caplog.records if r.name == "assistant.turn"]
+    assert len(records) == 2 and all(json.loads(r.getMessage())["turn"] for r in records)
     assert replies[1] and not any(runaway_number(r) for r in replies), replies
     assert not runaway_number(remembered), remembered
 
