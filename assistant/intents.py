@@ -426,26 +426,24 @@ kitchen" its lights. Not a door or the heating switched on or off by a room ("tu
 garage" is not a reason to open the garage door), nor a plug, which could be anything."""
 
 
-def find_in_room(
+def find_device(
     phrase: str, devices: Sequence[Device], command: RoomCommand
 ) -> Device | WhichDevice | None:
-    """When the phrase is a room and nothing else: the one device of the room this kind of
-    command can mean (`BY_ROOM_ALONE`), or the question which of them (all the room's
-    devices when it can mean none). None when the phrase is not just a room."""
-    target = re.sub(r"^(?:the|my) ", "", normalize(phrase))
-    in_room = [d for d in devices if d.room and normalize(d.room) == target]
-    fit = [d for d in in_room if d.kind in BY_ROOM_ALONE[command]]
-    if len(fit) == 1:
-        return fit[0]
-    return WhichDevice(tuple(d.name for d in fit or in_room)) if in_room else None
-
-
-def find_device(phrase: str, devices: Sequence[Device]) -> Device | None:
-    """The device the phrase names: the longest spoken name it contains; failing that, the
-    one whose room and kind it mentions ("the lights in the hallway"); failing that, the
-    light or fan of the room it mentions whose name it nearly says."""
+    """The device the phrase names for this kind of command: the one whose name it is; for
+    a room and nothing else, the one device of the room the command can mean
+    (`BY_ROOM_ALONE`), or the question which (all the room's devices when it can mean
+    none); failing that, the longest spoken name it contains; the one whose room and kind
+    it mentions ("the lights in the hallway"); the light or fan of the room it mentions
+    whose name it nearly says."""
     phrase = normalize(phrase)
     target = re.sub(r"^(?:the|my) ", "", phrase)
+    named = [d for d in devices if target in d.spoken_names()]
+    if len(named) == 1:
+        return named[0]
+    in_room = [d for d in devices if d.room and normalize(d.room) == target]
+    if in_room:
+        fit = [d for d in in_room if d.kind in BY_ROOM_ALONE[command]]
+        return fit[0] if len(fit) == 1 else WhichDevice(tuple(d.name for d in fit or in_room))
     best: tuple[int, Device] | None = None
     for device in devices:
         for name in device.spoken_names():
@@ -523,7 +521,7 @@ def _home_control(text: str, devices: Sequence[Device]) -> Intent | None:
     text = re.sub(r"^(?:the )?(.+?) (on|off) in (?:the )?(.+)$", r"turn \2 \3 \1", text)
     if m := _SET.match(text):
         target, number, unit = m.group(1), parse_number(m.group(2)), m.group(3)
-        device = _named(target, devices, "set")
+        device = find_device(target, devices, "set")
         if isinstance(device, WhichDevice):
             return device
         if device is None:
@@ -533,7 +531,7 @@ def _home_control(text: str, devices: Sequence[Device]) -> Intent | None:
     if m := _ON_OFF.match(text):
         state = m.group(1) or m.group(4) or m.group(6)
         target = m.group(2) or m.group(3) or m.group(5)
-        device = _named(target, devices, "on_off")
+        device = find_device(target, devices, "on_off")
         if isinstance(device, WhichDevice):
             return device
         if device is None:
@@ -544,7 +542,7 @@ def _home_control(text: str, devices: Sequence[Device]) -> Intent | None:
             command = "open" if state == "on" else "close"
         return DeviceCommand(DeviceAction(device.name, device.kind, command))
     if m := _OPEN_CLOSE.match(text):
-        device = _named(m.group(2), devices, "open_close")
+        device = find_device(m.group(2), devices, "open_close")
         if isinstance(device, WhichDevice):
             return device
         if device is None:
@@ -552,13 +550,6 @@ def _home_control(text: str, devices: Sequence[Device]) -> Intent | None:
         opening = _OPEN_WORDS[m.group(1)] == "open"
         return DeviceCommand(DeviceAction(device.name, device.kind, "open" if opening else "close"))
     return None
-
-
-def _named(
-    target: str, devices: Sequence[Device], command: RoomCommand
-) -> Device | WhichDevice | None:
-    in_room = find_in_room(target, devices, command)
-    return find_device(target, devices) if in_room is None else in_room
 
 
 # ------------------------------------------------------------------ replies

@@ -125,6 +125,14 @@ def test_a_room_alone_names_the_one_device_the_command_can_mean_or_asks_which() 
     # Where the command can mean one device of the room, it is that one.
     assert device_action("Close the garage.").command == "close"
     assert device_action("Set the living room to 20.").device == "living room thermostat"
+    # A device named as its room is named by its name, whatever the command.
+    named_so = [Device("garage", "cover", "garage"), Device("garage light", "light", "garage")]
+    assert match_intent("Turn on the garage.", named_so) == DeviceCommand(
+        DeviceAction("garage", "cover", "open")
+    )
+    assert match_intent("Close the garage.", named_so) == DeviceCommand(
+        DeviceAction("garage", "cover", "close")
+    )
     assert which_device_reply(["garage door"]) == "Do you mean the garage door? Say it by name."
     assert (
         which_device_reply(["bedroom lights", "bedroom fan", "bedroom plug"])
