@@ -77,8 +77,9 @@ from assistant.timers import Timers, set_reply
 from assistant.wakeword import strip_wake_phrase
 
 record_log = logging.getLogger("assistant.turn")
-"""One JSON line per turn, and nothing else: what `grep 'assistant.turn: '` reads."""
-log = logging.getLogger("assistant.turn.run")
+"""One JSON line per turn, and nothing else: what `grep 'assistant.turn: '` reads. It is
+this module's name, so the module's own messages go to a child logger, not `__name__`."""
+log = logging.getLogger(f"{__name__}.run")
 
 
 @dataclass(frozen=True, slots=True)
