@@ -103,6 +103,8 @@ class WhichDevice:
     bedroom": its lights or its fan? "turn on the garage": not its door): ask, do nothing."""
 
     devices: tuple[str, ...]
+    room: str = ""
+    """The room as it was said ("bedroom"): the answer's device takes its place."""
     name: ClassVar[str] = "which_device"
 
 
@@ -137,6 +139,15 @@ class CannotDo:
     name: ClassVar[str] = "cannot"
 
 
+@dataclass(frozen=True, slots=True)
+class NeverMind:
+    """ "No" or "never mind" for an answer to the assistant's question: nothing is done."""
+
+    name: ClassVar[str] = "never_mind"
+
+
+NEVER_MIND_SAY = "Okay."
+
 CANNOT_SAY = {
     "weather": "Sorry, I can't check the weather: I work offline.",
     "media": "Sorry, I can't play music or audio.",
@@ -156,6 +167,7 @@ Intent = (
     | DeviceCommand
     | UnknownDevice
     | WhichDevice
+    | NeverMind
 )
 
 
@@ -443,7 +455,9 @@ def find_device(
     in_room = [d for d in devices if d.room and normalize(d.room) == target]
     if in_room:
         fit = [d for d in in_room if d.kind in BY_ROOM_ALONE[command]]
-        return fit[0] if len(fit) == 1 else WhichDevice(tuple(d.name for d in fit or in_room))
+        if len(fit) == 1:
+            return fit[0]
+        return WhichDevice(tuple(d.name for d in fit or in_room), target)
     best: tuple[int, Device] | None = None
     for device in devices:
         for name in device.spoken_names():
@@ -552,6 +566,90 @@ def _home_control(text: str, devices: Sequence[Device]) -> Intent | None:
     return None
 
 
+# ------------------------------------------------------------------ answers
+
+ANSWER_WINDOW_S = 30.0
+"""How long after the assistant asked a question ("Which one: ...?") the next turn may
+answer it in a word or two."""
+
+_YES = re.compile(r"^(?:yes|yeah|yep|yup|sure|correct|right|that one|do it|please do)$")
+_NO = re.compile(r"^(?:no|nope|neither|none|nothing|never ?mind|cancel|forget it|no thanks)$")
+_FILLER = frozenset(("the", "my", "one", "a"))
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """A question an intent's reply asked: which device ("turn off the bedroom"), or when
+    to remind ("remind me to call mom"). The next turn may answer it alone: "the fan",
+    "yes", "at six", "never mind"."""
+
+    asked: WhichDevice | Reminder
+    said: str
+    """The command that asked it, as `match_intent` read it: the answer completes it."""
+
+    @property
+    def words(self) -> str:
+        """The question as the assistant said it (speech recognition hears the answer as
+        following it: "the fan", not "the pan")."""
+        match self.asked:
+            case WhichDevice(devices=names):
+                return which_device_reply(names)
+            case Reminder():
+                return NO_TIME_SAY
+
+
+def question(intent: Intent, transcript: str) -> Question | None:
+    """The question this intent's reply asks, if it asks one."""
+    match intent:
+        case WhichDevice() | Reminder(seconds=None, hour=None):
+            return Question(intent, _core(normalize(transcript)))
+    return None
+
+
+def answer(q: Question, transcript: str, devices: Sequence[Device] = ()) -> Intent | None:
+    """The intent a reply to the question makes of its command ("turn off the bedroom" +
+    "the fan" = "turn off the bedroom fan"), or `NeverMind`; None when it does not answer
+    it (it is then a turn of its own)."""
+    text = _core(normalize(transcript))
+    if _NO.match(text):
+        return NeverMind()
+    match q.asked:
+        case WhichDevice(devices=names, room=room):
+            offered = [d for d in devices if d.name in names]
+            device = _chosen(text, offered)
+            if device is None or not room:
+                return None
+            said = re.sub(rf"\b{re.escape(room)}\b", device.name, q.said, count=1)
+            intent = match_intent(said, devices)
+            return intent if isinstance(intent, DeviceCommand) else None
+        case Reminder():
+            if len(text.split()) > 6:
+                return None  # a sentence of its own, not a time
+            for when in (text, f"at {text}"):
+                intent = match_intent(f"{q.said} {when}", devices)
+                if isinstance(intent, Reminder) and intent.when_known:
+                    return intent
+    return None
+
+
+def _chosen(text: str, offered: Sequence[Device]) -> Device | None:
+    """The one offered device the answer names: "yes" for the only one; else the one
+    whose name, room and kind words hold all its words ("the fan", "bedroom lights")."""
+    if _YES.match(text):
+        return offered[0] if len(offered) == 1 else None
+    words = set(text.split()) - _FILLER
+    if not words:
+        return None
+    fit = [
+        d
+        for d in offered
+        if words
+        <= {w for n in (*d.spoken_names(), normalize(d.room or "")) for w in n.split()}
+        | set(_KIND_WORDS[d.kind])
+    ]
+    return fit[0] if len(fit) == 1 else None
+
+
 # ------------------------------------------------------------------ replies
 
 
@@ -575,7 +673,7 @@ def which_device_reply(devices: Sequence[str]) -> str:
     """The question for a command that named only a room (`WhichDevice`)."""
     names = [f"the {name}" for name in devices]
     if len(names) == 1:
-        return f"Do you mean {names[0]}? Say it by name."
+        return f"Do you mean {names[0]}?"
     return f"Which one: {', '.join(names[:-1])} or {names[-1]}?"
 
 

@@ -5,6 +5,8 @@ wins), each one a reason that goes into the turn record:
 
 | signal                                                   | path   | reason       |
 |----------------------------------------------------------|--------|--------------|
+| answers the assistant's question ("Which one: ...?" -    | intent | intent name  |
+|   "the fan"), within `ANSWER_WINDOW_S` of it             |        |              |
 | the intent grammar matches (time, timers, devices)       | intent | intent name  |
 | no large model is configured                             | fast   | no_large     |
 | asks for an explanation or a cause: why, explain,        | large  | explain      |
@@ -39,7 +41,7 @@ from pathlib import Path as FilePath
 from typing import Literal
 
 from assistant.errors import ConfigError
-from assistant.intents import ASKS_WHY, Device, Intent, match_intent, normalize
+from assistant.intents import ASKS_WHY, Device, Intent, Question, answer, match_intent, normalize
 
 Path = Literal["intent", "fast", "large"]
 PATHS: tuple[Path, ...] = ("intent", "fast", "large")
@@ -82,8 +84,14 @@ def route(
     has_large: bool = True,
     previous: Path | None = None,
     intents: bool = True,
+    asked: Question | None = None,
 ) -> Route:
-    intent = match_intent(transcript, devices) if intents else None
+    """`asked`: the question the assistant asked last turn, still open."""
+    intent = None
+    if intents and asked is not None:
+        intent = answer(asked, transcript, devices)
+    if intents and intent is None:
+        intent = match_intent(transcript, devices)
     if intent is not None:
         return Route("intent", intent.name, intent)
     if not has_large:

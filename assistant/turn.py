@@ -46,7 +46,9 @@ from assistant.engines.worker import CpuGate, Worker
 from assistant.errors import AsrError, AssistantError, LlmError, StageError, TtsError
 from assistant.frames import Pcm16, Utterance
 from assistant.intents import (
+    ANSWER_WINDOW_S,
     CANNOT_SAY,
+    NEVER_MIND_SAY,
     NO_TIME_SAY,
     CancelTimer,
     CannotDo,
@@ -54,6 +56,8 @@ from assistant.intents import (
     Device,
     DeviceCommand,
     Intent,
+    NeverMind,
+    Question,
     Reminder,
     SetTimer,
     TimeQuery,
@@ -61,6 +65,7 @@ from assistant.intents import (
     UnknownDevice,
     WhichDevice,
     confirmation,
+    question,
     reminder_due,
     reminder_due_say,
     reminder_reply,
@@ -218,6 +223,8 @@ class _Turn:
     outcome: Outcome = "ok"
     error: str | None = None
     reply: _Reply = field(default_factory=lambda: _Reply())
+    asks: Question | None = None
+    """The question its reply asked (once it was said), for the next turn to answer."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -249,6 +256,8 @@ class TurnRunner:
         self.mode: Literal["auto", "fast", "large"] = "auto"
         """Routing mode (MQTT `model/set`): auto is the router; fast never escalates;
         large sends every turn that is not an intent to the large model."""
+        self._asked: tuple[Question, int] | None = None
+        """The question the last turn asked, and when it finished asking (clock ns)."""
         self._prefilling: asyncio.Task[None] | None = None
         self.large_first_clause_ms: float | None = None
         """Running estimate (EWMA) of route -> first clause on the large path: decides
@@ -261,19 +270,22 @@ class TurnRunner:
         self.turns += 1
         t = _Turn(TurnTrace(self.clock), "voice" if isinstance(heard, Utterance) else "text")
         try:
-            t.transcript = await self._hear(heard, t.trace, options.wake_phrase)
+            asked = self._open_question()
+            t.transcript = await self._hear(heard, t.trace, options.wake_phrase, asked)
             if options.on_transcript is not None:
                 options.on_transcript(t.transcript)
             if not t.transcript:
                 t.outcome = "empty"
             else:
-                clauses = self._route(t, speculative=options.gate is not None)
+                clauses = self._route(t, asked, speculative=options.gate is not None)
                 await speaker.play(
                     self._speech(clauses, t.trace, t.reply, options.gate),
                     on_first_sample=lambda ns: _first_sample(t.trace, options.gate, ns),
                 )
                 t.trace.mark("done")
                 self.previous_path = t.path
+                # A turn said to its end answers (or passes over) the open question.
+                self._asked = (t.asks, self.clock.now_ns()) if t.asks is not None else None
                 if t.route != "intent":
                     # As generated, so the LLM's cache matches it next turn.
                     self.memory.add(t.transcript, t.reply.generated or t.reply.text)
@@ -350,25 +362,34 @@ class TurnRunner:
             self.on_record(record)
         return record
 
-    async def _hear(self, heard: Utterance | str, trace: TurnTrace, wake_phrase: str | None) -> str:
+    async def _hear(
+        self,
+        heard: Utterance | str,
+        trace: TurnTrace,
+        wake_phrase: str | None,
+        asked: Question | None,
+    ) -> str:
         if isinstance(heard, str):
             trace.mark("speech_end")
             return heard.strip()
         trace.mark("speech_end", heard.speech_end_ns)
         trace.mark("endpoint", heard.endpoint_ns)
         asr = self.engines.asr
+        # Whisper is told what was said just before: the question the answer may be to,
+        # and the wake phrase (it then spells it as written, and can strip it).
+        prompt = " ".join(
+            p for p in (asked and asked.words, wake_phrase and f"{wake_phrase},") if p
+        )
         with _stage_errors(AsrError):
             text = await self.engines.asr_worker.call(
-                asr.transcribe,
-                heard.samples,
-                heard.sample_rate_hz,
-                # Told the wake phrase came first, Whisper spells it as written.
-                f"{wake_phrase}," if wake_phrase else "",
+                asr.transcribe, heard.samples, heard.sample_rate_hz, prompt
             )
         trace.mark("asr_final")
         return strip_wake_phrase(text, wake_phrase) if wake_phrase else text
 
-    def _route(self, t: _Turn, *, speculative: bool) -> AsyncGenerator[str, None]:
+    def _route(
+        self, t: _Turn, asked: Question | None, *, speculative: bool
+    ) -> AsyncGenerator[str, None]:
         st = self.settings
         has_large = st.escalation is not None and self.engines.large is not None
         r = route(
@@ -377,6 +398,7 @@ class TurnRunner:
             has_large=has_large and self.mode != "fast",
             previous=self.previous_path,
             intents=st.intents,
+            asked=asked,
         )
         if self.mode == "large" and has_large and r.path == "fast":
             r = Route("large", "mode_large")
@@ -391,6 +413,12 @@ class TurnRunner:
             return self._large(t)
         return self._llm_clauses(self.engines.llm, self.engines.llm_worker, st.fast, t)
 
+    def _open_question(self) -> Question | None:
+        if self._asked is None:
+            return None
+        q, asked_ns = self._asked
+        return q if self.clock.now_ns() - asked_ns <= ANSWER_WINDOW_S * 1e9 else None
+
     async def _intent(
         self, intent: Intent, t: _Turn, speculative: bool
     ) -> AsyncGenerator[str, None]:
@@ -404,6 +432,7 @@ class TurnRunner:
         # The speaker asked for more: the confirmation has been handed over, so the turn
         # is committed (speech before the hold cancels the turn before this point).
         self._intent_effect(intent, now)
+        t.asks = question(intent, t.transcript)
 
     def _intent_reply(self, intent: Intent, t: _Turn, now: datetime) -> str:
         match intent:
@@ -426,6 +455,8 @@ class TurnRunner:
                 return f"I don't know a device called {spoken}."
             case WhichDevice(devices=names):
                 return which_device_reply(names)
+            case NeverMind():
+                return NEVER_MIND_SAY
             case Reminder() as r:
                 if not r.when_known:
                     return NO_TIME_SAY

@@ -101,7 +101,7 @@ async def test_a_spoken_device_command_acts_and_confirms_without_any_llm(
     assert (tmp_path / "r.wav").stat().st_size > 20_000
 
 
-async def test_a_command_that_names_only_a_room_of_several_devices_asks_which(
+async def test_a_command_that_names_only_a_room_asks_which_and_the_answer_completes_it(
     settings: Settings, tmp_path: Path
 ) -> None:
     async with open_assistant(settings) as a:
@@ -109,10 +109,19 @@ async def test_a_command_that_names_only_a_room_of_several_devices_asks_which(
         sink = RecordingSink()
         a.runner.actions = sink
         rec = await a.runner.run("Turn off the bedroom.", speaker(a, tmp_path / "r.wav"))
-    assert (rec.route, rec.reason, rec.outcome) == ("intent", "which_device", "ok")
-    assert rec.reply == "Which one: the bedroom lights or the bedroom fan?"
-    assert sink.sent == [] and fast.calls == 0 and large.calls == 0
-    assert (tmp_path / "r.wav").stat().st_size > 20_000
+        assert (rec.route, rec.reason, rec.outcome) == ("intent", "which_device", "ok")
+        assert rec.reply == "Which one: the bedroom lights or the bedroom fan?"
+        assert sink.sent == [] and fast.calls == 0 and large.calls == 0
+        assert (tmp_path / "r.wav").stat().st_size > 20_000
+        # The answer, spoken in two words, completes the command.
+        wav = espeak_wav("The fan.", tmp_path / "a.wav")
+        utt = await utterance_from_file(read_wav(wav), a.clock)
+        assert utt is not None
+        answer = await a.runner.run(utt, speaker(a, tmp_path / "a_reply.wav"))
+    assert (answer.route, answer.reason, answer.outcome) == ("intent", "device", "ok"), answer
+    assert answer.reply == "Okay, bedroom fan off."
+    assert sink.sent == [DeviceAction("bedroom fan", "fan", "off")]
+    assert fast.calls == 0 and large.calls == 0
 
 
 async def test_a_hard_question_is_answered_by_the_large_model(

@@ -18,6 +18,8 @@ from assistant.intents import (
     Device,
     DeviceAction,
     DeviceCommand,
+    NeverMind,
+    Question,
     Reminder,
     SetTimer,
     TimeQuery,
@@ -25,9 +27,11 @@ from assistant.intents import (
     UnknownDevice,
     WhichDevice,
     all_confirmations,
+    answer,
     confirmation,
     match_intent,
     parse_duration,
+    question,
     reminder_due,
     reminder_due_say,
     reminder_reply,
@@ -115,12 +119,12 @@ def test_a_room_alone_names_the_one_device_the_command_can_mean_or_asks_which() 
     # thermostat or door for any command.
     assert device_action("Turn off the living room.").device == "living room lights"
     assert device_action("Kitchen off.").device == "kitchen lights"
-    assert match_intent("Turn on the garage.", DEVICES) == WhichDevice(("garage door",))
+    assert match_intent("Turn on the garage.", DEVICES) == WhichDevice(("garage door",), "garage")
     assert match_intent("Turn off the bedroom.", DEVICES) == WhichDevice(
-        ("bedroom lights", "bedroom fan")
+        ("bedroom lights", "bedroom fan"), "bedroom"
     )
     assert match_intent("Open the living room.", DEVICES) == WhichDevice(
-        ("living room lights", "living room thermostat")
+        ("living room lights", "living room thermostat"), "living room"
     )
     # Where the command can mean one device of the room, it is that one.
     assert device_action("Close the garage.").command == "close"
@@ -133,11 +137,58 @@ def test_a_room_alone_names_the_one_device_the_command_can_mean_or_asks_which() 
     assert match_intent("Close the garage.", named_so) == DeviceCommand(
         DeviceAction("garage", "cover", "close")
     )
-    assert which_device_reply(["garage door"]) == "Do you mean the garage door? Say it by name."
+    assert which_device_reply(["garage door"]) == "Do you mean the garage door?"
     assert (
         which_device_reply(["bedroom lights", "bedroom fan", "bedroom plug"])
         == "Which one: the bedroom lights, the bedroom fan or the bedroom plug?"
     )
+
+
+def asked(transcript: str) -> Question:
+    intent = match_intent(transcript, DEVICES)
+    assert intent is not None, transcript
+    q = question(intent, transcript)
+    assert q is not None, transcript
+    return q
+
+
+def test_a_word_or_two_answers_the_question_the_assistant_asked() -> None:
+    which = asked("Turn off the bedroom.")
+    for reply in ["The fan.", "fan", "The bedroom fan, please.", "Bedroom fan."]:
+        assert answer(which, reply, DEVICES) == DeviceCommand(
+            DeviceAction("bedroom fan", "fan", "off")
+        ), reply
+    assert answer(which, "The lights.", DEVICES) == DeviceCommand(
+        DeviceAction("bedroom lights", "light", "off")
+    )
+    # The command's own value and unit are kept; a door opens rather than "switches on".
+    assert answer(asked("Set the bedroom to 40."), "The lights.", DEVICES) == (
+        DeviceCommand(DeviceAction("bedroom lights", "light", "set", 40, "percent"))
+    )
+    garage = asked("Turn on the garage.")
+    assert answer(garage, "Yes, please.", DEVICES) == DeviceCommand(
+        DeviceAction("garage door", "cover", "open")
+    )
+    for no in ["No.", "Never mind.", "Neither.", "No thanks."]:
+        assert answer(garage, no, DEVICES) == NeverMind(), no
+    # Not an answer: a new turn, routed as any other (and "yes" to a choice of two).
+    for other in ["Yes.", "The bedroom.", "The kitchen lights.", "What time is it?"]:
+        assert answer(which, other, DEVICES) is None, other
+    # "When should I remind you?": the time alone completes the reminder.
+    remind = asked("Remind me to call my mom.")
+    for when in ["At six.", "In ten minutes.", "6 PM"]:
+        got = answer(remind, when, DEVICES)
+        assert isinstance(got, Reminder) and got.when_known, when
+        assert got.task == "call your mom", when
+    assert answer(remind, "What is the capital of France?", DEVICES) is None
+    # Only questions are kept: a done command, or a reminder with its time, asks nothing.
+    for done in ["Turn off the bedroom fan.", "Remind me to call mom at six.", "What time is it?"]:
+        intent = match_intent(done, DEVICES)
+        assert intent is not None and question(intent, done) is None, done
+    assert route("the fan", DEVICES, asked=which).intent == DeviceCommand(
+        DeviceAction("bedroom fan", "fan", "off")
+    )
+    assert route("the fan", DEVICES).path != "intent"
 
 
 def test_a_light_or_fan_whose_name_was_nearly_said_after_its_room_is_switched() -> None:

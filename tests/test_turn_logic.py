@@ -11,14 +11,16 @@ import numpy as np
 import pytest
 
 from assistant.clauses import NOT_SURE_SAY, SplitterSettings
-from assistant.clock import MONOTONIC
+from assistant.clock import MONOTONIC, Clock, FakeClock
+from assistant.config import DEFAULT_DEVICES
 from assistant.engines.asr import Transcriber
 from assistant.engines.fakes import FakeChatModel, FakeSynthesizer, FakeTranscriber
 from assistant.engines.llm import Message
 from assistant.engines.worker import CpuGate, Worker
 from assistant.frames import Pcm16, Utterance
+from assistant.intents import ANSWER_WINDOW_S, Device, DeviceAction
 from assistant.memory import ConversationMemory
-from assistant.turn import Engines, ModelSettings, TurnRunner, TurnSettings
+from assistant.turn import Engines, ModelSettings, TurnGate, TurnOptions, TurnRunner, TurnSettings
 
 
 class ListSpeaker:
@@ -43,6 +45,7 @@ def make_runner(
     tts: FakeSynthesizer | None = None,
     asr: Transcriber | None = None,
     wall_clock: Callable[[], datetime] = lambda: datetime(2026, 11, 24, 15, 7),
+    clock: Clock = MONOTONIC,
 ) -> TurnRunner:
     engines = Engines(
         asr or FakeTranscriber("hello"),
@@ -53,14 +56,23 @@ def make_runner(
         Worker("tts"),
         CpuGate(),
     )
-    settings = TurnSettings(ModelSettings("Be brief.", 64), SplitterSettings())
+    devices = tuple(Device(d.name, d.kind, d.room, tuple(d.aliases)) for d in DEFAULT_DEVICES)
+    settings = TurnSettings(ModelSettings("Be brief.", 64), SplitterSettings(), devices=devices)
     return TurnRunner(
         engines,
-        ConversationMemory(MONOTONIC),
+        ConversationMemory(clock),
         settings,
-        MONOTONIC,
+        clock,
         wall_clock=wall_clock,
     )
+
+
+class Actions:
+    def __init__(self) -> None:
+        self.sent: list[DeviceAction] = []
+
+    def send(self, action: DeviceAction) -> None:
+        self.sent.append(action)
 
 
 async def test_reply_is_spoken_clause_by_clause_and_remembered() -> None:
@@ -163,6 +175,50 @@ async def test_a_reminder_goes_off_at_the_time_its_answer_said() -> None:
         "A reminder to call mom.",
         "reminder",
     )
+
+
+async def test_the_next_turn_may_answer_the_question_the_last_one_asked() -> None:
+    clock = FakeClock()
+    llm = FakeChatModel("I am not sure what you mean.")
+    runner = make_runner(llm, clock=clock)
+    runner.actions = actions = Actions()
+    fan_off = DeviceAction("bedroom fan", "fan", "off")
+
+    async def say(text: str) -> tuple[str, str]:
+        rec = await runner.run(text, ListSpeaker())
+        return rec.reason, rec.reply
+
+    assert await say("Turn off the bedroom.") == (
+        "which_device",
+        "Which one: the bedroom lights or the bedroom fan?",
+    )
+    # The user resumed speaking: a speculative turn that never played answers nothing.
+    gate = TurnGate()
+    speculative = asyncio.create_task(runner.run("The fan.", ListSpeaker(), TurnOptions(gate)))
+    await asyncio.sleep(0.05)
+    speculative.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await speculative
+    assert actions.sent == []
+    clock.advance_ms(ANSWER_WINDOW_S * 1000)
+    assert await say("The fan.") == ("device", "Okay, bedroom fan off.")
+    assert actions.sent == [fan_off] and llm.calls == []
+    # Answered: a bare "the fan" is not a command of its own any more.
+    assert (await say("The fan."))[0] == "no_large"
+    # A question passed over (another turn came first), or left too long, is closed.
+    for between in ["What time is it?", None]:
+        await say("Turn off the bedroom.")
+        if between is None:
+            clock.advance_ms(ANSWER_WINDOW_S * 1000 + 1)
+        else:
+            await say(between)
+        assert (await say("The fan."))[0] == "no_large", between
+    assert actions.sent == [fan_off]
+    # "Never mind" to a question does nothing; said to no question, it is for the model.
+    await say("Turn on the garage.")
+    assert await say("Never mind.") == ("never_mind", "Okay.")
+    assert (await say("Never mind."))[0] == "no_large"
+    assert actions.sent == [fan_off]
 
 
 async def test_time_question_is_answered_without_the_llm() -> None:
