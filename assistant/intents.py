@@ -600,9 +600,8 @@ class Question:
 
 def question(intent: Intent, transcript: str) -> Question | None:
     """The question this intent's reply asks, if it asks one."""
-    match intent:
-        case WhichDevice() | Reminder(seconds=None, hour=None):
-            return Question(intent, _core(normalize(transcript)))
+    if isinstance(intent, WhichDevice) or (isinstance(intent, Reminder) and not intent.when_known):
+        return Question(intent, _core(normalize(transcript)))
     return None
 
 
