@@ -8,6 +8,11 @@ Timers live on the event loop (`call_later`); when one fires, its announcement i
 The daemon keeps them in a file (`keep_in`, in systemd's state directory), so they survive
 a restart of the service: at start, those still to come are set again, and those that came
 due while it was off are said at once, with when ("While I was off, at 6 AM: ...").
+
+A timer runs for its length on the monotonic clock; a reminder for a time of day ("at six")
+is due at that time by the wall clock, and follows it when it is stepped: a board with no
+battery clock (a Raspberry Pi) boots with the time it was shut down and is set by NTP
+later, a laptop is suspended. The wall clock is read every `CLOCK_CHECK_S` while one is set.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
@@ -30,6 +35,11 @@ log = logging.getLogger(__name__)
 
 MISSED_FOR_AT_MOST = timedelta(hours=12)
 """At start, what came due longer ago than this is not said (only logged)."""
+CLOCK_CHECK_S = 10.0
+"""How often a reminder for a time of day is checked against the wall clock."""
+CLOCK_STEP_S = 2.0
+"""A difference between the wall clock and the monotonic one larger than this is a step
+of the wall clock: the reminders for a time of day are set again."""
 
 
 @dataclass
@@ -40,6 +50,8 @@ class _Timer:
     says: str
     """What is said when it is due."""
     reason: Literal["timer", "reminder"]
+    at_time: bool = False
+    """Due at a time of day ("at six"): follows the wall clock (a timer keeps its length)."""
     handle: asyncio.TimerHandle | None = None
 
 
@@ -62,6 +74,7 @@ class Timers:
         self.wall_clock = wall_clock
         self._timers: list[_Timer] = []
         self._file: Path | None = None
+        self._clock_check: asyncio.TimerHandle | None = None
 
     def start(self, seconds: int) -> str:
         self._add(seconds, f"Your timer for {say_duration(seconds)} is done.", "timer")
@@ -71,15 +84,49 @@ class Timers:
         """Say `says` in `seconds`."""
         self._add(seconds, says, "reminder")
 
-    def _add(self, seconds: float, says: str, reason: Literal["timer", "reminder"]) -> None:
-        due = self.wall_clock() + timedelta(seconds=seconds)
-        self._arm(_Timer(self.clock.now_ns() + int(seconds * 1e9), due, says, reason), seconds)
+    def remind_at(self, due: datetime, says: str) -> None:
+        """Say `says` at `due` (timezone-aware) by the wall clock, even if that is stepped."""
+        self._add((due - self.wall_clock()).total_seconds(), says, "reminder", due)
+
+    def _add(
+        self,
+        seconds: float,
+        says: str,
+        reason: Literal["timer", "reminder"],
+        at: datetime | None = None,
+    ) -> None:
+        due = (at or self.wall_clock() + timedelta(seconds=seconds)).astimezone(UTC)
+        ends_ns = self.clock.now_ns() + int(seconds * 1e9)
+        self._arm(_Timer(ends_ns, due, says, reason, at_time=at is not None), seconds)
         self._save()
         log.info("%s set for %s from now: %s", reason, say_duration(max(1, round(seconds))), says)
 
     def _arm(self, timer: _Timer, seconds: float) -> None:
-        timer.handle = asyncio.get_running_loop().call_later(seconds, self._fire, timer)
+        loop = asyncio.get_running_loop()
+        timer.handle = loop.call_later(max(0.0, seconds), self._fire, timer)
         self._timers.append(timer)
+        if timer.at_time and self._clock_check is None:
+            self._clock_check = loop.call_later(CLOCK_CHECK_S, self._follow_wall_clock)
+
+    def _follow_wall_clock(self) -> None:
+        """Set again the reminders for a time of day whose wall-clock time is no longer as
+        far off as their monotonic end (the wall clock was stepped)."""
+        self._clock_check = None
+        wall, now_ns = self.wall_clock(), self.clock.now_ns()
+        for t in [t for t in self._timers if t.at_time]:
+            by_wall = (t.due - wall).total_seconds()
+            step_s = (t.ends_ns - now_ns) / 1e9 - by_wall
+            if abs(step_s) > CLOCK_STEP_S:
+                log.info(
+                    "the wall clock moved by %+.0f s: %s now in %.0f s", step_s, t.says, by_wall
+                )
+                if t.handle is not None:
+                    t.handle.cancel()
+                self._timers.remove(t)
+                self._arm(replace(t, ends_ns=now_ns + int(by_wall * 1e9), handle=None), by_wall)
+        if self._clock_check is None and any(t.at_time for t in self._timers):
+            loop = asyncio.get_running_loop()
+            self._clock_check = loop.call_later(CLOCK_CHECK_S, self._follow_wall_clock)
 
     def keep_in(self, path: Path) -> None:
         """Keep the timers in `path` from now on, and take up those it holds (a file that
@@ -95,10 +142,11 @@ class Timers:
                 path.replace(path.with_name(path.name + ".bad"))
             return
         now, now_ns = self.wall_clock(), self.clock.now_ns()
-        for due, says, reason in kept:
+        for due, says, reason, at_time in kept:
             seconds = (due - now).total_seconds()
             if seconds > 0:
-                self._arm(_Timer(now_ns + int(seconds * 1e9), due, says, reason), seconds)
+                timer = _Timer(now_ns + int(seconds * 1e9), due, says, reason, at_time)
+                self._arm(timer, seconds)
                 log.info(
                     "%s kept from before the restart, due in %.0f s: %s", reason, seconds, says
                 )
@@ -115,6 +163,7 @@ class Timers:
             return
         kept = [
             {"due": t.due.isoformat(), "says": t.says, "reason": t.reason}
+            | ({"at_time": True} if t.at_time else {})
             for t in sorted(self._timers, key=lambda t: t.due)
         ]
         temporary = self._file.with_name(self._file.name + ".new")
@@ -170,16 +219,23 @@ class Timers:
             if t.handle is not None:
                 t.handle.cancel()
         self._timers.clear()
+        if self._clock_check is not None:
+            self._clock_check.cancel()
+            self._clock_check = None
 
 
-def _read(path: Path) -> list[tuple[datetime, str, Literal["timer", "reminder"]]]:
+def _read(path: Path) -> list[tuple[datetime, str, Literal["timer", "reminder"], bool]]:
     kept = []
     for entry in json.loads(path.read_text())["timers"]:
         due = datetime.fromisoformat(entry["due"])
         if due.tzinfo is None:
             raise ValueError(f"due {entry['due']!r} has no timezone")
-        reason = entry["reason"]
-        if reason not in ("timer", "reminder") or not isinstance(entry["says"], str):
+        reason, at_time = entry["reason"], entry.get("at_time", False)
+        if (
+            reason not in ("timer", "reminder")
+            or not isinstance(entry["says"], str)
+            or not isinstance(at_time, bool)
+        ):
             raise ValueError(f"not a timer: {entry!r}")
-        kept.append((due, entry["says"], reason))
+        kept.append((due, entry["says"], reason, at_time))
     return kept

@@ -24,7 +24,7 @@ import contextlib
 import logging
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -250,7 +250,9 @@ class TurnRunner:
         self.announcements: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         """(text, reason) to say between turns, played by whoever owns the speaker (the
         listener, push-to-talk): timers that ran out, MQTT's `say`."""
-        self.timers = Timers(clock, self.say_between_turns)
+        self.timers = Timers(
+            clock, self.say_between_turns, wall_clock=lambda: self.wall_clock().astimezone(UTC)
+        )
         self.turns = 0
         self.previous_path: RoutePath | None = None
         self.mode: Literal["auto", "fast", "large"] = "auto"
@@ -473,8 +475,11 @@ class TurnRunner:
             case DeviceCommand(action=action):
                 self.actions.send(action)
             case Reminder() as r if r.when_known:
-                due_s = (reminder_due(r, now) - now).total_seconds()
-                self.timers.remind(due_s, reminder_due_say(r))
+                due = reminder_due(r, now)
+                if r.seconds is None:  # at a time of day: by the wall clock
+                    self.timers.remind_at(due.astimezone(), reminder_due_say(r))
+                else:
+                    self.timers.remind((due - now).total_seconds(), reminder_due_say(r))
 
     async def _large(self, t: _Turn) -> AsyncGenerator[str, None]:
         """The large model, with an acknowledgement when it will be slow and a fallback

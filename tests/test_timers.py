@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant import timers as timers_module
 from assistant.clock import MONOTONIC
 from assistant.intents import say_time
 from assistant.timers import Timers
@@ -128,3 +129,41 @@ async def test_a_file_that_cannot_be_read_is_set_aside_with_an_error_and_nothing
     timers.start(60)  # and timers still work, kept in a fresh file
     assert kept(path) == [("timer", "Your timer for 1 minute is done.", 60)]
     timers.close()
+
+
+async def test_a_reminder_for_a_time_of_day_follows_the_wall_clock_when_it_is_stepped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A Raspberry Pi boots with the time it was shut down; NTP steps the clock later.
+    monkeypatch.setattr(timers_module, "CLOCK_CHECK_S", 0.05)
+    wall = [NOW]
+    said = Said()
+    timers = Timers(MONOTONIC, said, wall_clock=lambda: wall[0])
+    path = tmp_path / "timers.json"
+    timers.keep_in(path)
+    timers.remind_at(NOW + timedelta(hours=1), "A reminder to call mom.")
+    timers.start(3600)
+    timers.remind(3600, "A reminder to stretch.")
+    assert [t.get("at_time", False) for t in json.loads(path.read_text())["timers"]] == [
+        True,
+        False,
+        False,
+    ]
+    wall[0] = NOW + timedelta(hours=1, seconds=-0.2)  # the clock is set an hour forward
+    assert await said.next(timeout_s=1.0) == ("reminder", "A reminder to call mom.")
+    # A timer, and a reminder "in an hour", keep their length.
+    with pytest.raises(TimeoutError):
+        await said.next(timeout_s=0.3)
+    assert timers.left().startswith("59 minutes and 5")  # of the hour, not moved
+    # Stepped back: a reminder for a time of day waits for that time again.
+    timers.remind_at(wall[0] + timedelta(seconds=0.3), "A reminder to leave.")
+    wall[0] -= timedelta(hours=1)
+    with pytest.raises(TimeoutError):
+        await said.next(timeout_s=0.6)
+    # Kept across a restart as a time of day, and followed there too.
+    timers.close()
+    after = Timers(MONOTONIC, said, wall_clock=lambda: wall[0])
+    after.keep_in(path)
+    wall[0] += timedelta(hours=1)
+    assert await said.next(timeout_s=1.0) == ("reminder", "A reminder to leave.")
+    after.close()
