@@ -103,7 +103,7 @@ class WhichDevice:
     bedroom": its lights or its fan? "turn on the garage": not its door): ask, do nothing."""
 
     devices: tuple[str, ...]
-    room: str = ""
+    room: str
     """The room as it was said ("bedroom"): the answer's device takes its place."""
     name: ClassVar[str] = "which_device"
 
@@ -584,24 +584,19 @@ class Question:
     "yes", "at six", "never mind"."""
 
     asked: WhichDevice | Reminder
-    said: str
-    """The command that asked it, as `match_intent` read it: the answer completes it."""
-
-    @property
-    def words(self) -> str:
-        """The question as the assistant said it (speech recognition hears the answer as
-        following it: "the fan", not "the pan")."""
-        match self.asked:
-            case WhichDevice(devices=names):
-                return which_device_reply(names)
-            case Reminder():
-                return NO_TIME_SAY
+    command: str
+    """The user's command that asked it, as `match_intent` read it: the answer completes
+    it."""
+    words: str
+    """The question as the assistant said it: speech recognition is told it came just
+    before the answer ("the fan", not "the pan")."""
 
 
-def question(intent: Intent, transcript: str) -> Question | None:
-    """The question this intent's reply asks, if it asks one."""
+def question(intent: Intent, transcript: str, reply: str) -> Question | None:
+    """The question this intent's reply (said to the command in `transcript`) asks, if it
+    asks one."""
     if isinstance(intent, WhichDevice) or (isinstance(intent, Reminder) and not intent.when_known):
-        return Question(intent, _core(normalize(transcript)))
+        return Question(intent, _core(normalize(transcript)), reply)
     return None
 
 
@@ -616,16 +611,16 @@ def answer(q: Question, transcript: str, devices: Sequence[Device] = ()) -> Inte
         case WhichDevice(devices=names, room=room):
             offered = [d for d in devices if d.name in names]
             device = _chosen(text, offered)
-            if device is None or not room:
+            if device is None:
                 return None
-            said = re.sub(rf"\b{re.escape(room)}\b", device.name, q.said, count=1)
-            intent = match_intent(said, devices)
+            command = re.sub(rf"\b{re.escape(room)}\b", device.name, q.command, count=1)
+            intent = match_intent(command, devices)
             return intent if isinstance(intent, DeviceCommand) else None
         case Reminder():
             if len(text.split()) > 6:
                 return None  # a sentence of its own, not a time
             for when in (text, f"at {text}"):
-                intent = match_intent(f"{q.said} {when}", devices)
+                intent = match_intent(f"{q.command} {when}", devices)
                 if isinstance(intent, Reminder) and intent.when_known:
                     return intent
     return None

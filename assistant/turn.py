@@ -434,7 +434,7 @@ class TurnRunner:
         # The speaker asked for more: the confirmation has been handed over, so the turn
         # is committed (speech before the hold cancels the turn before this point).
         self._intent_effect(intent, now)
-        t.asks = question(intent, t.transcript)
+        t.asks = question(intent, t.transcript, reply)
 
     def _intent_reply(self, intent: Intent, t: _Turn, now: datetime) -> str:
         match intent:

@@ -147,7 +147,7 @@ def test_a_room_alone_names_the_one_device_the_command_can_mean_or_asks_which() 
 def asked(transcript: str) -> Question:
     intent = match_intent(transcript, DEVICES)
     assert intent is not None, transcript
-    q = question(intent, transcript)
+    q = question(intent, transcript, "(the question)")
     assert q is not None, transcript
     return q
 
@@ -184,7 +184,7 @@ def test_a_word_or_two_answers_the_question_the_assistant_asked() -> None:
     # Only questions are kept: a done command, or a reminder with its time, asks nothing.
     for done in ["Turn off the bedroom fan.", "Remind me to call mom at six.", "What time is it?"]:
         intent = match_intent(done, DEVICES)
-        assert intent is not None and question(intent, done) is None, done
+        assert intent is not None and question(intent, done, "(a reply)") is None, done
     assert route("the fan", DEVICES, asked=which).intent == DeviceCommand(
         DeviceAction("bedroom fan", "fan", "off")
     )
