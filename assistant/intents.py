@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from difflib import SequenceMatcher
+from itertools import groupby
 from typing import ClassVar, Literal
 
 DeviceKind = Literal["light", "switch", "fan", "cover", "climate"]
@@ -85,7 +86,14 @@ class TimerLeft:
 
 @dataclass(frozen=True, slots=True)
 class DeviceCommand:
-    action: DeviceAction
+    """A command to one device or several: "turn off the kitchen and hallway lights", "close
+    all the blinds"."""
+
+    actions: tuple[DeviceAction, ...]
+    """One per device, in the order they were named."""
+    all_of: str = ""
+    """What "all" named, as said ("lights", "bedroom lights"), when the command named
+    devices so: confirmed as "all the lights" rather than a list of names."""
     name: ClassVar[str] = "device"
 
 
@@ -99,12 +107,14 @@ class UnknownDevice:
 
 @dataclass(frozen=True, slots=True)
 class WhichDevice:
-    """A command that names only a room in which it means no one device ("turn off the
-    bedroom": its lights or its fan? "turn on the garage": not its door): ask, do nothing."""
+    """A command that names no one device: only a room in which it means several or none
+    ("turn off the bedroom": its lights or its fan? "turn on the garage": not its door), or
+    a kind of which there are several ("turn on the light"): ask, do nothing."""
 
     devices: tuple[str, ...]
-    room: str
-    """The room as it was said ("bedroom"): the answer's device takes its place."""
+    said: str
+    """The room or kind as it was said ("bedroom", "light"): the answer's device takes its
+    place in the command."""
     name: ClassVar[str] = "which_device"
 
 
@@ -389,8 +399,8 @@ _MEDIA = re.compile(
 # ------------------------------------------------------------------ home control
 
 _ON_OFF = re.compile(
-    r"^(?:turn|switch|put|shut) (on|off) (?:the |my |all (?:the )?)?(.+)$|"
-    r"^(?:turn|switch|put|shut) (?:the |my |all (?:the )?)?(.+?) (on|off)$|"
+    r"^(?:turn|switch|put|shut) (on|off) (?:the |my )?(.+)$|"
+    r"^(?:turn|switch|put|shut) (?:the |my )?(.+?) (on|off)$|"
     r"^(?:the )?(.+?) (on|off)$"
 )
 _OPEN_CLOSE = re.compile(
@@ -407,13 +417,26 @@ _OPEN_WORDS = {
 }  # fmt: skip
 
 
-_KIND_WORDS: dict[str, tuple[str, ...]] = {
+_KIND_WORDS: dict[DeviceKind, tuple[str, ...]] = {
     "light": ("light", "lights", "lamp", "lamps"),
-    "fan": ("fan",),
-    "switch": ("switch", "plug"),
-    "cover": ("door", "blinds", "shutters", "curtains"),
-    "climate": ("thermostat", "heating", "heat", "temperature"),
+    "fan": ("fan", "fans"),
+    "switch": ("switch", "switches", "plug", "plugs"),
+    "cover": ("door", "doors", "blinds", "shutters", "curtains"),
+    "climate": ("thermostat", "thermostats", "heating", "heat", "temperature"),
 }
+
+
+def _kind_of(word: str) -> DeviceKind | None:
+    """The kind a word names ("lamps": light), if it names one."""
+    return next((k for k, words in _KIND_WORDS.items() if word in words), None)
+
+
+def _plural(word: str) -> str:
+    return (
+        word
+        if word.endswith("s") or word in ("heating", "heat", "temperature")
+        else (word + ("es" if word.endswith(("ch", "sh")) else "s"))
+    )
 
 
 NEAR_MISS_KINDS: tuple[DeviceKind, ...] = ("light", "fan")
@@ -446,9 +469,10 @@ def find_device(
     (`BY_ROOM_ALONE`), or the question which (all the room's devices when it can mean
     none); failing that, the longest spoken name it contains; the one whose room and kind
     it mentions ("the lights in the hallway"); the light or fan of the room it mentions
-    whose name it nearly says."""
+    whose name it nearly says; for a kind alone ("the fan"), the only device of the kind,
+    or the question which."""
     phrase = normalize(phrase)
-    target = re.sub(r"^(?:the|my) ", "", phrase)
+    target = _article(phrase)
     named = [d for d in devices if target in d.spoken_names()]
     if len(named) == 1:
         return named[0]
@@ -477,7 +501,93 @@ def find_device(
     ]
     if by_room:
         return by_room[0] if len(by_room) == 1 else None
-    return _near_miss(target, devices)
+    if (near := _near_miss(target, devices)) is not None:
+        return near
+    of_kind = [d for d in devices if d.kind == _kind_of(target)]
+    if len(of_kind) > 1:
+        return WhichDevice(tuple(d.name for d in of_kind), target)
+    return of_kind[0] if of_kind else None
+
+
+def _article(phrase: str) -> str:
+    return re.sub(r"^(?:the|my) ", "", phrase)
+
+
+_ALL = re.compile(r"^(?:all|every|each) (?:of )?(?:the |my )?(.+)$")
+_EVERYWHERE = re.compile(
+    r"^(.+?) (?:everywhere|in every room|in all (?:the )?rooms|in the (?:whole )?house|"
+    r"all over the house)$"
+)
+_AND = re.compile(r",? and (?:the |my )?|, (?:the |my )?")
+
+
+@dataclass(frozen=True, slots=True)
+class Named:
+    """The devices a phrase names, and what "all" named when it named them so."""
+
+    devices: tuple[Device, ...]
+    all_of: str = ""
+
+
+def find_devices(
+    phrase: str, devices: Sequence[Device], command: RoomCommand
+) -> Named | WhichDevice | UnknownDevice:
+    """The devices the phrase names: "all the lights" (in a room, where it names one):
+    every device of the kind; "the kitchen and hallway lights", "the bedroom lights and
+    the fan": each part by `find_device`, a room taking the kind said last; otherwise the
+    one device `find_device` names, or its question. What names nothing is unknown."""
+    target = _article(normalize(phrase))
+    group = _EVERYWHERE.sub(r"\1", target)  # "(all) the lights everywhere"
+    group = _ALL.sub(r"\1", group)
+    if group != target:
+        return _all_of(_article(group), devices) or UnknownDevice(target)
+    parts = _AND.split(target)
+    if len(parts) == 1 or any(target in d.spoken_names() for d in devices):
+        one = find_device(target, devices, command)
+        return Named((one,)) if isinstance(one, Device) else one or UnknownDevice(target)
+    kind_word = parts[-1].split()[-1]
+    found: list[Device] = []
+    for part in (room for said in parts for room in _rooms(said, kind_word, devices)):
+        one = None
+        if _kind_of(kind_word) and not _kind_of(part.split()[-1]):
+            one = find_device(f"{part} {kind_word}", devices, command)  # "the kitchen (lights)"
+        if not isinstance(one, Device):
+            one = find_device(part, devices, command)
+        if not isinstance(one, Device):
+            return one or UnknownDevice(part)
+        found.append(one)
+    return Named(tuple(dict.fromkeys(found)))
+
+
+def _rooms(part: str, kind_word: str, devices: Sequence[Device]) -> list[str]:
+    """A part of a list that is rooms with no comma between them (speech recognition's
+    commas are not kept): "kitchen hallway" (and porch lights) is two rooms, unless it is
+    a name."""
+    if any(f"{part} {kind_word}" in d.spoken_names() or part in d.spoken_names() for d in devices):
+        return [part]
+    rooms = sorted({normalize(d.room) for d in devices if d.room}, key=len, reverse=True)
+    out, rest = [], part
+    while rest:
+        room = next((r for r in rooms if rest == r or rest.startswith(r + " ")), None)
+        if room is None:
+            return [part]
+        out.append(room)
+        rest = rest[len(room) :].strip()
+    return out
+
+
+def _all_of(group: str, devices: Sequence[Device]) -> Named | None:
+    """Every device of the kind the group says, in the room it says if it says one: "lights",
+    "bedroom lights", "lights in the bedroom"."""
+    if m := re.match(r"^(.+?) in (?:the |my )?(.+)$", group):
+        kinds, room = m.group(1), m.group(2)
+    else:
+        room, _, kinds = group.rpartition(" ")
+    kind = _kind_of(kinds)
+    if kind is None:
+        return None
+    found = tuple(d for d in devices if d.kind == kind and (not room or normalize(d.room) == room))
+    return Named(found, f"{room} {_plural(kinds)}".strip()) if found else None
 
 
 def _near_miss(target: str, devices: Sequence[Device]) -> Device | None:
@@ -528,42 +638,86 @@ def match_intent(transcript: str, devices: Sequence[Device] = ()) -> Intent | No
 _QUESTION = re.compile(r"^(?:is|are|was|were|did|does|do|can|could|should|why|what|how|when|who)\b")
 
 
+_THEN = re.compile(
+    r",? and (?:then )?(?=(?:turn|switch|put|shut|open|close|raise|lower|lift|set|change|make|"
+    r"dim|brighten|adjust) )"
+)
+"""Where a second command starts: "turn off the lights and open the garage door"."""
+
+
 def _home_control(text: str, devices: Sequence[Device]) -> Intent | None:
     if _QUESTION.match(text):
         return None  # "is the kitchen light on?" asks, it does not command
+    if len(commands := _THEN.split(text)) > 1:
+        # Each its own command; all of them device commands, or the first that is not.
+        intents = [_device_command(c, devices) for c in commands]
+        done = [i for i in intents if isinstance(i, DeviceCommand)]
+        if len(done) == len(intents):
+            return DeviceCommand(tuple(a for i in done for a in i.actions))
+        return next(i for i in intents if not isinstance(i, DeviceCommand))
+    return _device_command(text, devices)
+
+
+def _device_command(text: str, devices: Sequence[Device]) -> Intent | None:
     # "lights on in the hallway" -> "turn on hallway lights"
-    text = re.sub(r"^(?:the )?(.+?) (on|off) in (?:the )?(.+)$", r"turn \2 \3 \1", text)
+    text = re.sub(
+        r"^(?:the )?(.+?) (on|off) in (?:the )?(?!every|all |whole |house$)(.+)$",
+        r"turn \2 \3 \1",
+        text,
+    )
+    # "lights off everywhere" -> "turn off lights everywhere"
+    text = re.sub(
+        r"^(?:the )?(.+?) (on|off) ((?:in|all over) .+|everywhere)$", r"turn \2 \1 \3", text
+    )
     if m := _SET.match(text):
         target, number, unit = m.group(1), parse_number(m.group(2)), m.group(3)
-        device = find_device(target, devices, "set")
-        if isinstance(device, WhichDevice):
-            return device
-        if device is None:
-            return UnknownDevice(target)
-        unit = "percent" if unit == "percent" or device.kind != "climate" else "degrees"
-        return DeviceCommand(DeviceAction(device.name, device.kind, "set", number, unit))
+        named = find_devices(target, devices, "set")
+        if not isinstance(named, Named):
+            return named
+        return DeviceCommand(
+            tuple(
+                DeviceAction(
+                    d.name,
+                    d.kind,
+                    "set",
+                    number,
+                    "percent" if unit == "percent" or d.kind != "climate" else "degrees",
+                )
+                for d in named.devices
+            ),
+            named.all_of,
+        )
     if m := _ON_OFF.match(text):
-        state = m.group(1) or m.group(4) or m.group(6)
-        target = m.group(2) or m.group(3) or m.group(5)
-        device = find_device(target, devices, "on_off")
-        if isinstance(device, WhichDevice):
-            return device
-        if device is None:
-            # "<anything> on" is too loose to claim without a known device.
-            return UnknownDevice(target) if m.group(5) is None else None
-        command: Command = "on" if state == "on" else "off"
-        if device.kind == "cover":
-            command = "open" if state == "on" else "close"
-        return DeviceCommand(DeviceAction(device.name, device.kind, command))
+        on = (m.group(1) or m.group(4) or m.group(6)) == "on"
+        named = find_devices(m.group(2) or m.group(3) or m.group(5), devices, "on_off")
+        if isinstance(named, UnknownDevice) and m.group(5) is not None:
+            return None  # "<anything> on" is too loose to claim without a known device.
+        if not isinstance(named, Named):
+            return named
+        return DeviceCommand(
+            tuple(DeviceAction(d.name, d.kind, _on_off(on, d.kind)) for d in named.devices),
+            named.all_of,
+        )
     if m := _OPEN_CLOSE.match(text):
-        device = find_device(m.group(2), devices, "open_close")
-        if isinstance(device, WhichDevice):
-            return device
-        if device is None:
-            return UnknownDevice(m.group(2)) if m.group(1) in ("open", "close") else None
+        named = find_devices(m.group(2), devices, "open_close")
+        if isinstance(named, UnknownDevice) and m.group(1) not in ("open", "close"):
+            return None
+        if not isinstance(named, Named):
+            return named
         opening = _OPEN_WORDS[m.group(1)] == "open"
-        return DeviceCommand(DeviceAction(device.name, device.kind, "open" if opening else "close"))
+        return DeviceCommand(
+            tuple(
+                DeviceAction(d.name, d.kind, "open" if opening else "close") for d in named.devices
+            ),
+            named.all_of,
+        )
     return None
+
+
+def _on_off(on: bool, kind: DeviceKind) -> Command:
+    if kind == "cover":
+        return "open" if on else "close"
+    return "on" if on else "off"
 
 
 # ------------------------------------------------------------------ answers
@@ -573,6 +727,7 @@ ANSWER_WINDOW_S = 30.0
 answer it in a word or two."""
 
 _YES = re.compile(r"^(?:yes|yeah|yep|yup|sure|correct|right|that one|do it|please do)$")
+_ALL_ANSWER = re.compile(r"^(?:both|all|each|every one|(?:both|all|each) of them|all of it)$")
 _NO = re.compile(r"^(?:no|nope|neither|none|nothing|never ?mind|cancel|forget it|no thanks)$")
 _FILLER = frozenset(("the", "my", "one", "a"))
 
@@ -608,12 +763,16 @@ def answer(q: Question, transcript: str, devices: Sequence[Device] = ()) -> Inte
     if _NO.match(text):
         return NeverMind()
     match q.asked:
-        case WhichDevice(devices=names, room=room):
-            offered = [d for d in devices if d.name in names]
-            device = _chosen(text, offered)
-            if device is None:
+        case WhichDevice(devices=names, said=said):
+            if _ALL_ANSWER.match(text):  # "both": the bedroom lights and the bedroom fan
+                chosen = " and ".join(names)
+                if _kind_of(said):  # "which light?" "all of them": all the lights
+                    chosen = f"all the {_plural(said)}"
+            elif device := _chosen(text, [d for d in devices if d.name in names]):
+                chosen = device.name
+            else:
                 return None
-            command = re.sub(rf"\b{re.escape(room)}\b", device.name, q.command, count=1)
+            command = re.sub(rf"\b{re.escape(said)}\b", chosen, q.command, count=1)
             intent = match_intent(command, devices)
             return intent if isinstance(intent, DeviceCommand) else None
         case Reminder():
@@ -647,35 +806,68 @@ def _chosen(text: str, offered: Sequence[Device]) -> Device | None:
 # ------------------------------------------------------------------ replies
 
 
-def confirmation(action: DeviceAction) -> str:
-    """The short confirmation spoken for a device command (rendered once at start-up for
-    every device and command except `set`, whose value varies)."""
-    match action.command:
-        case "on" | "off":
-            return f"Okay, {action.device} {action.command}."
-        case "open":
-            return f"Okay, opening the {action.device}."
-        case "close":
-            return f"Okay, closing the {action.device}."
-        case "set":
-            value = action.value if action.value is not None else 0
-            shown = f"{value:g}"
-            return f"Okay, {action.device} to {shown} {action.unit or ''}".rstrip() + "."
+def confirmation(cmd: DeviceCommand) -> str:
+    """The short confirmation spoken for a device command: "Okay, kitchen lights off.",
+    "Okay, all the lights off.", "Okay, bedroom lights and bedroom fan off.", "Okay,
+    kitchen lights on, opening the garage door." (those of one device, and all the lights,
+    are rendered once at start-up; a `set`'s value varies)."""
+    said: list[str] = []
+    for (command, value, unit), group in groupby(
+        cmd.actions, key=lambda a: (a.command, a.value, a.unit)
+    ):
+        names = [a.device for a in group]
+        the = command in ("open", "close")
+        subject = (
+            f"all the {cmd.all_of}"
+            if cmd.all_of
+            else _and([f"the {n}" if the else n for n in names])
+        )
+        match command:
+            case "on" | "off":
+                said.append(f"{subject} {command}")
+            case "open" | "close":
+                said.append(f"{'opening' if command == 'open' else 'closing'} {subject}")
+            case "set":
+                shown = f"{value if value is not None else 0:g}"
+                said.append(f"{subject} to {shown} {unit or ''}".rstrip())
+    return f"Okay, {', '.join(said)}."
 
 
-def which_device_reply(devices: Sequence[str]) -> str:
-    """The question for a command that named only a room (`WhichDevice`)."""
-    names = [f"the {name}" for name in devices]
+def _and(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def which_device_reply(which: WhichDevice, devices: Sequence[Device]) -> str:
+    """The question for a command that named no one device (`WhichDevice`): by their
+    names, or, for a kind in several rooms ("turn off the lights"), by room."""
+    offered = [d for d in devices if d.name in which.devices]
+    rooms = [d.room for d in offered]
+    if _kind_of(which.said) and len(offered) > 2 and all(rooms) and len(set(rooms)) == len(rooms):
+        return f"Which {_plural(which.said)}: {_or(rooms)}? Or all of them?"
+    names = [f"the {name}" for name in which.devices]
     if len(names) == 1:
         return f"Do you mean {names[0]}?"
-    return f"Which one: {', '.join(names[:-1])} or {names[-1]}?"
+    return f"Which one: {_or(names)}?"
+
+
+def _or(items: Sequence[str]) -> str:
+    return f"{', '.join(items[:-1])} or {items[-1]}"
 
 
 def all_confirmations(devices: Sequence[Device]) -> list[str]:
-    out = []
-    for d in devices:
-        commands: tuple[Command, ...] = ("open", "close") if d.kind == "cover" else ("on", "off")
-        out += [confirmation(DeviceAction(d.name, d.kind, c)) for c in commands]
+    """The confirmations worth rendering at start-up: on and off (a door's open and close)
+    for each device, and for all the lights."""
+    commands: dict[DeviceKind, tuple[Command, Command]] = {"cover": ("open", "close")}
+    out = [
+        confirmation(DeviceCommand((DeviceAction(d.name, d.kind, c),)))
+        for d in devices
+        for c in commands.get(d.kind, ("on", "off"))
+    ]
+    lights = [d for d in devices if d.kind == "light"]
+    if len(lights) > 1:
+        for c in ("on", "off"):
+            every = tuple(DeviceAction(d.name, d.kind, c) for d in lights)
+            out.append(confirmation(DeviceCommand(every, "lights")))
     return out
 
 

@@ -448,15 +448,17 @@ class TurnRunner:
                 return self.timers.preview_cancel()
             case TimerLeft():
                 return self.timers.left()
-            case DeviceCommand(action=action):
-                t.extra["action"] = {"device": action.device, "command": action.command}
-                if action.value is not None:
-                    t.extra["action"]["value"] = action.value
-                return confirmation(action)
+            case DeviceCommand(actions=actions):
+                t.extra["actions"] = [
+                    {"device": a.device, "command": a.command}
+                    | ({} if a.value is None else {"value": a.value})
+                    for a in actions
+                ]
+                return confirmation(intent)
             case UnknownDevice(spoken=spoken):
                 return f"I don't know a device called {spoken}."
-            case WhichDevice(devices=names):
-                return which_device_reply(names)
+            case WhichDevice() as which:
+                return which_device_reply(which, self.settings.devices)
             case NeverMind():
                 return NEVER_MIND_SAY
             case Reminder() as r:
@@ -472,8 +474,9 @@ class TurnRunner:
                 self.timers.start(seconds)
             case CancelTimer():
                 self.timers.cancel()
-            case DeviceCommand(action=action):
-                self.actions.send(action)
+            case DeviceCommand(actions=actions):
+                for action in actions:
+                    self.actions.send(action)
             case Reminder() as r if r.when_known:
                 due = reminder_due(r, now)
                 if r.seconds is None:  # at a time of day: by the wall clock

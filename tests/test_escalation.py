@@ -101,6 +101,39 @@ async def test_a_spoken_device_command_acts_and_confirms_without_any_llm(
     assert (tmp_path / "r.wav").stat().st_size > 20_000
 
 
+async def test_a_spoken_command_to_all_the_lights_or_a_list_of_devices_acts_on_each(
+    settings: Settings, tmp_path: Path
+) -> None:
+    lights = ["kitchen lights", "living room lights", "bedroom lights", "hallway lights"]
+    async with open_assistant(settings) as a:
+        fast, large = spy_on_models(a)
+        sink = RecordingSink()
+        a.runner.actions = sink
+        records = []
+        for i, text in enumerate(
+            ["Turn off all the lights.", "Turn on the kitchen and hallway lights."]
+        ):
+            utt = await utterance_from_file(
+                read_wav(espeak_wav(text, tmp_path / f"{i}.wav")), a.clock
+            )
+            assert utt is not None
+            records.append(await a.runner.run(utt, speaker(a, tmp_path / f"r{i}.wav")))
+    every, two = records
+    assert (every.route, every.reason, every.outcome) == ("intent", "device", "ok"), every
+    assert every.reply == "Okay, all the lights off."
+    assert every.ms["tts"] < 5, every.ms  # rendered at start-up
+    assert every.extra["actions"] == [
+        {"device": d, "command": "off"} for d in [*lights, "porch light"]
+    ]
+    assert two.reply == "Okay, kitchen lights and hallway lights on.", two
+    assert sink.sent == [
+        *(DeviceAction(d, "light", "off") for d in [*lights, "porch light"]),
+        DeviceAction("kitchen lights", "light", "on"),
+        DeviceAction("hallway lights", "light", "on"),
+    ]
+    assert fast.calls == 0 and large.calls == 0
+
+
 async def test_a_command_that_names_only_a_room_asks_which_and_the_answer_completes_it(
     settings: Settings, tmp_path: Path
 ) -> None:

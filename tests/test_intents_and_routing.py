@@ -47,7 +47,8 @@ DEVICES = [Device(d.name, d.kind, d.room, tuple(d.aliases)) for d in DEFAULT_DEV
 def device_action(text: str) -> DeviceAction:
     intent = match_intent(text, DEVICES)
     assert isinstance(intent, DeviceCommand), (text, intent)
-    return intent.action
+    (action,) = intent.actions
+    return action
 
 
 def test_time_and_date() -> None:
@@ -132,16 +133,107 @@ def test_a_room_alone_names_the_one_device_the_command_can_mean_or_asks_which() 
     # A device named as its room is named by its name, whatever the command.
     named_so = [Device("garage", "cover", "garage"), Device("garage light", "light", "garage")]
     assert match_intent("Turn on the garage.", named_so) == DeviceCommand(
-        DeviceAction("garage", "cover", "open")
+        (DeviceAction("garage", "cover", "open"),)
     )
     assert match_intent("Close the garage.", named_so) == DeviceCommand(
-        DeviceAction("garage", "cover", "close")
+        (DeviceAction("garage", "cover", "close"),)
     )
-    assert which_device_reply(["garage door"]) == "Do you mean the garage door?"
-    assert (
-        which_device_reply(["bedroom lights", "bedroom fan", "bedroom plug"])
-        == "Which one: the bedroom lights, the bedroom fan or the bedroom plug?"
+    assert which_device_reply(WhichDevice(("garage door",), "garage"), DEVICES) == (
+        "Do you mean the garage door?"
     )
+    plug = [*DEVICES, Device("bedroom plug", "switch", "bedroom")]
+    three = WhichDevice(("bedroom lights", "bedroom fan", "bedroom plug"), "bedroom")
+    assert which_device_reply(three, plug) == (
+        "Which one: the bedroom lights, the bedroom fan or the bedroom plug?"
+    )
+
+
+def devices_told(text: str) -> list[tuple[str, str]]:
+    intent = match_intent(text, DEVICES)
+    assert isinstance(intent, DeviceCommand), (text, intent)
+    return [(a.device, a.command) for a in intent.actions]
+
+
+LIGHTS = ["kitchen lights", "living room lights", "bedroom lights", "hallway lights", "porch light"]
+
+
+def test_a_command_may_name_several_devices_or_all_of_a_kind() -> None:
+    # These said "I don't know a device called lights", or switched only the last device
+    # named ("the kitchen and living room lights": the living room's alone).
+    for text in [
+        "Turn off all the lights.",
+        "All lights off.",
+        "Turn all the lights off.",
+        "Turn off the lights everywhere.",
+        "Lights off in every room.",
+        "Switch off all the lamps in the house.",
+    ]:
+        assert devices_told(text) == [(d, "off") for d in LIGHTS], text
+    every = match_intent("Turn off all the lights.", DEVICES)
+    assert isinstance(every, DeviceCommand)
+    assert confirmation(every) == "Okay, all the lights off."
+    bedroom = match_intent("Turn off all the lights in the bedroom.", DEVICES)
+    assert isinstance(bedroom, DeviceCommand)
+    assert [a.device for a in bedroom.actions] == ["bedroom lights"]
+    assert confirmation(bedroom) == "Okay, all the bedroom lights off."
+    dim = match_intent("Dim all the lights to 30%.", DEVICES)
+    assert isinstance(dim, DeviceCommand)
+    assert {(a.command, a.value, a.unit) for a in dim.actions} == {("set", 30, "percent")}
+    assert confirmation(dim) == "Okay, all the lights to 30 percent."
+    assert devices_told("Close all the doors.") == [("garage door", "close")]
+    # A list: a room takes the kind said last (the bedroom's lights, not the question
+    # which of its devices); Whisper's commas are not kept, so rooms may run together.
+    for text, told in [
+        ("Turn off the kitchen and living room lights.", ["kitchen lights", "living room lights"]),
+        ("Turn off the bedroom and hallway lights.", ["bedroom lights", "hallway lights"]),
+        ("Turn on the kitchen, hallway and porch lights.", [LIGHTS[0], LIGHTS[3], LIGHTS[4]]),
+        ("turn on the kitchen hallway and porch lights", [LIGHTS[0], LIGHTS[3], LIGHTS[4]]),
+        ("Turn off the bedroom lights and the fan.", ["bedroom lights", "bedroom fan"]),
+    ]:  # fmt: skip
+        assert [d for d, _ in devices_told(text)] == told, text
+    two = match_intent("Turn off the kitchen and living room lights.", DEVICES)
+    assert isinstance(two, DeviceCommand)
+    assert confirmation(two) == "Okay, kitchen lights and living room lights off."
+    # Two commands, each with its own verb: these switched only the kitchen lights, the
+    # second sent them "open".
+    both = match_intent("Turn off the kitchen lights and open the garage door.", DEVICES)
+    assert isinstance(both, DeviceCommand)
+    assert [(a.device, a.command) for a in both.actions] == [
+        ("kitchen lights", "off"),
+        ("garage door", "open"),
+    ]
+    assert devices_told("Open the garage door and turn on the kitchen lights.") == [
+        ("garage door", "open"),
+        ("kitchen lights", "on"),
+    ]
+    assert confirmation(both) == "Okay, kitchen lights off, opening the garage door."
+    # One part unknown: nothing is done, and the unknown part is named.
+    assert match_intent("Turn off the kitchen and garden lights.", DEVICES) == UnknownDevice(
+        "garden lights"
+    )
+    assert match_intent("Turn off the kitchen lights and open the shed.", DEVICES) == UnknownDevice(
+        "shed"
+    )
+    # A kind alone: its only device, or the question which (by room), "all of them" too.
+    assert devices_told("Turn the fan on.") == [("bedroom fan", "on")]
+    for text in ["Turn off the lights.", "Turn on the light."]:
+        which = match_intent(text, DEVICES)
+        assert isinstance(which, WhichDevice) and list(which.devices) == LIGHTS, text
+        assert which_device_reply(which, DEVICES) == (
+            "Which lights: kitchen, living room, bedroom, hallway or porch? Or all of them?"
+        )
+    lights = asked("Turn off the lights.")
+    assert answer(lights, "The kitchen.", DEVICES) == DeviceCommand(
+        (DeviceAction("kitchen lights", "light", "off"),)
+    )
+    assert answer(lights, "The living room one.", DEVICES) == DeviceCommand(
+        (DeviceAction("living room lights", "light", "off"),)
+    )
+    assert answer(lights, "All of them.", DEVICES) == every
+    assert answer(asked("Turn off the bedroom."), "Both.", DEVICES) == DeviceCommand(
+        (DeviceAction("bedroom lights", "light", "off"), DeviceAction("bedroom fan", "fan", "off"))
+    )
+    assert answer(lights, "The bedroom fan.", DEVICES) is None  # not one of those asked of
 
 
 def asked(transcript: str) -> Question:
@@ -156,18 +248,18 @@ def test_a_word_or_two_answers_the_question_the_assistant_asked() -> None:
     which = asked("Turn off the bedroom.")
     for reply in ["The fan.", "fan", "The bedroom fan, please.", "Bedroom fan."]:
         assert answer(which, reply, DEVICES) == DeviceCommand(
-            DeviceAction("bedroom fan", "fan", "off")
+            (DeviceAction("bedroom fan", "fan", "off"),)
         ), reply
     assert answer(which, "The lights.", DEVICES) == DeviceCommand(
-        DeviceAction("bedroom lights", "light", "off")
+        (DeviceAction("bedroom lights", "light", "off"),)
     )
     # The command's own value and unit are kept; a door opens rather than "switches on".
     assert answer(asked("Set the bedroom to 40."), "The lights.", DEVICES) == (
-        DeviceCommand(DeviceAction("bedroom lights", "light", "set", 40, "percent"))
+        DeviceCommand((DeviceAction("bedroom lights", "light", "set", 40, "percent"),))
     )
     garage = asked("Turn on the garage.")
     assert answer(garage, "Yes, please.", DEVICES) == DeviceCommand(
-        DeviceAction("garage door", "cover", "open")
+        (DeviceAction("garage door", "cover", "open"),)
     )
     for no in ["No.", "Never mind.", "Neither.", "No thanks."]:
         assert answer(garage, no, DEVICES) == NeverMind(), no
@@ -186,7 +278,7 @@ def test_a_word_or_two_answers_the_question_the_assistant_asked() -> None:
         intent = match_intent(done, DEVICES)
         assert intent is not None and question(intent, done, "(a reply)") is None, done
     assert route("the fan", DEVICES, asked=which).intent == DeviceCommand(
-        DeviceAction("bedroom fan", "fan", "off")
+        (DeviceAction("bedroom fan", "fan", "off"),)
     )
     assert route("the fan", DEVICES).path != "intent"
 
@@ -217,7 +309,7 @@ def test_a_light_or_fan_whose_name_was_nearly_said_after_its_room_is_switched() 
     study = [Device("study lamp", "light", "study"), Device("study fan", "fan", "study")]
     assert match_intent("Turn on the study lan.", study) == UnknownDevice("study lan")
     assert match_intent("Turn on the study fen.", study) == DeviceCommand(
-        DeviceAction("study fan", "fan", "on")
+        (DeviceAction("study fan", "fan", "on"),)
     )
 
 
@@ -238,9 +330,10 @@ def test_confirmations_cover_every_device() -> None:
     phrases = all_confirmations(DEVICES)
     assert "Okay, kitchen lights on." in phrases
     assert "Okay, closing the garage door." in phrases
-    assert len(phrases) == 2 * len(DEVICES)
+    assert "Okay, all the lights off." in phrases
+    assert len(phrases) == 2 * len(DEVICES) + 2
     a = DeviceAction("living room thermostat", "climate", "set", 21.0, "degrees")
-    assert confirmation(a) == "Okay, living room thermostat to 21 degrees."
+    assert confirmation(DeviceCommand((a,))) == "Okay, living room thermostat to 21 degrees."
 
 
 async def test_a_timer_fires_and_is_announced_and_can_be_cancelled() -> None:
