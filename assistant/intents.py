@@ -399,8 +399,8 @@ _MEDIA = re.compile(
 # ------------------------------------------------------------------ home control
 
 _ON_OFF = re.compile(
-    r"^(?:turn|switch|put|shut) (on|off) (?:the |my )?(.+)$|"
-    r"^(?:turn|switch|put|shut) (?:the |my )?(.+?) (on|off)$|"
+    r"^(?:turn|switch|put|shut) (?:back )?(on|off) (?:the |my )?(.+)$|"
+    r"^(?:turn|switch|put|shut) (?:the |my )?(.+?)(?: back)? (on|off)$|"
     r"^(?:the )?(.+?) (on|off)$"
 )
 _OPEN_CLOSE = re.compile(
@@ -518,6 +518,7 @@ _EVERYWHERE = re.compile(
     r"^(.+?) (?:everywhere|in every room|in all (?:the )?rooms|in the (?:whole )?house|"
     r"all over the house)$"
 )
+_PRONOUN = re.compile(r"^(?:it|them|they|that|those|this|these|that one|this one)$")
 _AND = re.compile(r",? and (?:the |my )?|, (?:the |my )?")
 
 
@@ -530,13 +531,22 @@ class Named:
 
 
 def find_devices(
-    phrase: str, devices: Sequence[Device], command: RoomCommand
+    phrase: str,
+    devices: Sequence[Device],
+    command: RoomCommand,
+    last: DeviceCommand | None = None,
 ) -> Named | WhichDevice | UnknownDevice:
     """The devices the phrase names: "all the lights" (in a room, where it names one):
     every device of the kind; "the kitchen and hallway lights", "the bedroom lights and
     the fan": each part by `find_device`, a room taking the kind said last; otherwise the
-    one device `find_device` names, or its question. What names nothing is unknown."""
+    one device `find_device` names, or its question; "it", "them": those of the `last`
+    command. What names nothing is unknown."""
     target = _article(normalize(phrase))
+    if _PRONOUN.match(target):
+        if last is None:
+            return UnknownDevice(target)
+        said = {a.device for a in last.actions}
+        return Named(tuple(d for d in devices if d.name in said), last.all_of)
     group = _EVERYWHERE.sub(r"\1", target)  # "(all) the lights everywhere"
     group = _ALL.sub(r"\1", group)
     if group != target:
@@ -609,7 +619,10 @@ def _near_miss(target: str, devices: Sequence[Device]) -> Device | None:
     return device if near and device.kind in NEAR_MISS_KINDS else None
 
 
-def match_intent(transcript: str, devices: Sequence[Device] = ()) -> Intent | None:
+def match_intent(
+    transcript: str, devices: Sequence[Device] = (), *, last: DeviceCommand | None = None
+) -> Intent | None:
+    """`last`: the device command said last (lately), which "it" and "them" mean."""
     text = _core(normalize(transcript))
     if not text:
         return None
@@ -632,7 +645,7 @@ def match_intent(transcript: str, devices: Sequence[Device] = ()) -> Intent | No
         return CannotDo("weather")
     if _MEDIA.match(text):
         return CannotDo("media")
-    return _home_control(text, devices)
+    return _home_control(text, devices, last)
 
 
 _QUESTION = re.compile(r"^(?:is|are|was|were|did|does|do|can|could|should|why|what|how|when|who)\b")
@@ -645,20 +658,24 @@ _THEN = re.compile(
 """Where a second command starts: "turn off the lights and open the garage door"."""
 
 
-def _home_control(text: str, devices: Sequence[Device]) -> Intent | None:
+def _home_control(
+    text: str, devices: Sequence[Device], last: DeviceCommand | None
+) -> Intent | None:
     if _QUESTION.match(text):
         return None  # "is the kitchen light on?" asks, it does not command
     if len(commands := _THEN.split(text)) > 1:
         # Each its own command; all of them device commands, or the first that is not.
-        intents = [_device_command(c, devices) for c in commands]
+        intents = [_device_command(c, devices, last) for c in commands]
         done = [i for i in intents if isinstance(i, DeviceCommand)]
         if len(done) == len(intents):
             return DeviceCommand(tuple(a for i in done for a in i.actions))
         return next(i for i in intents if not isinstance(i, DeviceCommand))
-    return _device_command(text, devices)
+    return _device_command(text, devices, last)
 
 
-def _device_command(text: str, devices: Sequence[Device]) -> Intent | None:
+def _device_command(
+    text: str, devices: Sequence[Device], last: DeviceCommand | None
+) -> Intent | None:
     # "lights on in the hallway" -> "turn on hallway lights"
     text = re.sub(
         r"^(?:the )?(.+?) (on|off) in (?:the )?(?!every|all |whole |house$)(.+)$",
@@ -671,7 +688,7 @@ def _device_command(text: str, devices: Sequence[Device]) -> Intent | None:
     )
     if m := _SET.match(text):
         target, number, unit = m.group(1), parse_number(m.group(2)), m.group(3)
-        named = find_devices(target, devices, "set")
+        named = find_devices(target, devices, "set", last)
         if not isinstance(named, Named):
             return named
         return DeviceCommand(
@@ -689,7 +706,7 @@ def _device_command(text: str, devices: Sequence[Device]) -> Intent | None:
         )
     if m := _ON_OFF.match(text):
         on = (m.group(1) or m.group(4) or m.group(6)) == "on"
-        named = find_devices(m.group(2) or m.group(3) or m.group(5), devices, "on_off")
+        named = find_devices(m.group(2) or m.group(3) or m.group(5), devices, "on_off", last)
         if isinstance(named, UnknownDevice) and m.group(5) is not None:
             return None  # "<anything> on" is too loose to claim without a known device.
         if not isinstance(named, Named):
@@ -699,7 +716,7 @@ def _device_command(text: str, devices: Sequence[Device]) -> Intent | None:
             named.all_of,
         )
     if m := _OPEN_CLOSE.match(text):
-        named = find_devices(m.group(2), devices, "open_close")
+        named = find_devices(m.group(2), devices, "open_close", last)
         if isinstance(named, UnknownDevice) and m.group(1) not in ("open", "close"):
             return None
         if not isinstance(named, Named):
@@ -722,6 +739,8 @@ def _on_off(on: bool, kind: DeviceKind) -> Command:
 
 # ------------------------------------------------------------------ answers
 
+IT_WINDOW_S = 300.0
+"""How long after a device command "it" and "them" mean its devices ("turn it off")."""
 ANSWER_WINDOW_S = 30.0
 """How long after the assistant asked a question ("Which one: ...?") the next turn may
 answer it in a word or two."""
@@ -848,6 +867,12 @@ def which_device_reply(which: WhichDevice, devices: Sequence[Device]) -> str:
     if len(names) == 1:
         return f"Do you mean {names[0]}?"
     return f"Which one: {_or(names)}?"
+
+
+def unknown_device_reply(spoken: str) -> str:
+    if _PRONOUN.match(spoken):  # "turn it off" with no device command said lately
+        return "Which device? Say it by name."
+    return f"I don't know a device called {spoken}."
 
 
 def _or(items: Sequence[str]) -> str:

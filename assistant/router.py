@@ -41,7 +41,16 @@ from pathlib import Path as FilePath
 from typing import Literal
 
 from assistant.errors import ConfigError
-from assistant.intents import ASKS_WHY, Device, Intent, Question, answer, match_intent, normalize
+from assistant.intents import (
+    ASKS_WHY,
+    Device,
+    DeviceCommand,
+    Intent,
+    Question,
+    answer,
+    match_intent,
+    normalize,
+)
 
 Path = Literal["intent", "fast", "large"]
 PATHS: tuple[Path, ...] = ("intent", "fast", "large")
@@ -85,13 +94,15 @@ def route(
     previous: Path | None = None,
     intents: bool = True,
     asked: Question | None = None,
+    last: DeviceCommand | None = None,
 ) -> Route:
-    """`asked`: the question the assistant asked last turn, still open."""
+    """`asked`: the question the assistant asked last turn, still open; `last`: the device
+    command said lately ("turn it off")."""
     intent = None
     if intents and asked is not None:
         intent = answer(asked, transcript, devices)
     if intents and intent is None:
-        intent = match_intent(transcript, devices)
+        intent = match_intent(transcript, devices, last=last)
     if intent is not None:
         return Route("intent", intent.name, intent)
     if not has_large:

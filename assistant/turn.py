@@ -48,6 +48,7 @@ from assistant.frames import Pcm16, Utterance
 from assistant.intents import (
     ANSWER_WINDOW_S,
     CANNOT_SAY,
+    IT_WINDOW_S,
     NEVER_MIND_SAY,
     NO_TIME_SAY,
     CancelTimer,
@@ -71,6 +72,7 @@ from assistant.intents import (
     reminder_reply,
     say_date,
     say_time,
+    unknown_device_reply,
     which_device_reply,
 )
 from assistant.latency import Outcome, TurnRecord, TurnTrace, build_record
@@ -260,6 +262,8 @@ class TurnRunner:
         large sends every turn that is not an intent to the large model."""
         self._asked: tuple[Question, int] | None = None
         """The question the last turn asked, and when it finished asking (clock ns)."""
+        self._commanded: tuple[DeviceCommand, int] | None = None
+        """The last device command carried out, and when (clock ns): "turn it off"."""
         self._prefilling: asyncio.Task[None] | None = None
         self.large_first_clause_ms: float | None = None
         """Running estimate (EWMA) of route -> first clause on the large path: decides
@@ -401,6 +405,7 @@ class TurnRunner:
             previous=self.previous_path,
             intents=st.intents,
             asked=asked,
+            last=self._last_command(),
         )
         if self.mode == "large" and has_large and r.path == "fast":
             r = Route("large", "mode_large")
@@ -414,6 +419,12 @@ class TurnRunner:
         if r.path == "large":
             return self._large(t)
         return self._llm_clauses(self.engines.llm, self.engines.llm_worker, st.fast, t)
+
+    def _last_command(self) -> DeviceCommand | None:
+        if self._commanded is None:
+            return None
+        command, done_ns = self._commanded
+        return command if self.clock.now_ns() - done_ns <= IT_WINDOW_S * 1e9 else None
 
     def _open_question(self) -> Question | None:
         if self._asked is None:
@@ -434,6 +445,8 @@ class TurnRunner:
         # The speaker asked for more: the confirmation has been handed over, so the turn
         # is committed (speech before the hold cancels the turn before this point).
         self._intent_effect(intent, now)
+        if isinstance(intent, DeviceCommand):  # done, heard to its end or not
+            self._commanded = (intent, self.clock.now_ns())
         t.asks = question(intent, t.transcript, reply)
 
     def _intent_reply(self, intent: Intent, t: _Turn, now: datetime) -> str:
@@ -456,7 +469,7 @@ class TurnRunner:
                 ]
                 return confirmation(intent)
             case UnknownDevice(spoken=spoken):
-                return f"I don't know a device called {spoken}."
+                return unknown_device_reply(spoken)
             case WhichDevice() as which:
                 return which_device_reply(which, self.settings.devices)
             case NeverMind():

@@ -92,13 +92,22 @@ async def test_a_spoken_device_command_acts_and_confirms_without_any_llm(
         utt = await utterance_from_file(read_wav(wav), a.clock)
         assert utt is not None
         rec = await a.runner.run(utt, speaker(a, tmp_path / "r.wav"))
+        # "It" is what the last command switched.
+        wav = espeak_wav("Turn it off.", tmp_path / "it.wav")
+        utt = await utterance_from_file(read_wav(wav), a.clock)
+        assert utt is not None
+        it = await a.runner.run(utt, speaker(a, tmp_path / "it_reply.wav"))
     assert (rec.route, rec.reason, rec.outcome) == ("intent", "device", "ok")
-    assert sink.sent == [DeviceAction("kitchen lights", "light", "on")]
     assert rec.reply == "Okay, kitchen lights on."
     assert fast.calls == 0 and large.calls == 0
     # The confirmation was rendered at start-up: no TTS time in the turn.
     assert rec.ms["tts"] < 5, rec.ms
     assert (tmp_path / "r.wav").stat().st_size > 20_000
+    assert it.reply == "Okay, kitchen lights off.", it
+    assert sink.sent == [
+        DeviceAction("kitchen lights", "light", "on"),
+        DeviceAction("kitchen lights", "light", "off"),
+    ]
 
 
 async def test_a_spoken_command_to_all_the_lights_or_a_list_of_devices_acts_on_each(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from assistant.config import DEFAULT_DEVICES
 from assistant.intents import (
     CancelTimer,
     CannotDo,
+    Command,
     DateQuery,
     Device,
     DeviceAction,
@@ -35,6 +37,7 @@ from assistant.intents import (
     reminder_due,
     reminder_due_say,
     reminder_reply,
+    unknown_device_reply,
     which_device_reply,
 )
 from assistant.router import LABEL_PATH, confusion, read_labelled, route
@@ -234,6 +237,42 @@ def test_a_command_may_name_several_devices_or_all_of_a_kind() -> None:
         (DeviceAction("bedroom lights", "light", "off"), DeviceAction("bedroom fan", "fan", "off"))
     )
     assert answer(lights, "The bedroom fan.", DEVICES) is None  # not one of those asked of
+
+
+def test_it_and_them_are_the_devices_of_the_last_command() -> None:
+    fan = match_intent("Turn on the fan.", DEVICES)
+    lights = match_intent("Turn off all the lights.", DEVICES)
+    door = match_intent("Close the garage door.", DEVICES)
+    assert isinstance(fan, DeviceCommand) and isinstance(lights, DeviceCommand)
+    assert isinstance(door, DeviceCommand)
+    cases: list[tuple[str, Command]] = [
+        ("Turn it off.", "off"),
+        ("Switch that off.", "off"),
+        ("Turn it back on.", "on"),
+        ("Turn back on that one.", "on"),
+    ]
+    for text, command in cases:
+        assert match_intent(text, DEVICES, last=fan) == DeviceCommand(
+            (DeviceAction("bedroom fan", "fan", command),)
+        ), text
+    again = match_intent("Turn them back on.", DEVICES, last=lights)
+    assert again == DeviceCommand(tuple(replace(a, command="on") for a in lights.actions), "lights")
+    assert confirmation(again) == "Okay, all the lights on."
+    assert match_intent("Open it.", DEVICES, last=door) == DeviceCommand(
+        (DeviceAction("garage door", "cover", "open"),)
+    )
+    assert match_intent("Set it to 50%.", DEVICES, last=fan) == DeviceCommand(
+        (DeviceAction("bedroom fan", "fan", "set", 50, "percent"),)
+    )
+    # With no device command said lately, "it" names nothing: ask for the name.
+    assert match_intent("Turn it off.", DEVICES) == UnknownDevice("it")
+    assert unknown_device_reply("it") == "Which device? Say it by name."
+    assert unknown_device_reply("garden sprinkler") == (
+        "I don't know a device called garden sprinkler."
+    )
+    assert route("Turn it off.", DEVICES, last=fan).intent == DeviceCommand(
+        (DeviceAction("bedroom fan", "fan", "off"),)
+    )
 
 
 def asked(transcript: str) -> Question:

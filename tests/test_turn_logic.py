@@ -18,7 +18,7 @@ from assistant.engines.fakes import FakeChatModel, FakeSynthesizer, FakeTranscri
 from assistant.engines.llm import Message
 from assistant.engines.worker import CpuGate, Worker
 from assistant.frames import Pcm16, Utterance
-from assistant.intents import ANSWER_WINDOW_S, Device, DeviceAction
+from assistant.intents import ANSWER_WINDOW_S, IT_WINDOW_S, Device, DeviceAction
 from assistant.memory import ConversationMemory
 from assistant.turn import Engines, ModelSettings, TurnGate, TurnOptions, TurnRunner, TurnSettings
 
@@ -219,6 +219,29 @@ async def test_the_next_turn_may_answer_the_question_the_last_one_asked() -> Non
     assert await say("Never mind.") == ("never_mind", "Okay.")
     assert (await say("Never mind."))[0] == "no_large"
     assert actions.sent == [fan_off]
+
+
+async def test_it_is_the_device_the_last_command_switched_for_five_minutes() -> None:
+    clock = FakeClock()
+    runner = make_runner(FakeChatModel("I am not sure what you mean."), clock=clock)
+    runner.actions = actions = Actions()
+
+    async def say(text: str) -> str:
+        return (await runner.run(text, ListSpeaker())).reply
+
+    assert await say("Turn it off.") == "Which device? Say it by name."
+    await say("Turn on the kitchen lights.")
+    await say("What time is it?")  # another turn between: "it" is still the lights
+    await say("Turn off the garden sprinkler.")  # nor does a command that did nothing
+    clock.advance_ms(IT_WINDOW_S * 1000)
+    assert await say("Turn it off.") == "Okay, kitchen lights off."
+    assert actions.sent == [
+        DeviceAction("kitchen lights", "light", "on"),
+        DeviceAction("kitchen lights", "light", "off"),
+    ]
+    clock.advance_ms(IT_WINDOW_S * 1000 + 1)
+    assert await say("Turn it back on.") == "Which device? Say it by name."
+    assert len(actions.sent) == 2
 
 
 async def test_time_question_is_answered_without_the_llm() -> None:
