@@ -150,6 +150,20 @@ class CannotDo:
 
 
 @dataclass(frozen=True, slots=True)
+class NoSuchAction:
+    """A command to a device that has no action here ("turn up the heating", "dim the
+    kitchen lights", "turn the lights blue", "lock the front door"): say what can be done,
+    rather than let a small model answer ("To turn up the heating, you need to turn the heat
+    up.")."""
+
+    device: str
+    """The device it named, or "" (then `said` is the kind as said: "lights")."""
+    kind: DeviceKind
+    said: str = ""
+    name: ClassVar[str] = "no_such_action"
+
+
+@dataclass(frozen=True, slots=True)
 class NeverMind:
     """ "No" or "never mind" for an answer to the assistant's question: nothing is done."""
 
@@ -177,6 +191,7 @@ Intent = (
     | DeviceCommand
     | UnknownDevice
     | WhichDevice
+    | NoSuchAction
     | NeverMind
 )
 
@@ -431,6 +446,18 @@ def _kind_of(word: str) -> DeviceKind | None:
     return next((k for k, words in _KIND_WORDS.items() if word in words), None)
 
 
+def _of_kind(word: str, devices: Sequence[Device]) -> list[Device]:
+    """The devices a word for a kind names: all of the kind ("lamps": the lights), but a
+    cover only by its own word ("blinds" are not the garage door)."""
+    kind = _kind_of(word)
+    return [
+        d
+        for d in devices
+        if d.kind == kind
+        and (kind != "cover" or word.removesuffix("s") in d.name.replace("-", " ").split())
+    ]
+
+
 def _plural(word: str) -> str:
     return (
         word
@@ -503,7 +530,7 @@ def find_device(
         return by_room[0] if len(by_room) == 1 else None
     if (near := _near_miss(target, devices)) is not None:
         return near
-    of_kind = [d for d in devices if d.kind == _kind_of(target)]
+    of_kind = _of_kind(target, devices)
     if len(of_kind) > 1:
         return WhichDevice(tuple(d.name for d in of_kind), target)
     return of_kind[0] if of_kind else None
@@ -593,10 +620,7 @@ def _all_of(group: str, devices: Sequence[Device]) -> Named | None:
         kinds, room = m.group(1), m.group(2)
     else:
         room, _, kinds = group.rpartition(" ")
-    kind = _kind_of(kinds)
-    if kind is None:
-        return None
-    found = tuple(d for d in devices if d.kind == kind and (not room or normalize(d.room) == room))
+    found = tuple(d for d in _of_kind(kinds, devices) if not room or normalize(d.room) == room)
     return Named(found, f"{room} {_plural(kinds)}".strip()) if found else None
 
 
@@ -670,7 +694,44 @@ def _home_control(
         if len(done) == len(intents):
             return DeviceCommand(tuple(a for i in done for a in i.actions))
         return next(i for i in intents if not isinstance(i, DeviceCommand))
-    return _device_command(text, devices, last)
+    return _device_command(text, devices, last) or _no_such_action(text, devices)
+
+
+_COMMANDING = re.compile(
+    r"^(?:turn|switch|set|put|make|dim|brighten|open|close|shut|raise|lower|lock|unlock|"
+    r"start|stop|change|adjust|increase|decrease|reduce|boost|lift)\b"
+)
+_WARMTH = re.compile(r"\b(?:warmer|cooler|colder|hotter|heat up|cool down)\b")
+
+
+def _no_such_action(text: str, devices: Sequence[Device]) -> NoSuchAction | UnknownDevice | None:
+    """A command ("turn up", "dim", "lock", "make ... warmer") that names a device, a kind
+    of device or the warmth, for which no rule above has an action."""
+    if not _COMMANDING.match(text):
+        return None
+    named = sorted(
+        (
+            (len(n), d)
+            for d in devices
+            for n in d.spoken_names()
+            if re.search(rf"\b{re.escape(n)}\b", text)
+        ),
+        key=lambda length_device: length_device[0],
+    )
+    if named:
+        device = named[-1][1]
+        return NoSuchAction(device.name, device.kind)
+    word = next((w for w in text.split() if _kind_of(w)), None)
+    if word is None and _WARMTH.search(text):
+        word = "heating"
+    if word is None:
+        return None
+    of_kind = _of_kind(word, devices)
+    if not of_kind:
+        return UnknownDevice(word)  # "raise the blinds": there are none
+    if of_kind[0].kind == "climate" and len(of_kind) == 1:
+        return NoSuchAction(of_kind[0].name, "climate")  # "make it warmer": there is one
+    return NoSuchAction("", of_kind[0].kind, _plural(word))
 
 
 def _device_command(
@@ -872,7 +933,23 @@ def which_device_reply(which: WhichDevice, devices: Sequence[Device]) -> str:
 def unknown_device_reply(spoken: str) -> str:
     if _PRONOUN.match(spoken):  # "turn it off" with no device command said lately
         return "Which device? Say it by name."
+    if spoken in ("everything", "all"):
+        return "Say which devices, for example: turn off all the lights."
     return f"I don't know a device called {spoken}."
+
+
+def no_such_action_reply(no: NoSuchAction) -> str:
+    """What can be done instead, said plainly."""
+    it = f"the {no.device}" if no.device else no.said
+    match no.kind:
+        case "climate":
+            return f"Sorry, I can only set {it} to a temperature, for example 21 degrees."
+        case "cover":
+            return f"Sorry, I can only open or close {it}, or set a position in percent."
+        case "light" | "fan":
+            return f"Sorry, I can only switch {it} on or off, or set a level in percent."
+        case _:
+            return f"Sorry, I can only switch {it} on or off."
 
 
 def _or(items: Sequence[str]) -> str:

@@ -58,6 +58,7 @@ from assistant.intents import (
     DeviceCommand,
     Intent,
     NeverMind,
+    NoSuchAction,
     Question,
     Reminder,
     SetTimer,
@@ -66,6 +67,7 @@ from assistant.intents import (
     UnknownDevice,
     WhichDevice,
     confirmation,
+    no_such_action_reply,
     question,
     reminder_due,
     reminder_due_say,
@@ -480,6 +482,8 @@ class TurnRunner:
                 return reminder_reply(r, reminder_due(r, now), now)
             case CannotDo(what=what):
                 return CANNOT_SAY[what]
+            case NoSuchAction() as no:
+                return no_such_action_reply(no)
 
     def _intent_effect(self, intent: Intent, now: datetime) -> None:
         match intent:

@@ -110,7 +110,7 @@ async def test_a_spoken_device_command_acts_and_confirms_without_any_llm(
     ]
 
 
-async def test_a_spoken_command_to_all_the_lights_or_a_list_of_devices_acts_on_each(
+async def test_spoken_commands_to_several_devices_act_on_each_and_one_with_no_action_says_so(
     settings: Settings, tmp_path: Path
 ) -> None:
     lights = ["kitchen lights", "living room lights", "bedroom lights", "hallway lights"]
@@ -120,14 +120,18 @@ async def test_a_spoken_command_to_all_the_lights_or_a_list_of_devices_acts_on_e
         a.runner.actions = sink
         records = []
         for i, text in enumerate(
-            ["Turn off all the lights.", "Turn on the kitchen and hallway lights."]
+            [
+                "Turn off all the lights.",
+                "Turn on the kitchen and hallway lights.",
+                "Turn the heating up.",
+            ]
         ):
             utt = await utterance_from_file(
                 read_wav(espeak_wav(text, tmp_path / f"{i}.wav")), a.clock
             )
             assert utt is not None
             records.append(await a.runner.run(utt, speaker(a, tmp_path / f"r{i}.wav")))
-    every, two = records
+    every, two, up = records
     assert (every.route, every.reason, every.outcome) == ("intent", "device", "ok"), every
     assert every.reply == "Okay, all the lights off."
     assert every.ms["tts"] < 5, every.ms  # rendered at start-up
@@ -140,6 +144,11 @@ async def test_a_spoken_command_to_all_the_lights_or_a_list_of_devices_acts_on_e
         DeviceAction("kitchen lights", "light", "on"),
         DeviceAction("hallway lights", "light", "on"),
     ]
+    # No action for it here: said so, nothing sent, no model asked.
+    assert (up.route, up.reason) == ("intent", "no_such_action"), up
+    assert up.reply == (
+        "Sorry, I can only set the living room thermostat to a temperature, for example 21 degrees."
+    )
     assert fast.calls == 0 and large.calls == 0
 
 

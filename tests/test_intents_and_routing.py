@@ -21,6 +21,7 @@ from assistant.intents import (
     DeviceAction,
     DeviceCommand,
     NeverMind,
+    NoSuchAction,
     Question,
     Reminder,
     SetTimer,
@@ -32,6 +33,7 @@ from assistant.intents import (
     answer,
     confirmation,
     match_intent,
+    no_such_action_reply,
     parse_duration,
     question,
     reminder_due,
@@ -273,6 +275,46 @@ def test_it_and_them_are_the_devices_of_the_last_command() -> None:
     assert route("Turn it off.", DEVICES, last=fan).intent == DeviceCommand(
         (DeviceAction("bedroom fan", "fan", "off"),)
     )
+
+
+def test_a_command_with_no_action_here_is_told_what_can_be_done_not_sent_to_a_model() -> None:
+    # SmolLM2 answered these: "To turn up the heating, you need to turn the heat up.",
+    # "Brighten the bedroom lights.", "To lock a door, you need to physically remove the
+    # door from the locker."
+    for text, reply in [
+        ("Turn up the heating.", "Sorry, I can only set the living room thermostat to a "
+         "temperature, for example 21 degrees."),
+        ("Make it warmer.", "Sorry, I can only set the living room thermostat to a "
+         "temperature, for example 21 degrees."),
+        ("Dim the kitchen lights.", "Sorry, I can only switch the kitchen lights on or off, "
+         "or set a level in percent."),
+        ("Turn the kitchen lights blue.", "Sorry, I can only switch the kitchen lights on or "
+         "off, or set a level in percent."),
+        ("Dim the lights.", "Sorry, I can only switch lights on or off, or set a level in "
+         "percent."),
+        ("Lock the front door.", "Sorry, I can only open or close doors, or set a position in "
+         "percent."),
+    ]:  # fmt: skip
+        r = route(text, DEVICES)
+        assert r.path == "intent" and isinstance(r.intent, NoSuchAction), (text, r)
+        assert no_such_action_reply(r.intent) == reply, text
+    # A kind of device the household has none of is unknown ("blinds" are not the garage
+    # door: as a kind said alone, since the previous commit, it opened it), and "everything"
+    # is not a device.
+    assert match_intent("Raise the blinds.", DEVICES) == UnknownDevice("blinds")
+    assert match_intent("Close all the blinds.", DEVICES) == UnknownDevice("all the blinds")
+    assert unknown_device_reply("everything") == (
+        "Say which devices, for example: turn off all the lights."
+    )
+    # Not commands to a device: for the model, as before.
+    for text in [
+        "Make me a hot chocolate.",
+        "Set the table for dinner.",
+        "Make a list of things to pack.",
+        "Turn the music up.",
+        "Is the heating on?",
+    ]:
+        assert route(text, DEVICES).path != "intent", text
 
 
 def asked(transcript: str) -> Question:
