@@ -509,15 +509,8 @@ def find_device(
         if len(fit) == 1:
             return fit[0]
         return WhichDevice(tuple(d.name for d in fit or in_room), target)
-    best: tuple[int, Device] | None = None
-    for device in devices:
-        for name in device.spoken_names():
-            if re.search(rf"\b{re.escape(name)}\b", phrase) and (
-                best is None or len(name) > best[0]
-            ):
-                best = (len(name), device)
-    if best is not None:
-        return best[1]
+    if (longest := _longest_name_in(phrase, devices)) is not None:
+        return longest
     words = set(phrase.split())
     by_room = [
         d
@@ -534,6 +527,19 @@ def find_device(
     if len(of_kind) > 1:
         return WhichDevice(tuple(d.name for d in of_kind), target)
     return of_kind[0] if of_kind else None
+
+
+def _longest_name_in(phrase: str, devices: Sequence[Device]) -> Device | None:
+    """The device whose longest spoken name the phrase contains ("the bedroom lights and"
+    is the bedroom lights, not the bedroom)."""
+    best: tuple[int, Device] | None = None
+    for device in devices:
+        for name in device.spoken_names():
+            if re.search(rf"\b{re.escape(name)}\b", phrase) and (
+                best is None or len(name) > best[0]
+            ):
+                best = (len(name), device)
+    return best[1] if best else None
 
 
 def _article(phrase: str) -> str:
@@ -709,17 +715,7 @@ def _no_such_action(text: str, devices: Sequence[Device]) -> NoSuchAction | Unkn
     of device or the warmth, for which no rule above has an action."""
     if not _COMMANDING.match(text):
         return None
-    named = sorted(
-        (
-            (len(n), d)
-            for d in devices
-            for n in d.spoken_names()
-            if re.search(rf"\b{re.escape(n)}\b", text)
-        ),
-        key=lambda length_device: length_device[0],
-    )
-    if named:
-        device = named[-1][1]
+    if (device := _longest_name_in(text, devices)) is not None:
         return NoSuchAction(device.name, device.kind)
     word = next((w for w in text.split() if _kind_of(w)), None)
     if word is None and _WARMTH.search(text):

@@ -25,7 +25,7 @@ import logging
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
@@ -89,6 +89,7 @@ record_log = logging.getLogger("assistant.turn")
 """One JSON line per turn, and nothing else: what `grep 'assistant.turn: '` reads. It is
 this module's name, so the module's own messages go to a child logger, not `__name__`."""
 log = logging.getLogger(f"{__name__}.run")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -423,16 +424,17 @@ class TurnRunner:
         return self._llm_clauses(self.engines.llm, self.engines.llm_worker, st.fast, t)
 
     def _last_command(self) -> DeviceCommand | None:
-        if self._commanded is None:
-            return None
-        command, done_ns = self._commanded
-        return command if self.clock.now_ns() - done_ns <= IT_WINDOW_S * 1e9 else None
+        return self._lately(self._commanded, IT_WINDOW_S)
 
     def _open_question(self) -> Question | None:
-        if self._asked is None:
+        return self._lately(self._asked, ANSWER_WINDOW_S)
+
+    def _lately(self, kept: tuple[_T, int] | None, window_s: float) -> _T | None:
+        """What was kept (with its clock ns), if that was within the window."""
+        if kept is None:
             return None
-        q, asked_ns = self._asked
-        return q if self.clock.now_ns() - asked_ns <= ANSWER_WINDOW_S * 1e9 else None
+        thing, kept_ns = kept
+        return thing if self.clock.now_ns() - kept_ns <= window_s * 1e9 else None
 
     async def _intent(
         self, intent: Intent, t: _Turn, speculative: bool
