@@ -90,13 +90,12 @@ class Listener:
         self._armed_until_ns = 0
         self.endpointer = Endpointer(settings.endpoint)
         self.reframer = Reframer()
-        # Speech is only confirmed min_speech_ms after it began, so keep that much more
-        # (counted in 10 ms chunks, the smallest a device delivers).
+        # Speech is only confirmed min_speech_ms after it began (and a VAD frame or
+        # three later), so keep that much more. Kept by audio time: blocks come in any size.
         ep = settings.endpoint
         self._pre_roll_ns = ep.pre_roll_ms * 1_000_000
-        self._pre_roll: deque[AudioChunk] = deque(
-            maxlen=(ep.pre_roll_ms + ep.min_speech_ms + 100) // 10
-        )
+        self._keep_ns = (ep.pre_roll_ms + ep.min_speech_ms + 100) * 1_000_000
+        self._pre_roll: deque[AudioChunk] = deque()
         self._utterance: list[AudioChunk] | None = None
         self._turn: asyncio.Task[TurnRecord] | None = None
         self._gate: TurnGate | None = None
@@ -159,6 +158,8 @@ class Listener:
         if self._deaf(chunk):
             return
         self._pre_roll.append(chunk)
+        while self._pre_roll[0].end_ns <= chunk.end_ns - self._keep_ns:
+            self._pre_roll.popleft()
         if self.wake is not None and self.wake.process(chunk.samples):
             before_ns = self._wake_heard_ns
             if before_ns is None or chunk.end_ns - before_ns > WAKE_REFRACTORY_NS:

@@ -4,6 +4,7 @@ transcript) on espeak-ng speech; a fake chat model."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from assistant.clock import MONOTONIC
 from assistant.endpoint import Ended, Endpointer, EndpointSettings
 from assistant.engines.asr import Transcriber, WhisperTranscriber
 from assistant.engines.fakes import FakeChatModel
-from assistant.frames import Pcm16
+from assistant.frames import AudioChunk, Pcm16
 from assistant.latency import TurnRecord
 from assistant.levels import speech_end_sample
 from assistant.listener import Listener, ListenSettings
@@ -121,19 +122,18 @@ async def test_half_duplex_does_not_hear_speech_during_the_reply(
     assert any("time" in t for t in await transcripts(half_duplex=False))
 
 
-class SlowRecordingTranscriber:
-    """Says nothing for the first utterance, after `delay_s`; records what it was given."""
+class RecordingTranscriber:
+    """Keeps the audio it was given and says `said` in turn (then the last of them again),
+    each after `delay_s` (a slow ASR)."""
 
-    def __init__(self, delay_s: float) -> None:
-        self.delay_s = delay_s
-        self.heard_s: list[float] = []
+    def __init__(self, *said: str, delay_s: float = 0.0) -> None:
+        self.said, self.delay_s = said or ("what time is it",), delay_s
+        self.heard: list[Pcm16] = []
 
     def transcribe(self, samples: Pcm16, sample_rate_hz: int, prompt: str = "") -> str:
-        import time
-
         time.sleep(self.delay_s)
-        self.heard_s.append(len(samples) / sample_rate_hz)
-        return "" if len(self.heard_s) == 1 else "what time is it"
+        self.heard.append(samples.copy())
+        return self.said[min(len(self.heard), len(self.said)) - 1]
 
     def warm(self) -> None:
         pass
@@ -146,11 +146,40 @@ async def test_a_turn_that_says_nothing_does_not_deafen_the_microphone(
     # begins. Half-duplex must not swallow the question's first word.
     first = read_wav(espeak_wav("Okay Nabu.", tmp_path / "a.wav", trail_s=0.8))
     question = read_wav(espeak_wav("What time is it?", tmp_path / "b.wav", lead_s=0, trail_s=1.0))
-    asr = SlowRecordingTranscriber(delay_s=1.2)
+    asr = RecordingTranscriber("", "what time is it", delay_s=1.2)
     records = await listen(settings, np.concatenate([first, question]), asr=asr)
     assert [r.outcome for r in records] == ["empty", "ok"]
     question_s = (len(question) - 1.0 * 16_000) / 16_000
-    assert asr.heard_s[-1] >= question_s, (asr.heard_s, question_s)
+    heard_s = [len(h) / 16_000 for h in asr.heard]
+    assert heard_s[-1] >= question_s, (heard_s, question_s)
+
+
+async def test_the_pre_roll_is_as_long_whatever_the_size_of_the_blocks(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # The audio a turn hears begins `pre_roll_ms` before the speech, so the first syllable
+    # is never lost. It was kept as a count of 10 ms blocks: 5 ms blocks kept half of it.
+    audio = read_wav(espeak_wav("What time is it?", tmp_path / "q.wav", lead_s=1.0))
+    pre_roll_s = EndpointSettings().pre_roll_ms / 1000
+    audible = 32768 * 10 ** (-50 / 20)  # where espeak_wav starts the speech
+    leads = {}
+    for block_ms in (5, 10, 20):
+        asr = RecordingTranscriber()
+        runner = make_runner(FakeChatModel("unused"), asr=asr)
+        listener = Listener(runner, vad(settings), ListenSettings(EndpointSettings()), MONOTONIC)
+        block, t0 = 16 * block_ms, MONOTONIC.now_ns()
+
+        async def blocks(block: int = block, t0: int = t0) -> AsyncIterator[AudioChunk]:
+            for i in range(0, len(audio), block):
+                yield AudioChunk(audio[i : i + block], 16_000, t0 + i * 62_500)
+                await asyncio.sleep(0)  # (the turn's tasks may run)
+
+        await listener.run(blocks(), RealTimeSpeaker())
+        assert len(asr.heard) == 1, block_ms
+        leads[block_ms] = int(np.flatnonzero(np.abs(asr.heard[0]) > audible)[0]) / 16_000
+    # The VAD may call the frame the speech begins in speech: up to a frame before it.
+    assert min(leads.values()) >= pre_roll_s - 0.04, leads
+    assert max(leads.values()) - min(leads.values()) <= 0.025, leads
 
 
 class WakeAtSample:
