@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from assistant.app import Settings, load_settings
+from assistant.audio import BLOCK_MS
 from assistant.clock import Clock
 from assistant.endpoint import Endpointer, Event
 from assistant.frames import Pcm16, Utterance
@@ -68,14 +69,15 @@ PROBE_UTTERANCES = [
 def endpoint_frames(
     vad: SileroVad, endpointer: Endpointer, audio: Pcm16
 ) -> Iterator[tuple[float, int, Event | None]]:
-    """`audio` through the VAD and the end-pointer as the listener feeds them: 10 ms blocks
-    re-framed into the VAD's frames, with the levels of their 8 ms parts. Per frame: its
-    speech probability, its end (audio time from the first sample) and the event."""
+    """`audio` through the VAD and the end-pointer as the listener feeds them: blocks of
+    `BLOCK_MS` re-framed into the VAD's frames, with the levels of their 8 ms parts. Per
+    frame: its speech probability, its end (audio time from the first sample) and the event."""
     vad.reset()
     endpointer.reset()
     reframer = Reframer()
-    for i in range(0, len(audio), 160):
-        for frame, start_ns, end_ns in reframer.push(audio[i : i + 160], i * 62_500):
+    block = 16 * BLOCK_MS
+    for i in range(0, len(audio), block):
+        for frame, start_ns, end_ns in reframer.push(audio[i : i + block], i * 62_500):
             prob = vad.probability(frame)
             yield prob, end_ns, endpointer.update(prob, start_ns, end_ns, part_levels_dbfs(frame))
 
