@@ -63,12 +63,12 @@ INAUDIBLE_DBFS = -70.0
 ~30 ms at -100 dBFS)."""
 
 
-def audible_start(samples: Pcm16, sample_rate_hz: int, keep_ms: int = 5) -> int:
-    """Index `keep_ms` before the first sample at or above `INAUDIBLE_DBFS` (0 if it comes
-    sooner; `len(samples)` if none does): where a reply's audio should start, so that its
-    first sample is heard rather than silence sent ahead of it."""
+def audible_start(samples: Pcm16) -> int:
+    """Index of the first sample at or above `INAUDIBLE_DBFS` (`len(samples)` if none is):
+    where a reply's audio should start. Before it is silence sent ahead of the sound, dead
+    air in the latency (Piper starts each render with ~30 ms of it, at -75 to -100 dBFS);
+    the sound's own rise, from there to the loudness of speech (~10 ms from -75 to -40 dBFS
+    on joe-medium's vowels), is kept whole."""
     floor = 32768 * 10 ** (INAUDIBLE_DBFS / 20)
     loud = np.flatnonzero(np.abs(samples.astype(np.int32)) >= floor)
-    if loud.size == 0:
-        return len(samples)
-    return max(0, int(loud[0]) - sample_rate_hz * keep_ms // 1000)
+    return int(loud[0]) if loud.size else len(samples)

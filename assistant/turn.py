@@ -652,7 +652,6 @@ class TurnRunner:
         commit: TurnGate | None,
     ) -> AsyncGenerator[Pcm16, None]:
         tts, gate = self.engines.tts, self.engines.gate
-        rate = tts.sample_rate_hz
         started = False  # the reply's first audible sample went out
 
         def render(text: str) -> Iterator[Pcm16]:
@@ -664,7 +663,7 @@ class TurnRunner:
             the latency: dropped. (Later it is the pause between clauses: kept.)"""
             nonlocal started
             if not started:
-                pcm = pcm[audible_start(pcm, rate) :]
+                pcm = pcm[audible_start(pcm) :]
                 started = pcm.size > 0
             return pcm
 
@@ -674,9 +673,10 @@ class TurnRunner:
                     reply.clauses.append(clause)
                 if (ready := self.engines.phrases.get(clause)) is not None:
                     trace.mark("tts_first_audio")
+                    pcm = audible(ready)  # (before the hold runs out, not after)
                     if commit is not None and not commit.is_committed:
                         await commit.wait()
-                    if (pcm := audible(ready)).size:
+                    if pcm.size:
                         yield pcm
                     continue
                 audio = self.engines.tts_worker.stream(
@@ -687,9 +687,10 @@ class TurnRunner:
                     with _stage_errors(TtsError):
                         async for pcm in audio:
                             trace.mark("tts_first_audio")
+                            pcm = audible(pcm)
                             if commit is not None and not commit.is_committed:
                                 await commit.wait()  # speculative: nothing plays before the hold
-                            if (pcm := audible(pcm)).size:
+                            if pcm.size:
                                 yield pcm
                 finally:
                     await audio.aclose()

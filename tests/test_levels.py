@@ -2,19 +2,21 @@
 
 import numpy as np
 
-from assistant.levels import audible_start, part_levels_dbfs, speech_end_sample
+from assistant.levels import INAUDIBLE_DBFS, audible_start, part_levels_dbfs, speech_end_sample
 
 
-def test_audible_start_skips_inaudible_lead_but_keeps_5_ms_before_the_sound() -> None:
+def test_audible_start_skips_the_inaudible_lead_and_keeps_the_sound_whole() -> None:
     rate = 22_050
     lead = np.full(rate * 30 // 1000, 2, np.int16)  # -84 dBFS: Piper's way to start
-    sound = (np.sin(np.arange(rate // 10) / 5) * 3000).astype(np.int16)
-    x = np.concatenate([lead, sound])
-    start = audible_start(x, rate)
-    assert start == len(lead) + 1 - rate * 5 // 1000  # sin(0) = 0: the sound's 2nd sample
-    assert audible_start(sound, rate) == 0
-    assert audible_start(lead, rate) == len(lead)
-    assert audible_start(np.zeros(0, np.int16), rate) == 0
+    rise = (np.sin(np.arange(rate // 10) / 5) * np.linspace(0, 3000, rate // 10)).astype(np.int16)
+    x = np.concatenate([lead, rise])
+    start = audible_start(x)
+    assert start > len(lead)  # the lead is gone ...
+    floor = 32768 * 10 ** (INAUDIBLE_DBFS / 20)
+    assert np.abs(x[:start]).max() < floor <= abs(int(x[start]))  # ... to the first sound
+    assert audible_start(rise) == start - len(lead)
+    assert audible_start(lead) == len(lead)
+    assert audible_start(np.zeros(0, np.int16)) == 0
 
 
 def test_speech_end_is_the_last_frame_within_35_db_of_the_loudest() -> None:
