@@ -16,11 +16,11 @@ import pytest
 
 from assistant.app import Settings, open_assistant
 from assistant.audio import DeviceSpeaker, WavSpeaker, read_wav
-from assistant.bench import sample_files
+from assistant.bench import run_bench, sample_files
 from assistant.clauses import runaway_number
 from assistant.compare import apply_variant
 from assistant.levels import audible_start
-from tests.conftest import BenchRun, Pulse, utterance_from_file
+from tests.conftest import BenchRun, Pulse, espeak_wav, utterance_from_file
 
 pytestmark = pytest.mark.models
 
@@ -243,6 +243,18 @@ def test_bench_on_the_probe_utterances(
         assert wav_seconds_and_peak(reply_wav)[1] > 3000
     assert 1 - errors / words >= 0.95, f"{errors} word errors in {words} words"
     assert "p50" in bench_run.stdout and "p95" in bench_run.stdout
+
+
+async def test_the_bench_waits_for_the_hold_after_a_file_that_ends_at_the_last_word(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # espeak-ng's own files end ~0.3 s after the speech; live, the microphone goes on, so
+    # the turn must still wait for the hold rather than end with the file (it did: 0.3 s).
+    wav = espeak_wav("What time is it?", tmp_path / "q.wav", trail_s=0.2)
+    async with open_assistant(settings) as a:
+        (rec,) = await run_bench(a, [wav], tmp_path / "out", progress=lambda _: None)
+    assert rec.route == "intent"
+    assert rec.extra["commit_ms"] >= 500, rec
 
 
 _NUMBERS = {
