@@ -583,7 +583,7 @@ def find_devices(
     group = _EVERYWHERE.sub(r"\1", target)  # "(all) the lights everywhere"
     group = _ALL.sub(r"\1", group)
     if group != target:
-        return _all_of(_article(group), devices) or UnknownDevice(target)
+        return _all_of(_article(group), devices) or UnknownDevice(_article(group))
     parts = _AND.split(target)
     if len(parts) == 1 or any(target in d.spoken_names() for d in devices):
         one = find_device(target, devices, command)
@@ -730,18 +730,24 @@ def _no_such_action(text: str, devices: Sequence[Device]) -> NoSuchAction | Unkn
     return NoSuchAction("", of_kind[0].kind, _plural(word))
 
 
+_SWITCH = r"(?:(?:turn|switch|put|shut) )?"
+"""The verb before a device whose state is said after it: "turn (the lights) off"."""
+
+
 def _device_command(
     text: str, devices: Sequence[Device], last: DeviceCommand | None
 ) -> Intent | None:
-    # "lights on in the hallway" -> "turn on hallway lights"
+    # "(turn the) lights on in the hallway" -> "turn on hallway lights"
     text = re.sub(
-        r"^(?:the )?(.+?) (on|off) in (?:the )?(?!every|all |whole |house$)(.+)$",
+        rf"^{_SWITCH}(?:the )?(.+?) (on|off) in (?:the )?(?!every|all |whole |house$)(.+)$",
         r"turn \2 \3 \1",
         text,
     )
-    # "lights off everywhere" -> "turn off lights everywhere"
+    # "(turn the) lights off everywhere" -> "turn off lights everywhere"
     text = re.sub(
-        r"^(?:the )?(.+?) (on|off) ((?:in|all over) .+|everywhere)$", r"turn \2 \1 \3", text
+        rf"^{_SWITCH}(?:the )?(.+?) (on|off) ((?:in|all over) .+|everywhere)$",
+        r"turn \2 \1 \3",
+        text,
     )
     if m := _SET.match(text):
         target, number, unit = m.group(1), parse_number(m.group(2)), m.group(3)
