@@ -316,6 +316,7 @@ class DeviceSpeaker(_Device):
         with self._lock:
             self._on_first = on_first_sample
         self._drained = asyncio.Event()
+        gaps_before = self.gaps
         try:
             async for pcm in audio:
                 with self._lock:
@@ -337,6 +338,13 @@ class DeviceSpeaker(_Device):
             # Cancelled or failed: nothing more of this turn is heard.
             self.flush()
             self._drained = None
+            if gaps := self.gaps - gaps_before:
+                log.warning(
+                    "the reply broke up %d time(s): the %s was not fed in time (the machine "
+                    "under load, or audio.block_ms too small for it: raise it)",
+                    gaps,
+                    self.name,
+                )
 
 
 class DeviceMicrophone(_Device):

@@ -112,7 +112,9 @@ async def play_tone(speaker: DeviceSpeaker, seconds: float, stall_s: float = 0.0
     await playing
 
 
-async def test_a_late_output_callback_mid_reply_counts_as_a_gap(pulse_env: Pulse) -> None:
+async def test_a_late_output_callback_mid_reply_counts_as_a_gap(
+    pulse_env: Pulse, caplog: pytest.LogCaptureFixture
+) -> None:
     speaker = DeviceSpeaker(22_050, MONOTONIC)
     speaker.start()
     try:
@@ -121,7 +123,11 @@ async def test_a_late_output_callback_mid_reply_counts_as_a_gap(pulse_env: Pulse
         await asyncio.sleep(1.5)
         await play_tone(speaker, 1.0)
         assert speaker.gaps == 0  # a reply played on time has none
+        assert not caplog.records
         await play_tone(speaker, 1.0, stall_s=0.3)
         assert speaker.gaps >= 1  # (PortAudio may be late once more as it catches up)
     finally:
         speaker.close()
+    # Said where a user hearing it break up will look, with what to do about it.
+    (warning,) = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert "broke up" in warning.getMessage() and "audio.block_ms" in warning.getMessage()
