@@ -413,9 +413,11 @@ _MEDIA = re.compile(
 
 # ------------------------------------------------------------------ home control
 
+_SWITCH = "turn|switch|put|shut"
+"""The verbs of "turn (the lights) on", wherever a command is parsed."""
 _ON_OFF = re.compile(
-    r"^(?:turn|switch|put|shut) (?:back )?(on|off) (?:the |my )?(.+)$|"
-    r"^(?:turn|switch|put|shut) (?:the |my )?(.+?)(?: back)? (on|off)$|"
+    rf"^(?:{_SWITCH}) (?:back )?(on|off) (?:the |my )?(.+)$|"
+    rf"^(?:{_SWITCH}) (?:the |my )?(.+?)(?: back)? (on|off)$|"
     r"^(?:the )?(.+?) (on|off)$"
 )
 _OPEN_CLOSE = re.compile(
@@ -682,7 +684,7 @@ _QUESTION = re.compile(r"^(?:is|are|was|were|did|does|do|can|could|should|why|wh
 
 
 _THEN = re.compile(
-    r",? and (?:then )?(?=(?:turn|switch|put|shut|open|close|raise|lower|lift|set|change|make|"
+    rf",? and (?:then )?(?=(?:{_SWITCH}|open|close|raise|lower|lift|set|change|make|"
     r"dim|brighten|adjust) )"
 )
 """Where a second command starts: "turn off the lights and open the garage door"."""
@@ -704,7 +706,7 @@ def _home_control(
 
 
 _COMMANDING = re.compile(
-    r"^(?:turn|switch|set|put|make|dim|brighten|open|close|shut|raise|lower|lock|unlock|"
+    rf"^(?:{_SWITCH}|set|make|dim|brighten|open|close|raise|lower|lock|unlock|"
     r"start|stop|change|adjust|increase|decrease|reduce|boost|lift)\b"
 )
 _WARMTH = re.compile(r"\b(?:warmer|cooler|colder|hotter|heat up|cool down)\b")
@@ -730,22 +732,19 @@ def _no_such_action(text: str, devices: Sequence[Device]) -> NoSuchAction | Unkn
     return NoSuchAction("", of_kind[0].kind, _plural(word))
 
 
-_SWITCH = r"(?:(?:turn|switch|put|shut) )?"
-"""The verb before a device whose state is said after it: "turn (the lights) off"."""
-
-
 def _device_command(
     text: str, devices: Sequence[Device], last: DeviceCommand | None
 ) -> Intent | None:
     # "(turn the) lights on in the hallway" -> "turn on hallway lights"
     text = re.sub(
-        rf"^{_SWITCH}(?:the )?(.+?) (on|off) in (?:the )?(?!every|all |whole |house$)(.+)$",
+        rf"^(?:(?:{_SWITCH}) )?(?:the )?(.+?) (on|off) in (?:the )?"
+        r"(?!every|all |whole |house$)(.+)$",
         r"turn \2 \3 \1",
         text,
     )
     # "(turn the) lights off everywhere" -> "turn off lights everywhere"
     text = re.sub(
-        rf"^{_SWITCH}(?:the )?(.+?) (on|off) ((?:in|all over) .+|everywhere)$",
+        rf"^(?:(?:{_SWITCH}) )?(?:the )?(.+?) (on|off) ((?:in|all over) .+|everywhere)$",
         r"turn \2 \1 \3",
         text,
     )

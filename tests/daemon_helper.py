@@ -87,6 +87,18 @@ class Daemon:
         self.wait_until(lambda: len(self.turns()) >= n, timeout_s, f"{n} turn record(s)")
         return self.turns()
 
+    def wait_turn_about(self, word: str, after: int, timeout_s: float = 60) -> dict[str, Any]:
+        """The first record after the first `after` whose transcript has `word`. Not simply
+        the next one: a record is logged once its reply has played, and a daemon shared by
+        several tests hears their audio too, so a late record of an earlier turn may come
+        first."""
+
+        def found() -> list[dict[str, Any]]:
+            return [t for t in self.turns()[after:] if word in t["transcript"].lower()]
+
+        self.wait_until(found, timeout_s, f"a turn about {word!r}")
+        return found()[0]
+
     def stop(self, sig: int = signal.SIGTERM) -> float:
         """Signal the daemon; returns how long it took to exit."""
         t0 = time.monotonic()

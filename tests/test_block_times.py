@@ -6,6 +6,8 @@ from __future__ import annotations
 import itertools
 import random
 
+import pytest
+
 from assistant.audio import BlockTimes
 
 BLOCK = 160  # samples: 10 ms at 16 kHz
@@ -51,17 +53,23 @@ def test_blocks_delivered_in_a_burst_after_a_stall_stay_in_order() -> None:
     assert steps == {10 * MS}  # each block starts where the one before it ended
 
 
-def test_a_device_clock_slower_than_ours_is_followed() -> None:
-    # 500 ppm slow (real cards: < 100): a 10 ms block takes 10.005 ms of our clock.
-    times = BlockTimes(16_000, window_blocks=100)
-    errors = []
-    for true_ns, called_ns in callbacks([0.5] * 2000, block_ns=10.005 * MS):
-        began = times.began(called_ns, BLOCK)
-        assert began <= called_ns - 10 * MS
-        errors.append((began - true_ns) / MS)
+@pytest.mark.parametrize("block_ms", [5, 10, 20])
+def test_a_device_clock_slower_than_ours_is_followed(block_ms: int) -> None:
+    # 500 ppm slow (real cards: < 100): a 10 ms block takes 10.005 ms of our clock. The
+    # window is a second of audio whatever the block size (it was a count of blocks).
+    times = BlockTimes(16_000)
+    errors, began = [], []
+    blocks = 20_000 // block_ms  # 20 s
+    for true_ns, called_ns in callbacks([0.5] * blocks, block_ns=block_ms * 1.0005 * MS):
+        began.append(times.began(called_ns, 16 * block_ms))
+        assert began[-1] <= called_ns - block_ms * MS
+        errors.append((began[-1] - true_ns) / MS)
     # Within a window's drift (0.5 ms) and the lateness (0.5 ms); without following it,
-    # 10 ms behind by the end (2000 blocks x 0.005 ms).
-    assert max(abs(e) for e in errors) <= 1.5, max(abs(e) for e in errors)
+    # 10 ms behind by the end (20 s x 500 ppm).
+    assert max(abs(e) for e in errors) <= 1.5, (block_ms, max(abs(e) for e in errors))
+    # It moved forward once a second of audio, not once so many blocks.
+    moves = sum(b - a > block_ms * MS for a, b in itertools.pairwise(began[1:]))
+    assert moves == 19, (block_ms, moves)
 
 
 def test_lost_samples_start_the_timeline_again() -> None:

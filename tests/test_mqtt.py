@@ -7,7 +7,6 @@ import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -240,7 +239,7 @@ def test_fuzz_500_malformed_payloads_on_every_command_topic(
     # Still answering, and nothing was said or muted by any of it.
     turns = len(daemon.turns())
     pulse.play_into_mic(espeak_wav("What time is it?", tmp_path / "t.wav"))
-    assert turn_about("time", daemon, after=turns)["route"] == "intent"  # so not muted either
+    assert daemon.wait_turn_about("time", after=turns)["route"] == "intent"  # so not muted either
     assert sum(t["origin"] == "announce" for t in daemon.turns()) == said_before
 
 
@@ -300,28 +299,16 @@ def test_model_set_changes_the_routing_mode(
     mq.wait_for(f"{BASE}/model", lambda p: p == "fast")
     turns = len(daemon.turns())
     pulse.play_into_mic(why)
-    rec = turn_about("sky", daemon, after=turns)
-    # (The record after the count is not always this one: a turn's record comes when its
-    # reply has played, and the audio of the tests before reaches this daemon too. CI
-    # once saw ("fast", "short") here.)
+    rec = daemon.wait_turn_about("sky", after=turns)
+    # (Not the next record: CI once took a late record of an earlier turn for this one.)
     assert (rec["route"], rec["reason"]) == ("fast", "no_large"), (rec, daemon.stderr[-25:])
     time.sleep(3.0)
     mq.publish(f"{BASE}/model/set", "auto")  # the control: the router sends it to large
     mq.wait_for(f"{BASE}/model", lambda p: p == "auto")
     turns = len(daemon.turns())
     pulse.play_into_mic(why)
-    rec = turn_about("sky", daemon, after=turns)
+    rec = daemon.wait_turn_about("sky", after=turns)
     assert (rec["route"], rec["reason"]) == ("large", "explain"), (rec, daemon.stderr[-25:])
-
-
-def turn_about(word: str, daemon: Daemon, after: int) -> dict[str, Any]:
-    """The first turn record after the first `after` whose transcript has `word`."""
-
-    def found() -> list[dict[str, Any]]:
-        return [t for t in daemon.turns()[after:] if word in t["transcript"].lower()]
-
-    daemon.wait_until(found, 60, f"a turn about {word!r}")
-    return found()[0]
 
 
 def test_say_with_interrupt_cuts_in(daemon: Daemon, mq: Recorder) -> None:
