@@ -1,0 +1,371 @@
+"""How llama.cpp is built for this machine: the one place that decides it.
+
+`pip install llama-cpp-python` compiles llama.cpp with `-march=native`. On a host whose CPU
+advertises AMX that compiles in ggml's AMX matmul, and where the hypervisor does not give the
+process usable tile state its first `ldtilecfg` faults: every model load dies with SIGSEGV.
+So the install builds the wheel itself, with flags chosen here:
+
+- x86-64: `GGML_NATIVE=OFF` and each SIMD extension the CPU and kernel report (SSE4.2, AVX,
+  AVX2, FMA, F16C, BMI2, AVX-VNNI, AVX-512 with VBMI/VNNI/BF16), never AMX. Runtime-dispatched
+  CPU variants (`GGML_CPU_ALL_VARIANTS`) are not used: they score variants by the CPU's
+  advertised features and pick the Sapphire Rapids one, AMX included, on exactly such a host.
+- aarch64 (a Raspberry Pi 5): llama.cpp's own native ARM build, which probes each optional
+  feature (dotprod, i8mm, SVE, SME) by running it, so one that faults is left out.
+
+The wheel is kept in a cache keyed by its version, flags, machine and compiler: a re-run
+reuses a build made with the current flags and rebuilds one made with others. The install
+writes the key into the installed package (`llama_cpp/assistant-build.json`), so a
+llama-cpp-python installed any other way (pip's own native build) is replaced.
+
+Standard library only: `scripts/install` runs it before the project's dependencies exist.
+    python -m assistant.llama_build install [--rebuild]   build (or reuse) and install
+    python -m assistant.llama_build smoke                  load the fast model, make one token
+    python -m assistant.llama_build check                  list AMX instructions in the install
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+VERSION = "0.3.36"
+"""The llama-cpp-python release built (its vendored llama.cpp with it)."""
+
+EXTRA_ARGS_ENV = "ASSISTANT_LLAMA_CMAKE_ARGS"
+"""Extra CMake arguments a user adds (e.g. `-DGGML_AVX512=OFF`); part of the cache key."""
+
+MARKER = "assistant-build.json"
+
+# x86 CMake options and the /proc/cpuinfo flags each needs. GGML_AVX512 compiles with
+# -mavx512f -mavx512cd -mavx512vl -mavx512dq -mavx512bw, so it needs all five.
+_X86_OPTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("GGML_SSE42", ("sse4_2",)),
+    ("GGML_AVX", ("avx",)),
+    ("GGML_AVX2", ("avx2",)),
+    ("GGML_FMA", ("fma",)),
+    ("GGML_F16C", ("f16c",)),
+    ("GGML_BMI2", ("bmi2",)),
+    ("GGML_AVX_VNNI", ("avx_vnni",)),
+    ("GGML_AVX512", ("avx512f", "avx512cd", "avx512vl", "avx512dq", "avx512bw")),
+    ("GGML_AVX512_VBMI", ("avx512vbmi",)),
+    ("GGML_AVX512_VNNI", ("avx512_vnni",)),
+    ("GGML_AVX512_BF16", ("avx512_bf16",)),
+)
+_NEVER = ("GGML_AMX_TILE", "GGML_AMX_INT8", "GGML_AMX_BF16")
+
+AMX_MNEMONICS = frozenset(
+    {
+        "ldtilecfg", "sttilecfg", "tilerelease", "tilezero", "tileloadd", "tileloaddt1",
+        "tilestored", "tdpbssd", "tdpbsud", "tdpbusd", "tdpbuud", "tdpbf16ps", "tdpfp16ps",
+        "tcmmimfp16ps", "tcmmrlfp16ps",
+    }
+)  # fmt: skip
+"""Every AMX instruction (tile config, loads/stores, the dot products) as objdump names it."""
+
+
+class BuildError(Exception):
+    """The build or its check failed; the message is the one line the install prints."""
+
+
+def cpu_flags(cpuinfo: str) -> frozenset[str]:
+    """The CPU's features as the kernel reports them: x86's `flags`, ARM's `Features`.
+
+    The kernel leaves out what it does not enable (AVX-512 without its XSAVE state), so
+    these are features the OS supports, not only ones the CPU has."""
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            return frozenset(value.split())
+    return frozenset()
+
+
+def cmake_args(machine: str, flags: frozenset[str], extra: Sequence[str] = ()) -> tuple[str, ...]:
+    """The CMake arguments llama.cpp is built with on this machine."""
+    machine = machine.lower()
+    if machine in ("x86_64", "amd64"):
+        args = ["-DGGML_NATIVE=OFF"]
+        for option, needs in _X86_OPTIONS:
+            args.append(f"-D{option}={'ON' if all(f in flags for f in needs) else 'OFF'}")
+        args += [f"-D{option}=OFF" for option in _NEVER]
+    elif machine in ("aarch64", "arm64"):
+        args = ["-DGGML_NATIVE=ON"]
+    else:
+        args = []  # llama.cpp's defaults: no other machine is known to fault
+    return (*args, *extra)
+
+
+def summary(args: Iterable[str]) -> str:
+    """`AVX2 FMA F16C …, no AMX` for a progress line."""
+    on = [
+        a.removeprefix("-DGGML_").removesuffix("=ON")
+        for a in args
+        if a.startswith("-DGGML_") and a.endswith("=ON") and "NATIVE" not in a
+    ]
+    if "-DGGML_NATIVE=ON" in args:
+        return "native ARM build (features probed by running them)"
+    return (" ".join(on) or "llama.cpp defaults") + ", no AMX"
+
+
+def compiler_version() -> str:
+    cc = os.environ.get("CC", "cc")
+    try:
+        out = subprocess.run([cc, "--version"], capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return out.stdout.splitlines()[0] if out.stdout else "unknown"
+
+
+def build_key(version: str, args: Sequence[str], machine: str, compiler: str) -> str:
+    text = json.dumps([version, list(args), machine, compiler, sys.version_info[:2]])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "assistant" / "llama-cpp-python"
+
+
+def this_machine() -> tuple[tuple[str, ...], str]:
+    """(cmake args, cache key) for this host, with the user's extra args."""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        cpuinfo = ""
+    extra = tuple(shlex.split(os.environ.get(EXTRA_ARGS_ENV, "")))
+    machine, flags = platform.machine(), cpu_flags(cpuinfo)
+    args = cmake_args(machine, flags, extra)
+    # A native build's flags are the CPU's features, probed as it compiles: its key has them.
+    host = machine + (" " + " ".join(sorted(flags)) if "-DGGML_NATIVE=ON" in args else "")
+    return args, build_key(VERSION, args, host, compiler_version())
+
+
+def package_dir() -> Path | None:
+    """The installed llama_cpp package (without importing it: that loads the libraries)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llama_cpp")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def installed_marker(pkg: Path | None) -> dict[str, object] | None:
+    if pkg is None:
+        return None
+    try:
+        data = json.loads((pkg / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def libraries(pkg: Path) -> list[Path]:
+    """The shared libraries llama-cpp-python loads (libllama, libggml*, libmtmd)."""
+    return sorted(p for p in (pkg / "lib").glob("*.so*") if p.is_file() and not p.is_symlink())
+
+
+def amx_instructions(library: Path) -> dict[str, int]:
+    """How often each AMX instruction occurs in `library`'s machine code (objdump -d)."""
+    objdump = shutil.which("objdump")
+    if objdump is None:
+        raise BuildError("objdump not found: install binutils")
+    out = subprocess.run(
+        [objdump, "-d", "--no-show-raw-insn", str(library)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    found: dict[str, int] = {}
+    for m in re.finditer(r"^\s*[0-9a-f]+:\s+([a-z0-9]+)", out, flags=re.MULTILINE):
+        if m.group(1) in AMX_MNEMONICS:
+            found[m.group(1)] = found.get(m.group(1), 0) + 1
+    return found
+
+
+def _pip(python: str, *args: str) -> None:
+    cmd = [python, "-m", "pip", "--disable-pip-version-check", "-q", *args]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise BuildError(f"pip {args[0]} failed (exit {done.returncode}): {shlex.join(cmd)}")
+
+
+def _build_wheel(python: str, args: Sequence[str], into: Path) -> Path:
+    into.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=into.parent) as tmp:
+        env = {**os.environ, "CMAKE_ARGS": " ".join(args)}
+        env.setdefault("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 1))
+        cmd = [
+            python, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "--no-deps",
+            "--no-cache-dir", "--no-binary", "llama-cpp-python", "-w", tmp,
+            f"llama-cpp-python=={VERSION}",
+        ]  # fmt: skip
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if done.returncode:
+            log = into.parent / "build-failed.log"
+            log.write_text(done.stdout + done.stderr)
+            raise BuildError(f"building llama-cpp-python {VERSION} failed: see {log}")
+        wheels = list(Path(tmp).glob("*.whl"))
+        if len(wheels) != 1:
+            raise BuildError(f"pip wheel made {len(wheels)} wheels in {tmp}, expected one")
+        if into.exists():
+            shutil.rmtree(into)
+        into.mkdir()
+        target = into / wheels[0].name
+        shutil.move(str(wheels[0]), target)
+        (into / "cmake-args.txt").write_text(" ".join(args) + "\n")
+        return target
+
+
+def plan(installed_key: object, key: str, cached: bool, rebuild: bool) -> str:
+    """What the install does: "keep" the installed build, "reuse" the cached wheel, or
+    "build" one. Only a build made with this machine's key is kept or reused."""
+    if rebuild:
+        return "build"
+    if installed_key == key:
+        return "keep"
+    return "reuse" if cached else "build"
+
+
+def install(rebuild: bool = False) -> None:
+    """Make the installed llama-cpp-python the build for this machine's flags."""
+    args, key = this_machine()
+    marker = installed_marker(package_dir()) or {}
+    where = cache_dir() / f"{VERSION}-{key}"
+    wheels = sorted(where.glob("*.whl")) if where.is_dir() else []
+    step = plan(marker.get("key"), key, bool(wheels), rebuild)
+    if step == "keep":
+        print(f"llama.cpp: installed build matches this machine ({summary(args)})")
+        return
+    if step == "build":
+        print(f"llama.cpp: building llama-cpp-python {VERSION} ({summary(args)}); a few minutes")
+        wheel = _build_wheel(sys.executable, args, where)
+        # A native build pip cached earlier must not come back through pip's cache.
+        subprocess.run(
+            [sys.executable, "-m", "pip", "cache", "remove", "llama_cpp_python"],
+            capture_output=True,
+        )
+    else:
+        wheel = wheels[-1]
+        print(f"llama.cpp: reusing the build for this machine ({summary(args)})")
+    _pip(sys.executable, "install", "--force-reinstall", "--no-deps", str(wheel))
+    _pip(sys.executable, "install", str(wheel))  # its dependencies, if any are missing
+    pkg = package_dir()
+    if pkg is None:
+        raise BuildError(f"installed {wheel} but llama_cpp is not importable")
+    record = {"key": key, "version": VERSION, "cmake_args": list(args), "wheel": str(wheel)}
+    (pkg / MARKER).write_text(json.dumps(record, indent=1) + "\n")
+
+
+_SMOKE = """
+import sys
+from llama_cpp import Llama
+llm = Llama(model_path=sys.argv[1], n_ctx=128, n_threads=2, n_batch=32, verbose=False)
+out = llm.create_completion("The capital of France is", max_tokens=1, temperature=0.0)
+print(repr(out["choices"][0]["text"]))
+"""
+
+
+def fast_model() -> Path | None:
+    """The fast LLM's GGUF from the user's models.toml, or None where it is served over HTTP."""
+    from assistant.config import load_config, load_models, models_path, resolve_model_file
+
+    cfg, _ = load_config(None)
+    path = models_path(cfg)
+    models = load_models(path)
+    for role, src in (("llm.fast", models.llm.fast), ("llm.large", models.llm.large)):
+        if src is not None and src.url is None:
+            return resolve_model_file(role, src, path)
+    return None
+
+
+def smoke(model: Path, timeout_s: float = 300.0, env: dict[str, str] | None = None) -> str:
+    """Load `model` in a child process and make one token; its text, or BuildError."""
+    env = {**(os.environ if env is None else env), "OMP_NUM_THREADS": "2"}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _SMOKE, str(model)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout_s,
+        )
+    except subprocess.TimeoutExpired as e:
+        raise BuildError(f"llama.cpp made no token from {model} in {timeout_s:.0f} s") from e
+    if done.returncode == 0:
+        return done.stdout.strip()
+    pkg = package_dir()
+    marker = installed_marker(pkg) or {}
+    build = marker.get("wheel") or (pkg or "llama_cpp (not built by this install)")
+    args = marker.get("cmake_args")
+    flags = " ".join(str(a) for a in args) if isinstance(args, list) else "unknown flags"
+    how = (
+        f"killed by {signal.Signals(-done.returncode).name}"
+        if done.returncode < 0
+        else f"exit {done.returncode}: {_last_line(done.stderr)}"
+    )
+    raise BuildError(
+        f"llama.cpp crashed loading {model.name} ({how}); the build is {build} [{flags}]. "
+        f"Rebuild it with `scripts/install --rebuild-llama`, adding CMake flags to leave out "
+        f"the faulting extension in {EXTRA_ARGS_ENV} (e.g. {EXTRA_ARGS_ENV}=-DGGML_AVX512=OFF)"
+    )
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else "no message"
+
+
+def check() -> dict[str, dict[str, int]]:
+    """AMX instructions found in each installed llama.cpp library (empty: none)."""
+    pkg = package_dir()
+    if pkg is None:
+        raise BuildError("llama_cpp is not installed")
+    return {lib.name: found for lib in libraries(pkg) if (found := amx_instructions(lib))}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m assistant.llama_build", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_install = sub.add_parser("install", help="build (or reuse) and install llama-cpp-python")
+    p_install.add_argument("--rebuild", action="store_true", help="build again even if cached")
+    sub.add_parser("smoke", help="load the fast model in a child process, make one token")
+    sub.add_parser("check", help="list AMX instructions in the installed llama.cpp")
+    ns = parser.parse_args(argv)
+    try:
+        if ns.command == "install":
+            install(rebuild=ns.rebuild)
+        elif ns.command == "smoke":
+            model = fast_model()
+            if model is None:
+                print("llama.cpp smoke test: no local GGUF role in models.toml, skipped")
+            else:
+                smoke(model)
+                print(f"llama.cpp smoke test: {model.name} loaded and made a token")
+        else:
+            found = check()
+            for lib, counts in found.items():
+                print(f"{lib}: AMX instructions {counts}")
+            if found:
+                return 1
+            print("no AMX instructions in the installed llama.cpp")
+    except BuildError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
