@@ -20,6 +20,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from assistant.alsa import probing as alsa_probing
+from assistant.alsa import route_alsa_logs
 from assistant.clock import Clock
 from assistant.errors import AudioDeviceError
 from assistant.frames import AudioChunk, Pcm16
@@ -121,16 +123,19 @@ class BlockTimes:
     upper bound of when the block began. Taken as is, the timeline would jump by that
     jitter from block to block, and the silence hold, counted on it, with it. Instead a
     block begins where the one before it ended, unless its bound is earlier (the timeline
-    ran late: it moves back to the bound), the bounds of a whole window were all later
-    (the device's clock is slower than ours: it moves forward by the least of them), or
+    ran late: it moves back to the bound), the bounds of a whole window (a second of
+    audio) were all later (the device's clock is slower than ours: it moves forward by the
+    least of them), or
     samples were lost (it starts again from the bound). Every block's time stays at or
     before its bound, so audio is never stamped later than it was heard.
     """
 
-    def __init__(self, sample_rate_hz: int, window_blocks: int = 100) -> None:
-        self.sample_rate_hz, self.window_blocks = sample_rate_hz, window_blocks
+    def __init__(self, sample_rate_hz: int, window_ms: int = 1000) -> None:
+        self.sample_rate_hz = sample_rate_hz
+        self.window_ns = window_ms * 1_000_000
+        """How much audio the blocks of a window hold, whatever their size."""
         self._next_ns: int | None = None
-        self._blocks = 0  # in the current window
+        self._windowed_ns = 0  # audio in the current window
         self._least_late_ns = 0
         """The least by which a block of the current window was bound later than the
         timeline."""
@@ -141,24 +146,24 @@ class BlockTimes:
         bound_ns = called_ns - duration_ns
         if self._next_ns is None or lost or bound_ns < self._next_ns:
             start_ns = bound_ns
-            self._blocks = 0
+            self._windowed_ns = 0
         else:
             start_ns = self._next_ns
             late_ns = bound_ns - self._next_ns
             self._least_late_ns = (
-                late_ns if self._blocks == 0 else min(self._least_late_ns, late_ns)
+                late_ns if self._windowed_ns == 0 else min(self._least_late_ns, late_ns)
             )
-            self._blocks += 1
-            if self._blocks >= self.window_blocks:
+            self._windowed_ns += duration_ns
+            if self._windowed_ns >= self.window_ns:
                 start_ns += self._least_late_ns
-                self._blocks = 0
+                self._windowed_ns = 0
         self._next_ns = start_ns + duration_ns
         return start_ns
 
     def reset(self) -> None:
         """A new stream: nothing known."""
         self._next_ns = None
-        self._blocks = 0
+        self._windowed_ns = 0
 
 
 def _device(spec: str | None) -> int | str | None:
@@ -192,7 +197,9 @@ class _Device:
         raise NotImplementedError
 
     def _open(self) -> Any:
-        import sounddevice as sd
+        route_alsa_logs()  # before PortAudio opens ALSA, which prints to stderr otherwise
+        with alsa_probing():  # the first import initialises PortAudio: it lists the devices
+            import sounddevice as sd
 
         cls = sd.OutputStream if self.kind == "output" else sd.InputStream
         try:
@@ -374,7 +381,7 @@ class DeviceMicrophone(_Device):
         self._lock = threading.Lock()
         self._blocks: deque[AudioChunk] = deque()
         self._arrived = asyncio.Event()
-        self._times = BlockTimes(sample_rate_hz, window_blocks=1000 // block_ms)  # a second
+        self._times = BlockTimes(sample_rate_hz)
         super().__init__(clock, device, sample_rate_hz, block_ms)
 
     def start(self) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from pathlib import Path
 
 import pytest
 
 from assistant.app import Settings
-from assistant.engines.llm import LlamaChatModel
+from assistant.engines.llm import LlamaChatModel, LlamaCompletionModel, llama_level
+from assistant.errors import LlmError
 
 pytestmark = pytest.mark.models
 
@@ -39,3 +41,42 @@ def test_loading_a_model_logs_through_logging_and_never_redirects_stderr(
     lines = [r.getMessage() for r in caplog.records if r.name == "llama_cpp"]
     assert any(line.startswith("llama_model_loader:") for line in lines), lines[:5]
     assert all("\n" not in line and line for line in lines)
+
+
+def test_known_harmless_loader_warnings_go_to_debug_and_errors_still_show(
+    settings: Settings, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    # SmolLM2's '</s>' is typed normal ("control-looking token ... probably a bug in the
+    # model") and Gemma 3 notes its full-size SWA cache: both at WARNING from llama.cpp,
+    # neither a fault of the user's. A user who starts `ptt` sees neither.
+    caplog.set_level(logging.DEBUG, logger="llama_cpp")
+    files = settings.model_files()
+    LlamaChatModel(files["llm.fast"], n_ctx=512, threads=1, temperature=0)
+    LlamaCompletionModel(files["llm.large"], n_ctx=512, threads=1, temperature=0)
+    records = [r for r in caplog.records if r.name == "llama_cpp"]
+    harmless = [r for r in records if "control-looking token" in r.getMessage()]
+    harmless += [r for r in records if "full-size SWA cache" in r.getMessage()]
+    assert len({r.getMessage()[:20] for r in harmless}) == 2, [r.getMessage() for r in records]
+    assert {r.levelno for r in harmless} == {logging.DEBUG}
+    assert [r.getMessage() for r in records if r.levelno >= logging.WARNING] == []
+    # A real problem is still an error: a file that is not a GGUF.
+    bad = tmp_path / "not-a-model.gguf"
+    bad.write_bytes(b"this is not a gguf file" * 100)
+    caplog.clear()
+    with pytest.raises(LlmError):
+        LlamaChatModel(bad, n_ctx=512, threads=1, temperature=0)
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("magic" in line or "failed" in line for line in errors), errors
+
+
+def test_only_the_known_harmless_warnings_are_lowered() -> None:
+    note = "load: control-looking token:    212 '</s>' was not control-type; this is probably a bug in the model. its type will be overridden"  # noqa: E501
+    assert llama_level(logging.WARNING, note) == logging.DEBUG
+    assert (
+        llama_level(logging.WARNING, "llama_kv_cache_iswa: using full-size SWA cache (ref: x)")
+        == logging.DEBUG
+    )
+    other = "llama_model_load: error loading model: tensor 'x' data is not within the file bounds"
+    assert llama_level(logging.WARNING, other) == logging.WARNING
+    assert llama_level(logging.ERROR, other) == logging.ERROR
+    assert llama_level(logging.ERROR, note) == logging.ERROR

@@ -11,6 +11,7 @@ import ctypes
 import http.client
 import json
 import logging
+import re
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
@@ -75,13 +76,31 @@ def _route_llama_cpp_logs() -> None:
             while "\n" in pending.text:
                 line, pending.text = pending.text.split("\n", 1)
                 if line.strip():
-                    _llama_log.log(pending.level, "%s", line.strip())
+                    _llama_log.log(llama_level(pending.level, line), "%s", line.strip())
 
         _llama_log_callback = llama_cpp.llama_log_callback(forward)
         llama_cpp.llama_log_set(_llama_log_callback, ctypes.c_void_p(0))
         for module in (llama_cpp.llama, llama_cpp._internals):
             if hasattr(module, "suppress_stdout_stderr"):
                 module.suppress_stdout_stderr = _no_suppression  # type: ignore[attr-defined]
+
+
+_HARMLESS = re.compile(
+    # A GGUF whose end-of-text token is typed "normal": llama.cpp fixes the type as it loads
+    # (SmolLM2's '</s>' among others); the model answers the same either way.
+    r"control-looking token: .* was not control-type; this is probably a bug in the model"
+    # Gemma 3's sliding-window layers keep a full-size cache so the prompt cache can be
+    # reused across turns (what the daemon wants); a note, not a fault.
+    r"|using full-size SWA cache"
+)
+"""llama.cpp WARNING lines that say nothing is wrong with the user's setup: logged at DEBUG."""
+
+
+def llama_level(level: int, line: str) -> int:
+    """The level a llama.cpp message is logged at: DEBUG for known-harmless warnings."""
+    if level == logging.WARNING and _HARMLESS.search(line):
+        return logging.DEBUG
+    return level
 
 
 @dataclass
