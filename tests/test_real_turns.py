@@ -95,15 +95,22 @@ def assert_heard_from_the_first_sample(path: Path) -> None:
 async def test_a_real_reply_that_begins_to_repeat_itself_is_cut_there(
     settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # SmolLM2-135M, greedy, with every turn sent to it (the fast-only configuration):
-    # after "What time is it?" it answers "Turn on the kitchen lights" with one sentence
-    # said twice, the second time after "..., but as a helpful AI, ...".
+    # SmolLM2-135M, greedy, with every turn sent to it (the fast-only configuration). Which
+    # conversation makes it loop depends on the CPU (its SIMD kernels round differently), so
+    # two that did, each in a fresh session: on an Intel reference machine, after "What time
+    # is it?" it answered "Turn on the kitchen lights" with one sentence said twice; on an
+    # AMD EPYC (Zen 2) it lists the days of the week as "Tuesday is Tuesday, ..." on and on.
     replies = []
+    conversations = [
+        ["What time is it?", "Turn on the kitchen lights"],
+        ["List the days of the week."],
+    ]
     with caplog.at_level(logging.INFO, logger="assistant.turn"):
-        async with open_assistant(apply_variant(settings, "fast-only")) as a:
-            for i, text in enumerate(["What time is it?", "Turn on the kitchen lights"]):
-                speaker = WavSpeaker(tmp_path / f"{i}.wav", a.reply_rate_hz, a.clock)
-                replies.append((await a.runner.run(text, speaker)).reply)
+        for n, conversation in enumerate(conversations):
+            async with open_assistant(apply_variant(settings, "fast-only")) as a:
+                for i, text in enumerate(conversation):
+                    speaker = WavSpeaker(tmp_path / f"{n}-{i}.wav", a.reply_rate_hz, a.clock)
+                    replies.append((await a.runner.run(text, speaker)).reply)
     assert any("began to repeat" in r.message for r in caplog.records), replies
     for reply in replies:
         parts = [p.strip(" ,.!?").lower() for p in re.split(r"[,.!?;:]\s+", reply)]
@@ -115,20 +122,27 @@ async def test_a_real_answer_whose_number_runs_away_is_not_said(
     settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     # The default pipeline, the probe's two questions in this order: the large model
-    # explains the sky, then SmolLM2-135M, greedy, puts the moon "221,072,072,072,072 miles"
-    # away, in a first clause that took 0.7 s longer to write and render than the others.
+    # explains the sky, then SmolLM2-135M, greedy, put the moon "221,072,072,072,072 miles"
+    # away on an Intel reference machine, in a first clause that took 0.7 s longer to write
+    # and render than the others (on an AMD EPYC its kernels round otherwise: "2,172,500").
+    # Asked to repeat that number, it writes it on any CPU, digit group by digit group.
+    questions = [
+        "Why is the sky blue?",
+        "How far away is the moon?",
+        "Repeat after me: the moon is 221,072,072,072,072 miles away.",
+    ]
     replies = []
     with caplog.at_level(logging.INFO, logger="assistant.turn"):
         async with open_assistant(settings) as a:
-            for i, text in enumerate(["Why is the sky blue?", "How far away is the moon?"]):
+            for i, text in enumerate(questions):
                 speaker = WavSpeaker(tmp_path / f"{i}.wav", a.reply_rate_hz, a.clock)
                 replies.append((await a.runner.run(text, speaker)).reply)
             remembered = " ".join(e.assistant for e in a.runner.memory.history())
     assert any("a number ran away" in r.message for r in caplog.records), replies
     # Said beside the turn records, not among them (a daemon test read it as one).
     records = [r for r in caplog.records if r.name == "assistant.turn"]
-    assert len(records) == 2 and all(json.loads(r.getMessage())["turn"] for r in records)
-    assert replies[1] and not any(runaway_number(r) for r in replies), replies
+    assert len(records) == 3 and all(json.loads(r.getMessage())["turn"] for r in records)
+    assert replies[1] and replies[2] and not any(runaway_number(r) for r in replies), replies
     assert not runaway_number(remembered), remembered
 
 
