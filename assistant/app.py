@@ -38,7 +38,7 @@ from assistant.engines.llm import (
 from assistant.engines.tts import PiperSynthesizer
 from assistant.engines.worker import CpuGate, Worker
 from assistant.errors import ConfigError
-from assistant.intents import CANNOT_SAY, NO_TIME_SAY, Device, all_confirmations
+from assistant.intents import Device, fixed_replies
 from assistant.listener import Listener, ListenSettings, ListenState
 from assistant.memory import ConversationMemory
 from assistant.turn import Engines, EscalationSettings, ModelSettings, TurnRunner, TurnSettings
@@ -292,7 +292,7 @@ async def open_assistant(settings: Settings, clock: Clock = MONOTONIC) -> AsyncI
     runner = TurnRunner(engines, memory, ts, clock)
     try:
         # Said often and fast: rendered now, played as they are.
-        phrases = [*all_confirmations(ts.devices), *CANNOT_SAY.values(), NO_TIME_SAY, NOT_SURE_SAY]
+        phrases = [*fixed_replies(ts.devices), NOT_SURE_SAY]
         if ts.escalation is not None:
             phrases += [ts.escalation.acknowledgement, ts.escalation.apology]
         await engines.prerender(phrases)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Literal
 
 from assistant.clock import Clock
-from assistant.intents import say_duration, say_time
+from assistant.intents import say_duration, say_time, set_reply
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +53,6 @@ class _Timer:
     at_time: bool = False
     """Due at a time of day ("at six"): follows the wall clock (a timer keeps its length)."""
     handle: asyncio.TimerHandle | None = None
-
-
-def set_reply(seconds: int) -> str:
-    """What setting a timer says (before it is set: see turn.py)."""
-    return f"Timer set for {say_duration(seconds)}."
 
 
 class Timers:

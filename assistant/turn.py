@@ -47,42 +47,20 @@ from assistant.errors import AsrError, AssistantError, LlmError, StageError, Tts
 from assistant.frames import Pcm16, Utterance
 from assistant.intents import (
     ANSWER_WINDOW_S,
-    CANNOT_SAY,
     IT_WINDOW_S,
-    NEVER_MIND_SAY,
-    NO_TIME_SAY,
-    CancelTimer,
-    CannotDo,
-    DateQuery,
     Device,
     DeviceCommand,
     Intent,
-    NeverMind,
-    NoSuchAction,
+    IntentContext,
     Question,
-    Reminder,
-    SetTimer,
-    TimeQuery,
-    TimerLeft,
-    UnknownDevice,
-    WhichDevice,
-    confirmation,
-    no_such_action_reply,
     question,
-    reminder_due,
-    reminder_due_say,
-    reminder_reply,
-    say_date,
-    say_time,
-    unknown_device_reply,
-    which_device_reply,
 )
 from assistant.latency import Outcome, TurnRecord, TurnTrace, build_record
 from assistant.levels import audible_start
 from assistant.memory import ConversationMemory
 from assistant.router import Path as RoutePath
 from assistant.router import Route, route
-from assistant.timers import Timers, set_reply
+from assistant.timers import Timers
 from assistant.wakeword import strip_wake_phrase
 
 record_log = logging.getLogger("assistant.turn")
@@ -443,65 +421,16 @@ class TurnRunner:
         may not have finished) does nothing irreversible until the hold commits it: the
         action is sent, and the timer started, only when its answer is about to play. Both
         read the same wall-clock time, so a reminder goes off when its answer said."""
-        now = self.wall_clock()
-        reply = self._intent_reply(intent, t, now)
+        ctx = IntentContext(self.wall_clock(), self.settings.devices, self.timers, self.actions)
+        reply = intent.reply(ctx)
+        t.extra.update(intent.record())
         yield reply
         # The speaker asked for more: the confirmation has been handed over, so the turn
         # is committed (speech before the hold cancels the turn before this point).
-        self._intent_effect(intent, now)
+        intent.act(ctx)
         if isinstance(intent, DeviceCommand):  # done, heard to its end or not
             self._commanded = (intent, self.clock.now_ns())
         t.asks = question(intent, t.transcript, reply)
-
-    def _intent_reply(self, intent: Intent, t: _Turn, now: datetime) -> str:
-        match intent:
-            case TimeQuery():
-                return f"It is {say_time(now)}."
-            case DateQuery():
-                return say_date(now)
-            case SetTimer(seconds=seconds):
-                return set_reply(seconds)
-            case CancelTimer():
-                return self.timers.preview_cancel()
-            case TimerLeft():
-                return self.timers.left()
-            case DeviceCommand(actions=actions):
-                t.extra["actions"] = [
-                    {"device": a.device, "command": a.command}
-                    | ({} if a.value is None else {"value": a.value})
-                    for a in actions
-                ]
-                return confirmation(intent)
-            case UnknownDevice(spoken=spoken):
-                return unknown_device_reply(spoken)
-            case WhichDevice() as which:
-                return which_device_reply(which, self.settings.devices)
-            case NeverMind():
-                return NEVER_MIND_SAY
-            case Reminder() as r:
-                if not r.when_known:
-                    return NO_TIME_SAY
-                return reminder_reply(r, reminder_due(r, now), now)
-            case CannotDo(what=what):
-                return CANNOT_SAY[what]
-            case NoSuchAction() as no:
-                return no_such_action_reply(no)
-
-    def _intent_effect(self, intent: Intent, now: datetime) -> None:
-        match intent:
-            case SetTimer(seconds=seconds):
-                self.timers.start(seconds)
-            case CancelTimer():
-                self.timers.cancel()
-            case DeviceCommand(actions=actions):
-                for action in actions:
-                    self.actions.send(action)
-            case Reminder() as r if r.when_known:
-                due = reminder_due(r, now)
-                if r.seconds is None:  # at a time of day: by the wall clock
-                    self.timers.remind_at(due.astimezone(), reminder_due_say(r))
-                else:
-                    self.timers.remind((due - now).total_seconds(), reminder_due_say(r))
 
     async def _large(self, t: _Turn) -> AsyncGenerator[str, None]:
         """The large model, with an acknowledgement when it will be slow and a fallback
