@@ -10,6 +10,7 @@ the user talks over does nothing) and `record()` (fields for the turn record).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -100,6 +101,8 @@ class IntentBase:
 
 def normalize(text: str) -> str:
     text = text.lower().replace("\u2019", "'").replace("%", " percent")
+    # Accents off rather than the letter ("São Paulo" is "sao paulo", not "s o paulo").
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     text = re.sub(r"(\d)\.(\d)", r"\1_\2", text)  # keep 21.5 whole
     text = re.sub(r"[^a-z0-9_' ]+", " ", text).replace("_", ".")
     return re.sub(r"\s+", " ", text).strip()
