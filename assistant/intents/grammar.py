@@ -35,6 +35,7 @@ from assistant.intents.timers import (
     SetTimer,
     TimerLeft,
 )
+from assistant.intents.world_time import WorldTime, world_time
 
 # `name` (a class constant, not a field) is the intent's reason in the turn record.
 Intent = (
@@ -50,6 +51,7 @@ Intent = (
     | WhichDevice
     | NoSuchAction
     | NeverMind
+    | WorldTime
 )
 
 
@@ -60,6 +62,8 @@ def match_intent(
     text = core(normalize(transcript))
     if not text:
         return None
+    if (elsewhere := world_time(text)) is not None:  # before the time here
+        return elsewhere
     if DATE.search(text):
         return DateQuery()
     if TIME.search(text) and "timer" not in text:
