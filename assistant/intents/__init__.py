@@ -1,5 +1,5 @@
 """Commands answered without a language model, matched from the transcript by a small grammar:
-the time and the date, timers, reminders, home control over the
+the time and the date (here and in other cities), timers, reminders, home control over the
 configured devices, the assistant's own questions answered in a word or two, and saying
 plainly what it cannot do (weather, music).
 
