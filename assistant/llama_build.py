@@ -47,6 +47,8 @@ EXTRA_ARGS_ENV = "ASSISTANT_LLAMA_CMAKE_ARGS"
 """Extra CMake arguments a user adds (e.g. `-DGGML_AVX512=OFF`); part of the cache key."""
 
 MARKER = "assistant-build.json"
+_BUILD_ENV = ("CMAKE_ARGS", "CFLAGS", "CXXFLAGS", "CPPFLAGS", "SKBUILD_CMAKE_ARGS",
+              "SKBUILD_CMAKE_DEFINE", "FORCE_CMAKE")  # fmt: skip
 
 # x86 CMake options and the /proc/cpuinfo flags each needs. GGML_AVX512 compiles with
 # -mavx512f -mavx512cd -mavx512vl -mavx512dq -mavx512bw, so it needs all five.
@@ -92,18 +94,36 @@ def cpu_flags(cpuinfo: str) -> frozenset[str]:
 
 
 def cmake_args(machine: str, flags: frozenset[str], extra: Sequence[str] = ()) -> tuple[str, ...]:
-    """The CMake arguments llama.cpp is built with on this machine."""
+    """The CMake arguments llama.cpp is built with on this machine; `extra` (`-DNAME=VALUE`)
+    overrides an option of the same name. AMX stays off whatever `extra` says."""
     machine = machine.lower()
+    options: dict[str, str] = {}
     if machine in ("x86_64", "amd64"):
-        args = ["-DGGML_NATIVE=OFF"]
+        options["GGML_NATIVE"] = "OFF"
         for option, needs in _X86_OPTIONS:
-            args.append(f"-D{option}={'ON' if all(f in flags for f in needs) else 'OFF'}")
-        args += [f"-D{option}=OFF" for option in _NEVER]
+            options[option] = "ON" if all(f in flags for f in needs) else "OFF"
     elif machine in ("aarch64", "arm64"):
-        args = ["-DGGML_NATIVE=ON"]
-    else:
-        args = []  # llama.cpp's defaults: no other machine is known to fault
-    return (*args, *extra)
+        options["GGML_NATIVE"] = "ON"
+    for arg in extra:
+        name, value = parse_define(arg)
+        options[name] = value
+    if machine in ("x86_64", "amd64"):
+        # -mavx512vnni and the like imply AVX-512F: with AVX512 off they must be off too.
+        if options.get("GGML_AVX512") == "OFF":
+            for option in ("GGML_AVX512_VBMI", "GGML_AVX512_VNNI", "GGML_AVX512_BF16"):
+                options[option] = "OFF"
+        options.update(dict.fromkeys(_NEVER, "OFF"))
+    return tuple(f"-D{name}={value}" for name, value in options.items())
+
+
+_DEFINE = re.compile(r"^-D([A-Za-z_][A-Za-z0-9_]*)(?::[A-Z]+)?=(.*)$")
+
+
+def parse_define(arg: str) -> tuple[str, str]:
+    """`-DGGML_AVX512=OFF` -> ("GGML_AVX512", "OFF"); BuildError for anything else."""
+    if (m := _DEFINE.match(arg)) is None:
+        raise BuildError(f"{EXTRA_ARGS_ENV}: {arg!r} is not a CMake -DNAME=VALUE")
+    return m.group(1), m.group(2)
 
 
 def summary(args: Iterable[str]) -> str:
@@ -114,7 +134,7 @@ def summary(args: Iterable[str]) -> str:
         if a.startswith("-DGGML_") and a.endswith("=ON") and "NATIVE" not in a
     ]
     if "-DGGML_NATIVE=ON" in args:
-        return "native ARM build (features probed by running them)"
+        return "native build (ARM: features probed by running them)"
     return (" ".join(on) or "llama.cpp defaults") + ", no AMX"
 
 
@@ -143,12 +163,29 @@ def this_machine() -> tuple[tuple[str, ...], str]:
         cpuinfo = Path("/proc/cpuinfo").read_text()
     except OSError:
         cpuinfo = ""
-    extra = tuple(shlex.split(os.environ.get(EXTRA_ARGS_ENV, "")))
+    extra = tuple(shlex.split(user_extra_args()))
     machine, flags = platform.machine(), cpu_flags(cpuinfo)
     args = cmake_args(machine, flags, extra)
     # A native build's flags are the CPU's features, probed as it compiles: its key has them.
     host = machine + (" " + " ".join(sorted(flags)) if "-DGGML_NATIVE=ON" in args else "")
     return args, build_key(VERSION, args, host, compiler_version())
+
+
+def user_extra_args() -> str:
+    """$ASSISTANT_LLAMA_CMAKE_ARGS, kept in the cache so a later plain `scripts/install`
+    builds with them too (set it to "" to drop them); "" when never set."""
+    kept = cache_dir() / "extra-cmake-args"
+    if EXTRA_ARGS_ENV in os.environ:
+        value = os.environ[EXTRA_ARGS_ENV].strip()
+        for arg in shlex.split(value):
+            parse_define(arg)  # a bad one is refused before it is kept
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_text(value + "\n")
+        return value
+    try:
+        return kept.read_text().strip()
+    except OSError:
+        return ""
 
 
 def package_dir() -> Path | None:
@@ -169,6 +206,25 @@ def installed_marker(pkg: Path | None) -> dict[str, object] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def fingerprint(pkg: Path) -> str:
+    """A hash of the installed libraries' contents: a marker left behind when pip replaced
+    the package (pip removes only the files its RECORD lists) does not match it."""
+    digest = hashlib.sha256()
+    for lib in libraries(pkg):
+        digest.update(lib.name.encode())
+        digest.update(lib.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def installed_key(pkg: Path | None) -> str | None:
+    """The key of the build installed, if this install made it and its files are unchanged."""
+    marker = installed_marker(pkg)
+    if pkg is None or marker is None or marker.get("files") != fingerprint(pkg):
+        return None
+    key = marker.get("key")
+    return key if isinstance(key, str) else None
 
 
 def libraries(pkg: Path) -> list[Path]:
@@ -205,7 +261,10 @@ def _pip(python: str, *args: str) -> None:
 def _build_wheel(python: str, args: Sequence[str], into: Path) -> Path:
     into.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=into.parent) as tmp:
-        env = {**os.environ, "CMAKE_ARGS": " ".join(args)}
+        # Only these flags reach the build: compiler flags or scikit-build settings from the
+        # environment (CFLAGS=-march=native) would change it behind the key's back.
+        env = {k: v for k, v in os.environ.items() if k not in _BUILD_ENV}
+        env["CMAKE_ARGS"] = shlex.join(args)
         env.setdefault("CMAKE_BUILD_PARALLEL_LEVEL", str(os.cpu_count() or 1))
         cmd = [
             python, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "--no-deps",
@@ -239,13 +298,15 @@ def plan(installed_key: object, key: str, cached: bool, rebuild: bool) -> str:
     return "reuse" if cached else "build"
 
 
-def install(rebuild: bool = False) -> None:
+def install(rebuild: bool = False, dry_run: bool = False) -> None:
     """Make the installed llama-cpp-python the build for this machine's flags."""
     args, key = this_machine()
-    marker = installed_marker(package_dir()) or {}
     where = cache_dir() / f"{VERSION}-{key}"
     wheels = sorted(where.glob("*.whl")) if where.is_dir() else []
-    step = plan(marker.get("key"), key, bool(wheels), rebuild)
+    step = plan(installed_key(package_dir()), key, bool(wheels), rebuild)
+    if dry_run:
+        print(f"llama.cpp: would {step} ({summary(args)}; key {key})")
+        return
     if step == "keep":
         print(f"llama.cpp: installed build matches this machine ({summary(args)})")
         return
@@ -265,34 +326,48 @@ def install(rebuild: bool = False) -> None:
     pkg = package_dir()
     if pkg is None:
         raise BuildError(f"installed {wheel} but llama_cpp is not importable")
-    record = {"key": key, "version": VERSION, "cmake_args": list(args), "wheel": str(wheel)}
+    if found := {lib.name: f for lib in libraries(pkg) if (f := amx_instructions(lib))}:
+        raise BuildError(f"the build {wheel} has AMX instructions, it must not: {found}")
+    record = {
+        "key": key,
+        "version": VERSION,
+        "cmake_args": list(args),
+        "wheel": str(wheel),
+        "files": fingerprint(pkg),
+    }
     (pkg / MARKER).write_text(json.dumps(record, indent=1) + "\n")
 
 
 _SMOKE = """
 import sys
 from llama_cpp import Llama
-llm = Llama(model_path=sys.argv[1], n_ctx=128, n_threads=2, n_batch=32, verbose=False)
-out = llm.create_completion("The capital of France is", max_tokens=1, temperature=0.0)
+llm = Llama(model_path=sys.argv[1], n_ctx=512, n_threads=2, n_batch=256, verbose=False)
+# ~100 tokens of prompt: a batched prefill (the matmul kernels a turn's prompt runs), then one
+# token decoded.
+prompt = "A household question and its answer. " * 14 + "The capital of France is"
+out = llm.create_completion(prompt, max_tokens=1, temperature=0.0)
 print(repr(out["choices"][0]["text"]))
 """
 
 
-def fast_model() -> Path | None:
-    """The fast LLM's GGUF from the user's models.toml, or None where it is served over HTTP."""
+def local_models() -> list[Path]:
+    """The GGUF files of the llama.cpp roles in the user's models.toml (not those served
+    over HTTP): the fast model first."""
     from assistant.config import load_config, load_models, models_path, resolve_model_file
 
     cfg, _ = load_config(None)
     path = models_path(cfg)
     models = load_models(path)
-    for role, src in (("llm.fast", models.llm.fast), ("llm.large", models.llm.large)):
-        if src is not None and src.url is None:
-            return resolve_model_file(role, src, path)
-    return None
+    return [
+        resolve_model_file(role, src, path)
+        for role, src in (("llm.fast", models.llm.fast), ("llm.large", models.llm.large))
+        if src is not None and src.url is None
+    ]
 
 
 def smoke(model: Path, timeout_s: float = 300.0, env: dict[str, str] | None = None) -> str:
-    """Load `model` in a child process and make one token; its text, or BuildError."""
+    """Load `model` in a child process, prefill a prompt and make one token; its text, or
+    BuildError: one line naming the build where it crashed, or the model's own error."""
     env = {**(os.environ if env is None else env), "OMP_NUM_THREADS": "2"}
     try:
         done = subprocess.run(
@@ -306,20 +381,22 @@ def smoke(model: Path, timeout_s: float = 300.0, env: dict[str, str] | None = No
         raise BuildError(f"llama.cpp made no token from {model} in {timeout_s:.0f} s") from e
     if done.returncode == 0:
         return done.stdout.strip()
+    if done.returncode > 0:  # a Python error: the file, not the build
+        raise BuildError(f"llama.cpp could not run {model}: {_last_line(done.stderr)}")
     pkg = package_dir()
     marker = installed_marker(pkg) or {}
     build = marker.get("wheel") or (pkg or "llama_cpp (not built by this install)")
     args = marker.get("cmake_args")
     flags = " ".join(str(a) for a in args) if isinstance(args, list) else "unknown flags"
-    how = (
-        f"killed by {signal.Signals(-done.returncode).name}"
-        if done.returncode < 0
-        else f"exit {done.returncode}: {_last_line(done.stderr)}"
-    )
+    try:
+        how = signal.Signals(-done.returncode).name
+    except ValueError:
+        how = f"signal {-done.returncode}"
     raise BuildError(
-        f"llama.cpp crashed loading {model.name} ({how}); the build is {build} [{flags}]. "
-        f"Rebuild it with `scripts/install --rebuild-llama`, adding CMake flags to leave out "
-        f"the faulting extension in {EXTRA_ARGS_ENV} (e.g. {EXTRA_ARGS_ENV}=-DGGML_AVX512=OFF)"
+        f"llama.cpp crashed loading {model.name} (killed by {how}); the build is {build} "
+        f"[{flags}]. Rebuild it with `scripts/install --rebuild-llama`, adding CMake flags to "
+        f"leave out the faulting extension in {EXTRA_ARGS_ENV} "
+        f"(e.g. {EXTRA_ARGS_ENV}=-DGGML_AVX512=OFF)"
     )
 
 
@@ -337,23 +414,25 @@ def check() -> dict[str, dict[str, int]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from assistant.errors import AssistantError
+
     parser = argparse.ArgumentParser(prog="python -m assistant.llama_build", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p_install = sub.add_parser("install", help="build (or reuse) and install llama-cpp-python")
     p_install.add_argument("--rebuild", action="store_true", help="build again even if cached")
-    sub.add_parser("smoke", help="load the fast model in a child process, make one token")
+    p_install.add_argument("--dry-run", action="store_true", help="say what it would do")
+    sub.add_parser("smoke", help="load each local model in a child process, make one token")
     sub.add_parser("check", help="list AMX instructions in the installed llama.cpp")
     ns = parser.parse_args(argv)
     try:
         if ns.command == "install":
-            install(rebuild=ns.rebuild)
+            install(rebuild=ns.rebuild, dry_run=ns.dry_run)
         elif ns.command == "smoke":
-            model = fast_model()
-            if model is None:
-                print("llama.cpp smoke test: no local GGUF role in models.toml, skipped")
-            else:
+            models = local_models()
+            for model in models:
                 smoke(model)
-                print(f"llama.cpp smoke test: {model.name} loaded and made a token")
+            names = ", ".join(m.name for m in models) or "no local GGUF in models.toml"
+            print(f"llama.cpp smoke test: {names}: loaded, prefilled and made a token")
         else:
             found = check()
             for lib, counts in found.items():
@@ -361,8 +440,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if found:
                 return 1
             print("no AMX instructions in the installed llama.cpp")
-    except BuildError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (BuildError, AssistantError, ValueError, OSError, subprocess.CalledProcessError) as e:
+        print(f"error: {e}".replace("\n", " "), file=sys.stderr)
         return 1
     return 0
 

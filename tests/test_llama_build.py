@@ -60,16 +60,35 @@ def test_aarch64_is_llama_cpps_probing_arm_build_with_no_x86_flags() -> None:
     assert cpu_flags(PI5) >= {"asimd", "asimddp"}
 
 
-def test_user_flags_come_last_and_change_the_key() -> None:
+def test_user_flags_override_and_change_the_key_but_never_turn_amx_on() -> None:
     flags = cpu_flags(SAPPHIRE_RAPIDS_VM)
     plain = cmake_args("x86_64", flags)
-    extra = cmake_args("x86_64", flags, ["-DGGML_AVX512=OFF"])
-    assert extra[-1] == "-DGGML_AVX512=OFF" and extra[:-1] == plain
+    extra = cmake_args("x86_64", flags, ["-DGGML_AVX512=OFF", "-DGGML_AMX_INT8=ON"])
+    assert "-DGGML_AVX512=OFF" in extra and "-DGGML_AVX512=ON" not in extra
+    # Their flags imply AVX-512F, so AVX-512 off takes its extensions with it.
+    for ext in ("AVX512_VBMI", "AVX512_VNNI", "AVX512_BF16"):
+        assert f"-DGGML_{ext}=OFF" in extra
+    assert "-DGGML_AMX_INT8=OFF" in extra and "-DGGML_AMX_INT8=ON" not in extra
+    assert "-DGGML_AVX2=ON" in extra
+    with pytest.raises(BuildError, match="not a CMake"):
+        cmake_args("x86_64", flags, ["--march=native"])
     key = build_key("0.3.36", plain, "x86_64", "gcc 12")
     assert key == build_key("0.3.36", plain, "x86_64", "gcc 12")
     assert key != build_key("0.3.36", extra, "x86_64", "gcc 12")
     assert key != build_key("0.3.36", plain, "x86_64", "gcc 13")
     assert key != build_key("0.3.37", plain, "x86_64", "gcc 12")
+
+
+def test_a_marker_left_behind_by_another_install_is_not_trusted(tmp_path: Path) -> None:
+    # pip removes only the files its RECORD lists: a marker can outlive the build it named.
+    (tmp_path / "lib").mkdir()
+    lib = tmp_path / "lib" / "libggml-cpu.so.0.1"
+    lib.write_bytes(b"the build the marker was written for")
+    record = {"key": "k1", "files": llama_build.fingerprint(tmp_path)}
+    (tmp_path / llama_build.MARKER).write_text(json.dumps(record))
+    assert llama_build.installed_key(tmp_path) == "k1"
+    lib.write_bytes(b"pip's own -march=native build, installed over it")
+    assert llama_build.installed_key(tmp_path) is None
 
 
 def test_only_a_build_with_this_machines_key_is_kept_or_reused() -> None:
@@ -141,26 +160,24 @@ def test_the_installed_llama_cpp_has_no_amx_code() -> None:
 
 
 def test_the_installed_llama_cpp_is_this_machines_build() -> None:
-    # scripts/install wrote the key of the flags it built with; pip's own -march=native
-    # build (no marker) or a build for other flags fails here.
-    marker = llama_build.installed_marker(_installed())
+    # scripts/install wrote the key of the flags it built with and a hash of the files;
+    # pip's own -march=native build, or a build for other flags, fails here.
+    pkg = _installed()
     args, key = llama_build.this_machine()
-    assert marker is not None, "llama-cpp-python was not installed by assistant.llama_build"
-    assert marker["key"] == key, (marker, args)
-    assert marker["cmake_args"] == list(args)
+    assert llama_build.installed_key(pkg) == key, (llama_build.installed_marker(pkg), args)
     assert not any("AMX" in a and a.endswith("=ON") for a in args)
 
 
 def test_a_rerun_of_the_install_keeps_the_build() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "assistant.llama_build", "install"],
+        [sys.executable, "-m", "assistant.llama_build", "install", "--dry-run"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    assert "installed build matches this machine" in done.stdout, done.stdout
+    assert done.stdout.startswith("llama.cpp: would keep"), done.stdout
 
 
 def test_a_build_that_crashes_stops_the_install_with_one_line_naming_it(tmp_path: Path) -> None:
@@ -189,11 +206,22 @@ def test_a_build_that_crashes_stops_the_install_with_one_line_naming_it(tmp_path
     assert len(done.stderr.splitlines()) == 1 and "SIGSEGV" in done.stderr, done.stderr
 
 
+def test_a_model_that_fails_to_load_is_not_called_a_crashed_build(tmp_path: Path) -> None:
+    bad = tmp_path / "not-a-model.gguf"
+    bad.write_bytes(b"not a gguf" * 100)
+    with pytest.raises(BuildError) as failed:
+        llama_build.smoke(bad)
+    line = str(failed.value)
+    assert "could not run" in line and "not-a-model.gguf" in line
+    assert "crashed" not in line and "rebuild" not in line
+
+
 @pytest.mark.models
-def test_the_smoke_test_makes_a_token_with_the_bundled_fast_model() -> None:
-    model = llama_build.fast_model()
-    assert model is not None and model.suffix == ".gguf"
-    assert llama_build.smoke(model).strip("'\"")
+def test_the_smoke_test_makes_a_token_with_each_bundled_model() -> None:
+    models = llama_build.local_models()
+    assert len(models) == 2 and all(m.suffix == ".gguf" for m in models)
+    for model in models:
+        assert llama_build.smoke(model).strip("'\"")
 
 
 def test_the_marker_is_json_the_install_can_read(tmp_path: Path) -> None:
