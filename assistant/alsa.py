@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import logging
+import platform
 import re
 import threading
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ and report gaps and overflows themselves."""
 _MAX_ARGS = 4
 _lock = threading.Lock()
 _handler: Any = None
+_debug_handler: Any = None
 # alsa-lib's snd_lib_error_handler_t is printf-like: (file, line, function, err, fmt, ...).
 # On x86-64 and aarch64 Linux variadic integer and pointer arguments are passed where fixed
 # ones would be, so the handler declares the first few as pointer-sized words and formats
@@ -41,32 +43,39 @@ _HANDLER_TYPE = ctypes.CFUNCTYPE(
     *([ctypes.c_void_p] * _MAX_ARGS),
 )
 _CONVERSION = re.compile(r"%(?:%|([-+ #0]*\d*(?:\.\d+)?)(hh|h|ll|l|z|j|t)?([diouxXcsp]))")
+_ANY_CONVERSION = re.compile(r"%[-+ #0-9.*]*(?:hh|h|ll|l|L|q|z|j|t)?[a-zA-Z]")
+_BITS = {"hh": 8, "h": 16, "": 32, "l": 64, "ll": 64, "z": 64, "j": 64, "t": 64}
 
 
 def format_message(fmt: str, words: list[int | None]) -> str:
     """printf's `fmt` with integer, character, string and pointer arguments from `words`
-    (pointer-sized); a conversion it does not know (a double's %f) is left as written."""
-    args = iter(words)
-
-    def convert(m: re.Match[str]) -> str:
-        if m.group(0) == "%%":
-            return "%"
-        spec, length, kind = m.group(1), m.group(2) or "", m.group(3)
+    (pointer-sized). At the first conversion it does not know (a `*` width, a double's %f)
+    it stops and leaves the rest as written: every later argument would be read from the
+    wrong place, and a %s then from a wrong address."""
+    out, pos, args = [], 0, iter(words)
+    for m in _ANY_CONVERSION.finditer(fmt.replace("%%", "\0\0")):
+        out.append(fmt[pos : m.start()].replace("%%", "%"))
+        known = _CONVERSION.fullmatch(m.group(0))
+        if known is None:
+            return "".join(out) + fmt[m.start() :]
+        pos = m.end()
+        spec, length, kind = known.group(1), known.group(2) or "", known.group(3)
         word = next(args, None) or 0
         if kind == "s":
             text = ctypes.string_at(word).decode("utf-8", "replace") if word else "(null)"
-            return ("%" + spec + "s") % text
-        if kind == "p":
-            return hex(word)
-        if kind == "c":
-            return chr(word & 0xFF)
-        bits = 64 if length in ("l", "ll", "z", "j", "t") else 32
-        value = word & ((1 << bits) - 1)
-        if kind in "di" and value >> (bits - 1):
-            value -= 1 << bits
-        return ("%" + spec + ("d" if kind in "diu" else kind)) % value
-
-    return _CONVERSION.sub(convert, fmt)
+            out.append(("%" + spec + "s") % text)
+        elif kind == "p":
+            out.append(hex(word))
+        elif kind == "c":
+            out.append(chr(word & 0xFF))
+        else:
+            bits = _BITS[length]
+            value = word & ((1 << bits) - 1)
+            if kind in "di" and value >> (bits - 1):
+                value -= 1 << bits
+            out.append(("%" + spec + ("d" if kind in "diu" else kind)) % value)
+    out.append(fmt[pos:].replace("%%", "%"))
+    return "".join(out)
 
 
 _probing = threading.local()
@@ -93,10 +102,12 @@ def level_of(message: str) -> int:
 def route_alsa_logs() -> bool:
     """Install the handler once per process (before PortAudio opens ALSA); False where
     libasound is not found (a build without ALSA has nothing to route)."""
-    global _handler
+    global _handler, _debug_handler
     with _lock:
         if _handler is not None:
             return True
+        if ctypes.sizeof(ctypes.c_void_p) != 8 or platform.machine() not in ("x86_64", "aarch64"):
+            return False  # (see _HANDLER_TYPE: elsewhere the arguments are not where it looks)
         name = ctypes.util.find_library("asound")
         if name is None:
             return False
@@ -105,20 +116,30 @@ def route_alsa_logs() -> bool:
         except OSError:
             return False
 
-        def handle(
-            file: bytes | None, line: int, function: bytes | None, err: int, fmt: bytes | None,
-            *words: int | None,
-        ) -> None:  # fmt: skip
-            try:
-                message = format_message((fmt or b"").decode("utf-8", "replace"), list(words))
-                where = f"{(file or b'?').decode()}:{line}:({(function or b'?').decode()})"
-                suffix = f": {_strerror(lib, err)}" if err else ""
-                log.log(level_of(message), "%s %s%s", where, message, suffix)
-            except Exception:  # a C callback must not raise
-                log.debug("could not read an ALSA message", exc_info=True)
+        def handler(debug: bool) -> Any:
+            def handle(
+                file: bytes | None, line: int, function: bytes | None, err: int,
+                fmt: bytes | None, *words: int | None,
+            ) -> None:  # fmt: skip
+                try:
+                    message = format_message((fmt or b"").decode("utf-8", "replace"), list(words))
+                    where = f"{(file or b'?').decode()}:{line}:({(function or b'?').decode()})"
+                    suffix = f": {_strerror(lib, err)}" if err else ""
+                    level = logging.DEBUG if debug else level_of(message)
+                    log.log(level, "%s %s%s", where, message, suffix)
+                except Exception:  # a C callback must not raise
+                    log.debug("could not read an ALSA message", exc_info=True)
 
-        _handler = _HANDLER_TYPE(handle)
+            return _HANDLER_TYPE(handle)
+
+        _handler, _debug_handler = handler(debug=False), handler(debug=True)
         lib.snd_lib_error_set_handler(_handler)
+        # A custom error handler also receives alsa-lib's debug notes (SNDMSG, silent by
+        # default unless $LIBASOUND_DEBUG is set): they go to DEBUG, not WARNING.
+        with contextlib.suppress(ValueError):
+            ctypes.c_void_p.in_dll(lib, "snd_err_msg").value = ctypes.cast(
+                _debug_handler, ctypes.c_void_p
+            ).value
         return True
 
 
