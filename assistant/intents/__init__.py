@@ -47,6 +47,7 @@ from assistant.intents.reminders import (
 )
 from assistant.intents.time_of_day import DateQuery, TimeQuery, say_date, say_time
 from assistant.intents.timers import CancelTimer, SetTimer, TimerLeft, set_reply
+from assistant.intents.world_time import WorldTime
 
 __all__ = [
     "ANSWER_WINDOW_S",
@@ -74,6 +75,7 @@ __all__ = [
     "TimerLeft",
     "UnknownDevice",
     "WhichDevice",
+    "WorldTime",
     "all_confirmations",
     "answer",
     "confirmation",

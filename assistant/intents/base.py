@@ -75,8 +75,8 @@ class IntentContext:
     """What an intent is answered with and carried out on."""
 
     now: datetime
-    """The wall-clock time of the turn, timezone-aware: the answer and the action read the
-    same one, so a reminder goes off when its answer said."""
+    """The wall-clock time of the turn, local (naive) or timezone-aware: the answer and the
+    action read the same one, so a reminder goes off when its answer said."""
     devices: Sequence[Device]
     timers: Timers
     actions: Actions
@@ -101,8 +101,9 @@ class IntentBase:
 
 def normalize(text: str) -> str:
     text = text.lower().replace("\u2019", "'").replace("%", " percent")
-    # Accents off rather than the letter ("São Paulo" is "sao paulo", not "s o paulo").
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    # Accents off rather than the letter ("São Paulo" is "sao paulo", not "s o paulo"); any
+    # other character is left to become a space below ("1½" must not read "12").
+    text = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
     text = re.sub(r"(\d)\.(\d)", r"\1_\2", text)  # keep 21.5 whole
     text = re.sub(r"[^a-z0-9_' ]+", " ", text).replace("_", ".")
     return re.sub(r"\s+", " ", text).strip()

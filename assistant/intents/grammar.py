@@ -62,7 +62,8 @@ def match_intent(
     text = core(normalize(transcript))
     if not text:
         return None
-    if (elsewhere := world_time(text)) is not None:  # before the time here
+    rooms = [normalize(d.room) for d in devices if d.room]
+    if (elsewhere := world_time(text, rooms)) is not None:  # before the time here
         return elsewhere
     if DATE.search(text):
         return DateQuery()

@@ -8,11 +8,13 @@ here."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from assistant.intents.base import IntentBase, IntentContext
+from assistant.intents.numbers import NUMBER, parse_duration
 from assistant.intents.time_of_day import say_time
 
 CITIES = {
@@ -38,10 +40,44 @@ CITIES = {
 }  # fmt: skip
 """City as said (normalized) -> IANA time zone."""
 
+ALIASES = {
+    "new york city": "new york", "nyc": "new york", "la": "los angeles", "kiev": "kyiv",
+    "washington": "new york", "washington dc": "new york", "bombay": "mumbai",
+    "peking": "beijing", "saigon": "ho chi minh city",
+}  # fmt: skip
+COUNTRIES = {
+    "japan": "Asia/Tokyo", "india": "Asia/Kolkata", "china": "Asia/Shanghai",
+    "south korea": "Asia/Seoul", "korea": "Asia/Seoul", "france": "Europe/Paris",
+    "germany": "Europe/Berlin", "italy": "Europe/Rome", "spain": "Europe/Madrid",
+    "england": "Europe/London", "britain": "Europe/London", "the uk": "Europe/London",
+    "uk": "Europe/London", "ireland": "Europe/Dublin", "greece": "Europe/Athens",
+    "egypt": "Africa/Cairo", "israel": "Asia/Jerusalem", "thailand": "Asia/Bangkok",
+    "vietnam": "Asia/Ho_Chi_Minh", "ho chi minh city": "Asia/Ho_Chi_Minh",
+    "philippines": "Asia/Manila", "the philippines": "Asia/Manila", "poland": "Europe/Warsaw",
+    "ukraine": "Europe/Kyiv", "turkey": "Europe/Istanbul", "kenya": "Africa/Nairobi",
+    "nigeria": "Africa/Lagos", "sweden": "Europe/Stockholm", "norway": "Europe/Oslo",
+    "finland": "Europe/Helsinki", "portugal": "Europe/Lisbon",
+    "the netherlands": "Europe/Amsterdam", "netherlands": "Europe/Amsterdam",
+    "switzerland": "Europe/Zurich", "austria": "Europe/Vienna",
+}  # fmt: skip
+"""Places with one time zone (or one most people mean) -> IANA time zone."""
+ZONES = {**CITIES, **COUNTRIES}
+
 WORLD_TIME = re.compile(
     r"^(?:what(?:'s| is) the (?:time|local time)|what time is it|what time it is|"
-    r"tell me the time|(?:the )?time) in (?P<city>[a-z][a-z ]*?)(?: right now| now)?$"
+    r"tell me the time|(?:the )?time)(?: .*)? in (?:the )?(?P<place>[a-z][a-z ]*?)"
+    r"(?: right now| now| today| at the moment)?$"
 )
+"""The last "in X" of a time question: "what time is it in the morning in Tokyo" asks
+about Tokyo."""
+NOT_A_PLACE = re.compile(
+    r"^(?:here|there|this room|the house|the morning|morning|the afternoon|afternoon|"
+    r"the evening|evening|the night|night|a (?:minute|moment|bit|while)|"
+    r"(?:kitchen|living room|bedroom|bathroom|hallway|garage|office|garden|oven|attic|"
+    r"basement|dining room|nursery|cellar|house|room)(?: .*)?)$"
+)
+"""What follows "in" in a time question without being a place with a time of its own:
+here, a part of the day, a room of a house."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,24 +85,39 @@ class WorldTime(IntentBase):
     """The time of day in a city."""
 
     city: str
-    """As said (normalized): "tokyo", "new york"."""
+    """The place as said (normalized): "tokyo", "new york", "japan"."""
     name: ClassVar[str] = "world_time"
+
+    def record(self) -> dict[str, Any]:
+        return {"place": self.city}
 
     def reply(self, ctx: IntentContext) -> str:
         place = self.city.title()
         try:
-            zone = ZoneInfo(CITIES[self.city])
+            zone = ZoneInfo(ZONES[self.city])
         except (KeyError, ZoneInfoNotFoundError):
             return f"Sorry, I don't know the time in {place}."
         there = ctx.now.astimezone(zone)
-        here = ctx.now.astimezone()
+        here = ctx.now if ctx.now.tzinfo else ctx.now.astimezone()  # naive: local
         day = "" if there.date() == here.date() else f" on {there:%A}"
         return f"In {place} it is {say_time(there)}{day}."
 
 
-def world_time(text: str) -> WorldTime | None:
-    """The city a time question asks about (normalized text), if it names one."""
+def world_time(text: str, rooms: Sequence[str] = ()) -> WorldTime | None:
+    """The place a time question asks about (normalized text), if it names one with a time
+    of its own: a city or country it knows ("tokyo japan" is Tokyo), or one it does not
+    know (said to be unknown). None for here, a part of the day, a room (of the house or
+    of `rooms`) or a time from now ("in five hours"): the time here answers those."""
     if (m := WORLD_TIME.match(text)) is None:
         return None
-    city = re.sub(r"^the ", "", m.group("city"))
-    return WorldTime(city)
+    place = ALIASES.get(m.group("place"), m.group("place"))
+    words = place.split()
+    for n in range(len(words), 0, -1):  # "tokyo japan": the longest known start
+        known = ALIASES.get(" ".join(words[:n]), " ".join(words[:n]))
+        if known in ZONES:
+            return WorldTime(known)
+    if NOT_A_PLACE.match(place) or place in rooms or parse_duration(place) is not None:
+        return None
+    if re.match(rf"^(?:{NUMBER}|a|an|half|few)\b", place):
+        return None  # "in five hours", "in a few minutes"
+    return WorldTime(place)
