@@ -59,10 +59,7 @@ async def run_bench(
         cpu = (_cpu_s() - cpu_before) / max(1, len(listener.records))
         if not listener.records:
             progress(f"[{i}/{len(files)}] {path.name}: no turn (no speech heard)")
-        records += [
-            dataclasses.replace(r, extra={**r.extra, "cpu_s": round(cpu, 3)})
-            for r in listener.records
-        ]
+        records += [dataclasses.replace(r, cpu_s=round(cpu, 3)) for r in listener.records]
     return records
 
 
@@ -150,7 +147,7 @@ def print_routes(records: Sequence[TurnRecord], out: TextIO = sys.stdout) -> Non
 
 def write_json(records: Sequence[TurnRecord], path: Path, header: dict[str, object]) -> None:
     """The record file `assistant report` reads: a `{"run": ...}` line, then the turns."""
-    from assistant.compare import write_records
+    from assistant.records import write_records
 
     write_records(path, header, [r.to_dict() for r in records])
 

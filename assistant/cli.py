@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from assistant.compare import read_records
+    from assistant.records import read_records
     from assistant.report import render
 
     runs = [(path, *read_records(path)) for path in args.records]
@@ -264,7 +264,8 @@ async def _bench(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _compare(files: list[Path], args: argparse.Namespace) -> int:
-    from assistant.compare import compare, print_comparison, read_records
+    from assistant.compare import compare, print_comparison
+    from assistant.records import read_records
 
     model = CloudModel(
         **{f.name: getattr(args, f"cloud_{f.name}") for f in dataclasses.fields(CloudModel)}

@@ -4,6 +4,7 @@ AssistantError                  code
 ├── ConfigError                 config        a config or models file is wrong (exit 78)
 │   └── ModelNotFoundError      model_missing  a model role points at nothing (exit 78)
 ├── AudioDeviceError            audio_device   a sound device is missing, busy or died
+├── RecordFileError             records        a record file (bench, compare, report) is not one
 └── StageError                  <stage>        one stage of one turn failed; the turn ends,
     ├── AsrError                asr            the process does not
     ├── LlmError                llm
@@ -36,6 +37,12 @@ class ModelNotFoundError(ConfigError):
 
 class AudioDeviceError(AssistantError):
     code = "audio_device"
+
+
+class RecordFileError(AssistantError):
+    """Raised with one line naming the file and the line that is wrong."""
+
+    code = "records"
 
 
 class StageError(AssistantError):

@@ -10,37 +10,60 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from enum import StrEnum
 from typing import Any, Literal
 
 from assistant.clock import Clock
 
-MARKS: tuple[str, ...] = (
-    "speech_end",  # audio time of the user's last voiced sample (or when text arrived)
-    "endpoint",  # the end-pointer decided the utterance was over
-    "asr_final",  # final transcript
-    "route",  # routing decision (intent / fast / large)
-    "llm_first_token",
-    "first_clause",  # first clause released by the splitter
-    "tts_first_audio",  # first synthesised samples of the reply
-    "first_sample",  # first reply sample handed to the audio device (or file)
-)
-"""The marks of a turn in the order they happen."""
 
-STAGES: dict[str, str] = {
-    "endpoint": "endpoint",
-    "asr_final": "asr",
-    "route": "route",
-    "llm_first_token": "llm",
-    "first_clause": "clause",
-    "tts_first_audio": "tts",
-    "first_sample": "playout",
+class Mark(StrEnum):
+    """A moment of a turn. The chain's order is `MARKS`; a stage ends at each of its marks."""
+
+    SPEECH_END = "speech_end"
+    """Audio time of the user's last voiced sample (or when typed text arrived)."""
+    ENDPOINT = "endpoint"
+    """The end-pointer decided the utterance was over (speculatively, at a pause)."""
+    ASR_FINAL = "asr_final"
+    """The final transcript."""
+    ROUTE = "route"
+    """The routing decision (intent / fast / large)."""
+    LLM_FIRST_TOKEN = "llm_first_token"
+    FIRST_CLAUSE = "first_clause"
+    """The first clause released by the splitter."""
+    TTS_FIRST_AUDIO = "tts_first_audio"
+    """The first synthesised samples of the reply."""
+    FIRST_SAMPLE = "first_sample"
+    """The first reply sample handed to the audio device (or file)."""
+    COMMIT = "commit"
+    """The end-pointer's final decision, which a speculative turn may pass before or after
+    its first audio: outside the chain."""
+    DONE = "done"
+    """The end of the turn (the reply fully handed over): outside the chain."""
+
+
+MARKS: tuple[Mark, ...] = (
+    Mark.SPEECH_END,
+    Mark.ENDPOINT,
+    Mark.ASR_FINAL,
+    Mark.ROUTE,
+    Mark.LLM_FIRST_TOKEN,
+    Mark.FIRST_CLAUSE,
+    Mark.TTS_FIRST_AUDIO,
+    Mark.FIRST_SAMPLE,
+)
+"""The chain of a turn's marks in the order they happen."""
+
+STAGES: dict[Mark, str] = {
+    Mark.ENDPOINT: "endpoint",
+    Mark.ASR_FINAL: "asr",
+    Mark.ROUTE: "route",
+    Mark.LLM_FIRST_TOKEN: "llm",
+    Mark.FIRST_CLAUSE: "clause",
+    Mark.TTS_FIRST_AUDIO: "tts",
+    Mark.FIRST_SAMPLE: "playout",
 }
 """Stage name for the duration that ends at each mark."""
-
-EXTRA_MARKS = ("commit", "done")
-"""Marks outside the stage chain: the end-pointer's final decision (which a speculative turn
-may pass before or after its first audio) and the end of the turn."""
 
 Outcome = Literal["ok", "cancelled", "error", "empty", "speculative"]
 """`speculative`: a turn started at a pause and dropped because the user went on talking."""
@@ -51,15 +74,17 @@ class TurnTrace:
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
-        self.marks_ns: dict[str, int] = {}
+        self.marks_ns: dict[Mark, int] = {}
 
-    def mark(self, name: str, at_ns: int | None = None) -> None:
-        if name not in MARKS and name not in EXTRA_MARKS:
-            raise ValueError(f"unknown latency mark {name!r}")
-        self.marks_ns.setdefault(name, self.clock.now_ns() if at_ns is None else at_ns)
+    def mark(self, mark: Mark, at_ns: int | None = None) -> None:
+        try:
+            key = Mark(mark)  # a string from an untyped caller is checked too
+        except ValueError:
+            raise ValueError(f"unknown latency mark {mark!r}") from None
+        self.marks_ns.setdefault(key, self.clock.now_ns() if at_ns is None else at_ns)
 
-    def has(self, name: str) -> bool:
-        return name in self.marks_ns
+    def has(self, mark: Mark) -> bool:
+        return mark in self.marks_ns
 
     def stage_ms(self) -> dict[str, float]:
         """Each stage's duration in ms, from the previous mark that was set."""
@@ -74,7 +99,7 @@ class TurnTrace:
             prev = t
         return out
 
-    def span_ms(self, start: str, end: str) -> float | None:
+    def span_ms(self, start: Mark, end: Mark) -> float | None:
         a, b = self.marks_ns.get(start), self.marks_ns.get(end)
         return None if a is None or b is None else _ms(b - a)
 
@@ -100,14 +125,31 @@ class TurnRecord:
     """The output device's reported latency, not included in `first_audio_ms`."""
     error: str | None = None
     file: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    """The utterance's file (the bench's WAV)."""
+    dropped_frames: int | None = None
+    """Microphone blocks dropped during the utterance (the loop fell behind the device)."""
+    commit_ms: float | None = None
+    """End of speech to the end-pointer's commit, in milliseconds: a turn started at a pause
+    plays nothing before it."""
+    held_ms: float | None = None
+    """How long the ready reply waited for the commit, in milliseconds (0: it was later)."""
+    ack: bool | None = None
+    """The large model's acknowledgement played while it wrote its answer."""
+    fallback: Literal["fast", "apology"] | None = None
+    """The large model failed: the fast model answered instead, or an apology ended a reply
+    it had begun."""
+    large_error: str | None = None
+    """Why the large model failed."""
+    actions: list[dict[str, Any]] | None = None
+    """The device commands sent: device, command, and value where one was set."""
+    place: str | None = None
+    """The place a question for the time elsewhere asked about."""
+    cpu_s: float | None = None
+    """The process's CPU seconds for the turn (the bench's figure)."""
 
     def to_dict(self) -> dict[str, Any]:
-        """The record as the log, MQTT and the bench's JSONL carry it: `extra` fields at the
-        top level, unset fields left out."""
-        d = asdict(self)
-        d.update(d.pop("extra"))
-        return {k: v for k, v in d.items() if v is not None}
+        """The record as the log, MQTT and the bench's JSONL carry it: unset fields left out."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False)
@@ -126,7 +168,6 @@ def build_record(
     output_latency_ms: float = 0.0,
     error: str | None = None,
     file: str | None = None,
-    extra: dict[str, Any] | None = None,
 ) -> TurnRecord:
     return TurnRecord(
         turn=turn,
@@ -137,12 +178,11 @@ def build_record(
         reason=reason,
         outcome=outcome,
         ms=trace.stage_ms(),
-        first_audio_ms=trace.span_ms("speech_end", "first_sample"),
-        total_ms=trace.span_ms("speech_end", "done"),
+        first_audio_ms=trace.span_ms(Mark.SPEECH_END, Mark.FIRST_SAMPLE),
+        total_ms=trace.span_ms(Mark.SPEECH_END, Mark.DONE),
         output_latency_ms=round(output_latency_ms, 1),
         error=error,
         file=file,
-        extra=extra or {},
     )
 
 

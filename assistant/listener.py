@@ -269,7 +269,7 @@ class Listener:
             wake_phrase=self.wake.phrase if self.wake and self._wake_in_utterance else None,
             on_transcript=on_transcript,
             file=self.label,
-            extra={"dropped_frames": self.dropped_frames() - self._drops_at_start},
+            dropped_frames=self.dropped_frames() - self._drops_at_start,
         )
         self._gate = gate
         self._turn = asyncio.create_task(

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
-from collections.abc import AsyncGenerator, Callable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
@@ -55,7 +56,7 @@ from assistant.intents import (
     Question,
     question,
 )
-from assistant.latency import Outcome, TurnRecord, TurnTrace, build_record
+from assistant.latency import Mark, Outcome, TurnRecord, TurnTrace, build_record
 from assistant.levels import audible_start
 from assistant.memory import ConversationMemory
 from assistant.router import Path as RoutePath
@@ -173,8 +174,8 @@ class TurnOptions:
     """Hears the transcript as soon as it is final (the end-pointer's hold depends on it)."""
     file: str | None = None
     """The record's `file` (the bench's WAV)."""
-    extra: Mapping[str, Any] = field(default_factory=dict)
-    """More fields for the record."""
+    dropped_frames: int | None = None
+    """The record's `dropped_frames` (the listener's count for the utterance)."""
 
 
 NO_OPTIONS = TurnOptions()
@@ -208,7 +209,11 @@ class _Turn:
     reply: _Reply = field(default_factory=lambda: _Reply())
     asks: Question | None = None
     """The question its reply asked (once it was said), for the next turn to answer."""
-    extra: dict[str, Any] = field(default_factory=dict)
+    ack: bool | None = None
+    fallback: Literal["fast", "apology"] | None = None
+    large_error: str | None = None
+    intent_fields: dict[str, Any] = field(default_factory=dict)
+    """What the intent adds to the record (`Intent.record()`: TurnRecord field names)."""
 
 
 class TurnRunner:
@@ -269,7 +274,7 @@ class TurnRunner:
                     self._speech(clauses, t.trace, t.reply, options.gate),
                     on_first_sample=lambda ns: _first_sample(t.trace, options.gate, ns),
                 )
-                t.trace.mark("done")
+                t.trace.mark(Mark.DONE)
                 self.previous_path = t.path
                 # A turn said to its end answers (or passes over) the open question.
                 self._asked = (t.asks, self.clock.now_ns()) if t.asks is not None else None
@@ -302,13 +307,13 @@ class TurnRunner:
         own: the listener keeps the microphone deaf while it plays, and it gets a record."""
         self.turns += 1
         t = _Turn(TurnTrace(self.clock), "announce", route="announce", reason=reason)
-        t.trace.mark("speech_end")
+        t.trace.mark(Mark.SPEECH_END)
         try:
             await speaker.play(
                 self._speech(_one(text), t.trace, t.reply, options.gate),
                 on_first_sample=lambda ns: _first_sample(t.trace, options.gate, ns),
             )
-            t.trace.mark("done")
+            t.trace.mark(Mark.DONE)
         except asyncio.CancelledError:
             t.outcome = "cancelled"
             self._finish(t, speaker, options)
@@ -321,13 +326,11 @@ class TurnRunner:
     def _finish(self, t: _Turn, speaker: Speaker, options: TurnOptions) -> TurnRecord:
         trace = t.trace
         if options.gate is not None and options.gate.committed_ns is not None:
-            trace.mark("commit", options.gate.committed_ns)
-        fields = dict(options.extra) | t.extra
-        commit_ms = trace.span_ms("speech_end", "commit")
-        if commit_ms is not None:
-            fields["commit_ms"] = commit_ms
-            held = trace.span_ms("tts_first_audio", "commit")
-            fields["held_ms"] = max(0.0, held) if held is not None else 0.0
+            trace.mark(Mark.COMMIT, options.gate.committed_ns)
+        commit_ms = held_ms = None
+        if (commit_ms := trace.span_ms(Mark.SPEECH_END, Mark.COMMIT)) is not None:
+            held = trace.span_ms(Mark.TTS_FIRST_AUDIO, Mark.COMMIT)
+            held_ms = max(0.0, held) if held is not None else 0.0
         record = build_record(
             trace,
             turn=self.turns,
@@ -340,7 +343,16 @@ class TurnRunner:
             output_latency_ms=speaker.output_latency_s * 1000,
             error=t.error,
             file=options.file,
-            extra=fields,
+        )
+        record = dataclasses.replace(
+            record,
+            dropped_frames=options.dropped_frames,
+            commit_ms=commit_ms,
+            held_ms=held_ms,
+            ack=t.ack,
+            fallback=t.fallback,
+            large_error=t.large_error,
+            **t.intent_fields,
         )
         # Dropped speculation is routine: keep it out of the INFO log.
         level = logging.DEBUG if t.outcome == "speculative" else logging.INFO
@@ -357,10 +369,10 @@ class TurnRunner:
         asked: Question | None,
     ) -> str:
         if isinstance(heard, str):
-            trace.mark("speech_end")
+            trace.mark(Mark.SPEECH_END)
             return heard.strip()
-        trace.mark("speech_end", heard.speech_end_ns)
-        trace.mark("endpoint", heard.endpoint_ns)
+        trace.mark(Mark.SPEECH_END, heard.speech_end_ns)
+        trace.mark(Mark.ENDPOINT, heard.endpoint_ns)
         asr = self.engines.asr
         # Whisper is told what was said just before: the question the answer may be to,
         # and the wake phrase (it then spells it as written, and can strip it).
@@ -371,7 +383,7 @@ class TurnRunner:
             text = await self.engines.asr_worker.call(
                 asr.transcribe, heard.samples, heard.sample_rate_hz, prompt
             )
-        trace.mark("asr_final")
+        trace.mark(Mark.ASR_FINAL)
         return strip_wake_phrase(text, wake_phrase) if wake_phrase else text
 
     def _route(
@@ -390,7 +402,7 @@ class TurnRunner:
         )
         if self.mode == "large" and has_large and r.path == "fast":
             r = Route("large", "mode_large")
-        t.trace.mark("route")
+        t.trace.mark(Mark.ROUTE)
         t.route, t.reason, t.path = r.path, r.reason, r.path
         if r.path == "fast":
             t.route = st.primary_route
@@ -423,7 +435,7 @@ class TurnRunner:
         read the same wall-clock time, so a reminder goes off when its answer said."""
         ctx = IntentContext(self.wall_clock(), self.settings.devices, self.timers, self.actions)
         reply = intent.reply(ctx)
-        t.extra.update(intent.record())
+        t.intent_fields = intent.record()
         yield reply
         # The speaker asked for more: the confirmation has been handed over, so the turn
         # is committed (speech before the hold cancels the turn before this point).
@@ -443,7 +455,7 @@ class TurnRunner:
         # Start the model now: the acknowledgement may wait for the hold before it plays.
         answer = _ahead(self._llm_clauses(large, worker, esc.model, t))
         if expected is None or expected > esc.ack_after_ms:
-            t.extra["ack"] = True
+            t.ack = True
             yield _Ack(esc.acknowledgement)
         spoken = 0
         try:
@@ -453,9 +465,9 @@ class TurnRunner:
                 spoken += 1
                 yield clause
         except LlmError as e:
-            t.extra["fallback"] = "fast" if spoken == 0 else "apology"
-            t.extra["large_error"] = str(e)
-            log.warning("large model failed (%s): falling back to %s", e, t.extra["fallback"])
+            t.fallback = "fast" if spoken == 0 else "apology"
+            t.large_error = str(e)
+            log.warning("large model failed (%s): falling back to %s", e, t.fallback)
             if spoken == 0:
                 t.reply.generated = ""
                 fast = self.settings.fast
@@ -530,7 +542,7 @@ class TurnRunner:
             if said.repeats(clause):
                 log.info("reply ended: the model began to repeat %r", clause)
                 return False
-            trace.mark("first_clause")
+            trace.mark(Mark.FIRST_CLAUSE)
             return True
 
         tokens = worker.stream(
@@ -551,7 +563,7 @@ class TurnRunner:
                             raise LlmError(f"no first token within {deadline_s:g} s") from None
                         raise LlmError(f"stalled: no token for {deadline_s:g} s") from None
                     started, deadline_s = True, ms.stall_s
-                    trace.mark("llm_first_token")
+                    trace.mark(Mark.LLM_FIRST_TOKEN)
                     reply.generated += delta
                     for clause in splitter.feed(delta):
                         if not new(clause):
@@ -601,7 +613,7 @@ class TurnRunner:
                 if not isinstance(clause, _Ack):
                     reply.clauses.append(clause)
                 if (ready := self.engines.phrases.get(clause)) is not None:
-                    trace.mark("tts_first_audio")
+                    trace.mark(Mark.TTS_FIRST_AUDIO)
                     pcm = audible(ready)  # (before the hold runs out, not after)
                     if commit is not None and not commit.is_committed:
                         await commit.wait()
@@ -615,7 +627,7 @@ class TurnRunner:
                 try:
                     with _stage_errors(TtsError):
                         async for pcm in audio:
-                            trace.mark("tts_first_audio")
+                            trace.mark(Mark.TTS_FIRST_AUDIO)
                             pcm = audible(pcm)
                             if commit is not None and not commit.is_committed:
                                 await commit.wait()  # speculative: nothing plays before the hold
@@ -664,7 +676,7 @@ async def _ahead(gen: AsyncGenerator[str, None]) -> AsyncGenerator[str, None]:
 
 
 def _first_sample(trace: TurnTrace, gate: TurnGate | None, ns: int) -> None:
-    trace.mark("first_sample", ns)
+    trace.mark(Mark.FIRST_SAMPLE, ns)
     if gate is not None and gate.first_sample_ns is None:
         gate.first_sample_ns = ns
 

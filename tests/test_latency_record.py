@@ -3,7 +3,7 @@ import json
 import pytest
 
 from assistant.clock import FakeClock
-from assistant.latency import MARKS, TurnTrace, build_record, percentile, summarize
+from assistant.latency import MARKS, Mark, TurnTrace, build_record, percentile, summarize
 
 
 def test_stage_durations_are_exact_with_a_fake_clock() -> None:
@@ -23,7 +23,7 @@ def test_stage_durations_are_exact_with_a_fake_clock() -> None:
         clock.advance_ms(steps[name])
         trace.mark(name)
     clock.advance_ms(1500)
-    trace.mark("done")
+    trace.mark(Mark.DONE)
     rec = build_record(
         trace,
         turn=1,
@@ -51,24 +51,24 @@ def test_stage_durations_are_exact_with_a_fake_clock() -> None:
 def test_marks_are_first_write_wins_and_audio_time_can_be_given() -> None:
     clock = FakeClock()
     trace = TurnTrace(clock)
-    trace.mark("speech_end", at_ns=5_000_000)  # audio time, earlier than now
+    trace.mark(Mark.SPEECH_END, at_ns=5_000_000)  # audio time, earlier than now
     clock.advance_ms(100)
-    trace.mark("endpoint")
+    trace.mark(Mark.ENDPOINT)
     clock.advance_ms(50)
-    trace.mark("endpoint")  # ignored
+    trace.mark(Mark.ENDPOINT)  # ignored
     assert trace.stage_ms() == {"endpoint": 95.0}
 
 
 def test_skipped_stages_still_add_up() -> None:
     clock = FakeClock()
     trace = TurnTrace(clock)
-    trace.mark("speech_end")
+    trace.mark(Mark.SPEECH_END)
     clock.advance_ms(1)
-    trace.mark("route")
+    trace.mark(Mark.ROUTE)
     clock.advance_ms(130)
-    trace.mark("tts_first_audio")
+    trace.mark(Mark.TTS_FIRST_AUDIO)
     clock.advance_ms(3)
-    trace.mark("first_sample")
+    trace.mark(Mark.FIRST_SAMPLE)
     rec = build_record(
         trace,
         turn=2,
@@ -88,7 +88,7 @@ def test_skipped_stages_still_add_up() -> None:
 
 def test_unknown_mark_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown latency mark"):
-        TurnTrace(FakeClock()).mark("llm_fisrt_token")
+        TurnTrace(FakeClock()).mark("llm_fisrt_token")  # type: ignore[arg-type]
 
 
 def test_percentiles_and_summary() -> None:

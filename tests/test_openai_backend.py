@@ -121,9 +121,9 @@ async def test_the_large_role_served_over_http_answers_and_falls_back_when_it_di
             "Why is the sky blue?", WavSpeaker(tmp_path / "a.wav", 22050, a.clock)
         )
         assert (rec.route, rec.outcome) == ("large", "ok") and rec.reply
-        assert "fallback" not in rec.extra
+        assert rec.fallback is None
         server.kill()
         rec = await a.runner.run(
             "Why do cats purr?", WavSpeaker(tmp_path / "b.wav", 22050, a.clock)
         )
-        assert rec.outcome == "ok" and rec.extra["fallback"] == "fast" and rec.reply
+        assert rec.outcome == "ok" and rec.fallback == "fast" and rec.reply

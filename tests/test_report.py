@@ -12,14 +12,9 @@ from xml.etree import ElementTree
 import numpy as np
 import pytest
 
-from assistant.compare import (
-    VARIANTS,
-    CloudModel,
-    RecordFileError,
-    cloud_run,
-    read_records,
-    write_records,
-)
+from assistant.compare import VARIANTS, CloudModel, cloud_run
+from assistant.errors import RecordFileError
+from assistant.records import read_records, write_records
 from assistant.report import COLOURS, render
 from tests.conftest import BenchRun, run_assistant
 
