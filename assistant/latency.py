@@ -169,6 +169,9 @@ def build_record(
     error: str | None = None,
     file: str | None = None,
 ) -> TurnRecord:
+    """The record of a turn, every duration derived from its trace's marks."""
+    commit_ms = trace.span_ms(Mark.SPEECH_END, Mark.COMMIT)
+    held = trace.span_ms(Mark.TTS_FIRST_AUDIO, Mark.COMMIT)  # < 0: the reply came later
     return TurnRecord(
         turn=turn,
         origin=origin,
@@ -183,6 +186,8 @@ def build_record(
         output_latency_ms=round(output_latency_ms, 1),
         error=error,
         file=file,
+        commit_ms=commit_ms,
+        held_ms=None if commit_ms is None else max(0.0, held or 0.0),
     )
 
 

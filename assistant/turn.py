@@ -327,10 +327,6 @@ class TurnRunner:
         trace = t.trace
         if options.gate is not None and options.gate.committed_ns is not None:
             trace.mark(Mark.COMMIT, options.gate.committed_ns)
-        commit_ms = held_ms = None
-        if (commit_ms := trace.span_ms(Mark.SPEECH_END, Mark.COMMIT)) is not None:
-            held = trace.span_ms(Mark.TTS_FIRST_AUDIO, Mark.COMMIT)
-            held_ms = max(0.0, held) if held is not None else 0.0
         record = build_record(
             trace,
             turn=self.turns,
@@ -347,8 +343,6 @@ class TurnRunner:
         record = dataclasses.replace(
             record,
             dropped_frames=options.dropped_frames,
-            commit_ms=commit_ms,
-            held_ms=held_ms,
             ack=t.ack,
             fallback=t.fallback,
             large_error=t.large_error,

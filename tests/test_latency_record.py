@@ -99,3 +99,30 @@ def test_percentiles_and_summary() -> None:
     s = summarize(recs)
     assert s["asr"] == {"p50": 10.5, "p95": 19.1, "n": 20}  # rounded to 0.1 ms
     assert s["first_audio"]["p50"] == 21.0
+
+
+def _record(trace: TurnTrace) -> dict[str, object]:
+    return build_record(
+        trace, turn=1, origin="voice", transcript="", reply="", route="", reason="", outcome="ok"
+    ).to_dict()
+
+
+def test_commit_and_hold_are_derived_from_the_marks() -> None:
+    clock = FakeClock()
+    trace = TurnTrace(clock)
+    trace.mark(Mark.SPEECH_END)
+    clock.advance_ms(300)
+    trace.mark(Mark.TTS_FIRST_AUDIO)  # the reply was ready...
+    clock.advance_ms(200)
+    trace.mark(Mark.COMMIT)  # ...and held until the end-pointer committed
+    assert (_record(trace)["commit_ms"], _record(trace)["held_ms"]) == (500.0, 200.0)
+    late = TurnTrace(clock)
+    late.mark(Mark.SPEECH_END)
+    clock.advance_ms(500)
+    late.mark(Mark.COMMIT)
+    clock.advance_ms(100)
+    late.mark(Mark.TTS_FIRST_AUDIO)  # ready after the commit: nothing held
+    assert (_record(late)["commit_ms"], _record(late)["held_ms"]) == (500.0, 0.0)
+    typed = TurnTrace(clock)
+    typed.mark(Mark.SPEECH_END)  # no end-pointer, no commit: neither field
+    assert "commit_ms" not in _record(typed) and "held_ms" not in _record(typed)
