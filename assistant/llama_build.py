@@ -284,7 +284,7 @@ def _build_wheel(python: str, args: Sequence[str], into: Path) -> Path:
         into.mkdir()
         target = into / wheels[0].name
         shutil.move(str(wheels[0]), target)
-        (into / "cmake-args.txt").write_text(" ".join(args) + "\n")
+        (into / "cmake-args.txt").write_text(shlex.join(args) + "\n")
         return target
 
 
@@ -351,18 +351,12 @@ print(repr(out["choices"][0]["text"]))
 
 
 def local_models() -> list[Path]:
-    """The GGUF files of the llama.cpp roles in the user's models.toml (not those served
-    over HTTP): the fast model first."""
-    from assistant.config import load_config, load_models, models_path, resolve_model_file
+    """The GGUF files of the llama.cpp roles the user's configuration loads (not those
+    served over HTTP): the fast model first."""
+    from assistant.app import load_settings
 
-    cfg, _ = load_config(None)
-    path = models_path(cfg)
-    models = load_models(path)
-    return [
-        resolve_model_file(role, src, path)
-        for role, src in (("llm.fast", models.llm.fast), ("llm.large", models.llm.large))
-        if src is not None and src.url is None
-    ]
+    files = load_settings(None).model_files()
+    return [files[role] for role in ("llm.fast", "llm.large") if role in files]
 
 
 def smoke(model: Path, timeout_s: float = 300.0, env: dict[str, str] | None = None) -> str:
