@@ -122,16 +122,20 @@ def route_alsa_logs() -> bool:
                 fmt: bytes | None, *words: int | None,
             ) -> None:  # fmt: skip
                 try:
+                    # Classed once formatted: snd_pcm_recover says "%s occurred".
                     message = format_message((fmt or b"").decode("utf-8", "replace"), list(words))
+                    level = logging.DEBUG if debug else level_of(message)
+                    if not log.isEnabledFor(level):
+                        return
                     where = f"{(file or b'?').decode()}:{line}:({(function or b'?').decode()})"
                     suffix = f": {_strerror(lib, err)}" if err else ""
-                    level = logging.DEBUG if debug else level_of(message)
                     log.log(level, "%s %s%s", where, message, suffix)
                 except Exception:  # a C callback must not raise
                     log.debug("could not read an ALSA message", exc_info=True)
 
             return _HANDLER_TYPE(handle)
 
+        lib.snd_strerror.restype = ctypes.c_char_p
         _handler, _debug_handler = handler(debug=False), handler(debug=True)
         lib.snd_lib_error_set_handler(_handler)
         # A custom error handler also receives alsa-lib's debug notes (SNDMSG, silent by
@@ -144,6 +148,5 @@ def route_alsa_logs() -> bool:
 
 
 def _strerror(lib: ctypes.CDLL, err: int) -> str:
-    lib.snd_strerror.restype = ctypes.c_char_p
     text: bytes | None = lib.snd_strerror(ctypes.c_int(err))
     return (text or b"").decode()
