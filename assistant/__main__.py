@@ -1,5 +1,5 @@
 """`python -m assistant` is the `assistant` command."""
 
-from assistant.cli import main
+from assistant.commands.cli import main
 
 raise SystemExit(main())

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.clauses import NOT_SURE_SAY, SplitterSettings
-from assistant.clock import MONOTONIC, Clock
+from assistant.audio.vad import SileroVad
+from assistant.audio.wakeword import MicroWakeWordDetector, WakeWordDetector
 from assistant.config import (
     Config,
     LlmModel,
@@ -26,7 +26,12 @@ from assistant.config import (
     resolve_companion,
     resolve_model_file,
 )
-from assistant.endpoint import EndpointSettings
+from assistant.core.clauses import NOT_SURE_SAY, SplitterSettings
+from assistant.core.clock import MONOTONIC, Clock
+from assistant.core.endpoint import EndpointSettings
+from assistant.core.errors import ConfigError
+from assistant.core.intents import Device, fixed_replies
+from assistant.core.memory import ConversationMemory
 from assistant.engines.asr import WhisperTranscriber
 from assistant.engines.llm import (
     ChatModel,
@@ -37,13 +42,14 @@ from assistant.engines.llm import (
 )
 from assistant.engines.tts import PiperSynthesizer
 from assistant.engines.worker import CpuGate, Worker
-from assistant.errors import ConfigError
-from assistant.intents import Device, fixed_replies
-from assistant.listener import Listener, ListenSettings, ListenState
-from assistant.memory import ConversationMemory
-from assistant.turn import Engines, EscalationSettings, ModelSettings, TurnRunner, TurnSettings
-from assistant.vad import SileroVad
-from assistant.wakeword import MicroWakeWordDetector, WakeWordDetector
+from assistant.pipeline.listener import Listener, ListenSettings, ListenState
+from assistant.pipeline.turn import (
+    Engines,
+    EscalationSettings,
+    ModelSettings,
+    TurnRunner,
+    TurnSettings,
+)
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,9 @@ from pydantic import (
     model_validator,
 )
 
-from assistant.audio import BLOCK_MS
-from assistant.errors import ConfigError, ModelNotFoundError
-from assistant.intents import DeviceKind
+from assistant.audio.devices import BLOCK_MS
+from assistant.core.errors import ConfigError, ModelNotFoundError
+from assistant.core.intents import DeviceKind
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -137,7 +137,7 @@ class AssistantSection(Strict):
 
 
 class EscalationSection(Strict):
-    """Hard turns go to `llm.large` (see assistant/router.py)."""
+    """Hard turns go to `llm.large` (see assistant/core/router.py)."""
 
     system_prompt: str = (
         "You are a helpful assistant in a home. Answer in plain spoken English, "
@@ -296,7 +296,7 @@ class ClauseSection(Strict):
 
 
 class EndpointSection(Strict):
-    """End-pointing (see assistant/endpoint.py); times in milliseconds."""
+    """End-pointing (see assistant/core/endpoint.py); times in milliseconds."""
 
     threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
     neg_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.35
@@ -338,7 +338,7 @@ class PipelineDef(Strict):
     stages: list[str]
     llm_role: Literal["llm.fast", "llm.large"] = "llm.fast"
     escalate: bool = True
-    """Hard turns go to `llm.large` when models.toml gives one (see assistant/router.py)."""
+    """Hard turns go to `llm.large` when models.toml gives one (see assistant/core/router.py)."""
     intents: bool = True
     """Time, timers and device commands are answered without a language model. Off, every
     turn goes to a model (`assistant bench --compare` measures what that costs)."""

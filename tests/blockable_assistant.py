@@ -8,7 +8,7 @@ import signal
 import sys
 import time
 
-from assistant.cli import main
+from assistant.commands.cli import main
 
 signal.signal(signal.SIGUSR1, lambda *_: time.sleep(3.0))
 sys.exit(main())

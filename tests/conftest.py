@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 
 from assistant.app import Settings, load_settings
-from assistant.audio import BLOCK_MS
-from assistant.clock import Clock
-from assistant.endpoint import Endpointer, Event
-from assistant.frames import Pcm16, Utterance
-from assistant.levels import part_levels_dbfs
-from assistant.vad import Reframer, SileroVad
+from assistant.audio.devices import BLOCK_MS
+from assistant.audio.vad import Reframer, SileroVad
+from assistant.core.clock import Clock
+from assistant.core.endpoint import Endpointer, Event
+from assistant.core.frames import Pcm16, Utterance
+from assistant.core.levels import part_levels_dbfs
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSISTANT = Path(sys.executable).parent / "assistant"
@@ -44,7 +44,7 @@ def run_assistant(
 
 def labelled_texts() -> list[tuple[str, str]]:
     """(label, text) of the router's labelled household utterances (tests/data)."""
-    from assistant.router import read_labelled
+    from assistant.core.router import read_labelled
 
     data = ROOT / "tests" / "data"
     rows = read_labelled(data / "routing.tsv") + read_labelled(data / "routing-heldout.tsv")
@@ -101,8 +101,8 @@ def espeak_wav(
     wpm: int = 160,
 ) -> Path:
     """A test utterance as the probe makes them: espeak-ng, 16 kHz mono, padded, -3 dBFS."""
-    from assistant.audio import read_wav, write_wav
-    from assistant.levels import speech_end_sample
+    from assistant.audio.devices import read_wav, write_wav
+    from assistant.core.levels import speech_end_sample
 
     raw = path.with_suffix(".raw.wav")
     subprocess.run(["espeak-ng", "-v", voice, "-s", str(wpm), "-w", str(raw), text], check=True)
@@ -121,7 +121,7 @@ def espeak_wav(
 async def utterance_from_file(samples: np.ndarray, clock: Clock) -> Utterance:
     """An utterance ending where the file's speech ends (the probe's level rule), as if the
     end-pointer had decided at that moment: for tests of the turn, not of end-pointing."""
-    from assistant.levels import speech_end_sample
+    from assistant.core.levels import speech_end_sample
 
     end = speech_end_sample(samples, 16_000)
     assert end is not None

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant import alsa
-from assistant.alsa import format_message, level_of, route_alsa_logs
+from assistant.audio import alsa
+from assistant.audio.alsa import format_message, level_of, route_alsa_logs
 
 
 def _pointer(buf: ctypes.Array[ctypes.c_char]) -> int:

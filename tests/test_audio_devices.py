@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 from assistant.app import Settings
-from assistant.audio import DeviceMicrophone, DeviceSpeaker
-from assistant.clock import MONOTONIC
-from assistant.endpoint import EndpointSettings
+from assistant.audio.devices import DeviceMicrophone, DeviceSpeaker
+from assistant.core.clock import MONOTONIC
+from assistant.core.endpoint import EndpointSettings
+from assistant.core.frames import Pcm16
 from assistant.engines.fakes import FakeChatModel
-from assistant.frames import Pcm16
-from assistant.listener import Listener, ListenSettings
+from assistant.pipeline.listener import Listener, ListenSettings
 from tests.conftest import Pulse, espeak_wav
 from tests.test_listener import RealTimeSpeaker, real_asr, vad
 from tests.test_turn_logic import make_runner

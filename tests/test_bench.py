@@ -3,8 +3,8 @@ test_real_turns.py with the real models)."""
 
 import numpy as np
 
-from assistant.bench import quiet_after
-from assistant.endpoint import EndpointSettings
+from assistant.commands.bench import quiet_after
+from assistant.core.endpoint import EndpointSettings
 
 RATE = 16_000
 

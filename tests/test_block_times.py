@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from assistant.audio import BlockTimes
+from assistant.audio.devices import BlockTimes
 
 BLOCK = 160  # samples: 10 ms at 16 kHz
 MS = 1_000_000

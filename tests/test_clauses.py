@@ -1,4 +1,4 @@
-from assistant.clauses import (
+from assistant.core.clauses import (
     ClauseSplitter,
     RepeatGuard,
     SplitterSettings,

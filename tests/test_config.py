@@ -12,7 +12,7 @@ from assistant.config import (
     redacted,
     resolve_model_file,
 )
-from assistant.errors import ConfigError, ModelNotFoundError
+from assistant.core.errors import ConfigError, ModelNotFoundError
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.bench import sample_files
-from assistant.intents import say_time
+from assistant.commands.bench import sample_files
+from assistant.core.intents import say_time
 from tests.conftest import Pulse, espeak_wav
 from tests.daemon_helper import Daemon, SinkRecorder, concat_wavs, loud_seconds, running_daemon
 

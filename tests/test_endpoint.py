@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from assistant.endpoint import (
+from assistant.audio.vad import Reframer
+from assistant.core.endpoint import (
     Ended,
     Endpointer,
     EndpointSettings,
@@ -14,7 +15,6 @@ from assistant.endpoint import (
     SpeechStarted,
     looks_incomplete,
 )
-from assistant.vad import Reframer
 
 FRAME_MS = 32
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from assistant.app import Assistant, Settings, open_assistant
-from assistant.audio import WavSpeaker, read_wav
+from assistant.audio.devices import WavSpeaker, read_wav
+from assistant.core.errors import LlmError
+from assistant.core.intents import DeviceAction
 from assistant.engines.llm import ChatModel, Message
 from assistant.engines.worker import Worker
-from assistant.errors import LlmError
-from assistant.intents import DeviceAction
 from tests.conftest import espeak_wav, utterance_from_file
 
 pytestmark = pytest.mark.models

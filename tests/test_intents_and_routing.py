@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from assistant.app import turn_settings
-from assistant.clock import MONOTONIC
 from assistant.config import DEFAULT_DEVICES
-from assistant.intents import (
+from assistant.core.clock import MONOTONIC
+from assistant.core.intents import (
     CancelTimer,
     CannotDo,
     Command,
@@ -42,8 +42,8 @@ from assistant.intents import (
     unknown_device_reply,
     which_device_reply,
 )
-from assistant.router import LABEL_PATH, confusion, read_labelled, route
-from assistant.timers import Timers
+from assistant.core.router import LABEL_PATH, confusion, read_labelled, route
+from assistant.pipeline.timers import Timers
 from tests.conftest import labelled_texts
 
 DEVICES = [Device(d.name, d.kind, d.room, tuple(d.aliases)) for d in DEFAULT_DEVICES]

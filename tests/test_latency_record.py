@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from assistant.clock import FakeClock
-from assistant.latency import MARKS, Mark, TurnTrace, build_record, percentile, summarize
+from assistant.core.clock import FakeClock
+from assistant.core.latency import MARKS, Mark, TurnTrace, build_record, percentile, summarize
 
 
 def test_stage_durations_are_exact_with_a_fake_clock() -> None:

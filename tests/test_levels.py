@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from assistant.levels import INAUDIBLE_DBFS, audible_start, part_levels_dbfs, speech_end_sample
+from assistant.core.levels import INAUDIBLE_DBFS, audible_start, part_levels_dbfs, speech_end_sample
 
 
 def test_audible_start_skips_the_inaudible_lead_and_keeps_the_sound_whole() -> None:

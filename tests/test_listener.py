@@ -12,18 +12,18 @@ import numpy as np
 import pytest
 
 from assistant.app import Settings
-from assistant.audio import paced_chunks, read_wav
-from assistant.bench import sample_files
-from assistant.clock import MONOTONIC
-from assistant.endpoint import Ended, Endpointer, EndpointSettings
+from assistant.audio.devices import paced_chunks, read_wav
+from assistant.audio.vad import SileroVad
+from assistant.audio.wakeword import WakeWordDetector
+from assistant.commands.bench import sample_files
+from assistant.core.clock import MONOTONIC
+from assistant.core.endpoint import Ended, Endpointer, EndpointSettings
+from assistant.core.frames import AudioChunk, Pcm16
+from assistant.core.latency import TurnRecord
+from assistant.core.levels import speech_end_sample
 from assistant.engines.asr import Transcriber, WhisperTranscriber
 from assistant.engines.fakes import FakeChatModel
-from assistant.frames import AudioChunk, Pcm16
-from assistant.latency import TurnRecord
-from assistant.levels import speech_end_sample
-from assistant.listener import Listener, ListenSettings
-from assistant.vad import SileroVad
-from assistant.wakeword import WakeWordDetector
+from assistant.pipeline.listener import Listener, ListenSettings
 from tests.conftest import endpoint_frames, espeak_wav, pink_noise
 from tests.test_turn_logic import make_runner
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant import llama_build
-from assistant.llama_build import (
+from assistant.commands import llama_build
+from assistant.commands.llama_build import (
     BuildError,
     amx_instructions,
     build_key,
@@ -170,7 +170,7 @@ def test_the_installed_llama_cpp_is_this_machines_build() -> None:
 
 def test_a_rerun_of_the_install_keeps_the_build() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "assistant.llama_build", "install", "--dry-run"],
+        [sys.executable, "-m", "assistant.commands.llama_build", "install", "--dry-run"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -207,7 +207,7 @@ def test_a_build_that_crashes_stops_the_install_with_one_line_naming_it(tmp_path
     assert "scripts/install --rebuild-llama" in line
     # The command the install runs prints that line alone and exits non-zero.
     done = subprocess.run(
-        [sys.executable, "-m", "assistant.llama_build", "smoke"],
+        [sys.executable, "-m", "assistant.commands.llama_build", "smoke"],
         cwd=ROOT,
         capture_output=True,
         text=True,

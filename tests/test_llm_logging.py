@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from assistant.app import Settings
+from assistant.core.errors import LlmError
 from assistant.engines.llm import LlamaChatModel, LlamaCompletionModel, llama_level
-from assistant.errors import LlmError
 
 pytestmark = pytest.mark.models
 

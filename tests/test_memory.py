@@ -1,8 +1,8 @@
 from datetime import datetime
 
-from assistant.clock import FakeClock
-from assistant.intents import say_time
-from assistant.memory import ConversationMemory
+from assistant.core.clock import FakeClock
+from assistant.core.intents import say_time
+from assistant.core.memory import ConversationMemory
 
 
 def test_memory_is_bounded_in_turns() -> None:

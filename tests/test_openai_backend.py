@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from assistant.app import Settings, open_assistant
-from assistant.audio import WavSpeaker
+from assistant.audio.devices import WavSpeaker
+from assistant.core.errors import LlmError
 from assistant.engines.llm import Message, OpenAIChatModel
-from assistant.errors import LlmError
 
 pytestmark = pytest.mark.models
 

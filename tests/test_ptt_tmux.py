@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.bench import sample_files
+from assistant.commands.bench import sample_files
 from tests.conftest import ASSISTANT, Pulse, espeak_wav
 
 pytestmark = [pytest.mark.models, pytest.mark.audio, pytest.mark.tmux]

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 
 from assistant.app import Settings, open_assistant
-from assistant.audio import DeviceSpeaker, WavSpeaker, read_wav
-from assistant.bench import run_bench, sample_files
-from assistant.clauses import runaway_number
-from assistant.compare import apply_variant
-from assistant.levels import audible_start
+from assistant.audio.devices import DeviceSpeaker, WavSpeaker, read_wav
+from assistant.commands.bench import run_bench, sample_files
+from assistant.commands.compare import apply_variant
+from assistant.core.clauses import runaway_number
+from assistant.core.levels import audible_start
 from tests.conftest import BenchRun, Pulse, espeak_wav, utterance_from_file
 
 pytestmark = pytest.mark.models
@@ -177,7 +177,7 @@ async def test_after_the_memory_forgets_a_turn_still_prefills_only_new_words(
     settings: Settings, prefill: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if not prefill:  # the control: without the background prefill the history is re-read
-        monkeypatch.setattr("assistant.turn.TurnRunner._prefill_soon", lambda self: None)
+        monkeypatch.setattr("assistant.pipeline.turn.TurnRunner._prefill_soon", lambda self: None)
     async with open_assistant(settings) as a:
         nowhere = WavSpeaker(Path("/dev/null"), a.reply_rate_hz, a.clock)
         for q in QUESTIONS:  # one more than the memory keeps: it forgets a block
@@ -233,7 +233,7 @@ def test_bench_on_the_probe_utterances(
 ) -> None:
     """The acceptance run: transcripts >= 95 % of words, a reply for each; the latency is
     printed by the bench (speed claims are in the notes, not asserted here)."""
-    from assistant.records import read_records
+    from assistant.core.records import read_records
 
     header, records = read_records(bench_run.records)
     assert len(records) == len(probe_utterances)

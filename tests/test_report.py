@@ -12,10 +12,10 @@ from xml.etree import ElementTree
 import numpy as np
 import pytest
 
-from assistant.compare import VARIANTS, CloudModel, cloud_run
-from assistant.errors import RecordFileError
-from assistant.records import read_records, write_records
-from assistant.report import COLOURS, render
+from assistant.commands.compare import VARIANTS, CloudModel, cloud_run
+from assistant.commands.report import COLOURS, render
+from assistant.core.errors import RecordFileError
+from assistant.core.records import read_records, write_records
 from tests.conftest import BenchRun, run_assistant
 
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
+from assistant.commands.logs import JournalFormatter, priority
 from assistant.config import Config
-from assistant.errors import EXIT_CONFIG
-from assistant.logs import JournalFormatter, priority
-from assistant.service import TEMPLATE_EXEC, config_template, render_unit
+from assistant.core.errors import EXIT_CONFIG
+from assistant.integrations.service import TEMPLATE_EXEC, config_template, render_unit
 from tests.conftest import ASSISTANT, ROOT, run_assistant
 
 

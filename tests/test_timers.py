@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant import timers as timers_module
-from assistant.clock import MONOTONIC
-from assistant.intents import say_time
-from assistant.timers import Timers
+from assistant.core.clock import MONOTONIC
+from assistant.core.intents import say_time
+from assistant.pipeline import timers as timers_module
+from assistant.pipeline.timers import Timers
 
 NOW = datetime(2026, 11, 25, 14, 0, tzinfo=UTC)
 
@@ -120,7 +120,7 @@ async def test_a_file_that_cannot_be_read_is_set_aside_with_an_error_and_nothing
     path.write_text(content)
     said = Said()
     timers = Timers(MONOTONIC, said, wall_clock=lambda: NOW)
-    with caplog.at_level(logging.ERROR, logger="assistant.timers"):
+    with caplog.at_level(logging.ERROR, logger="assistant.pipeline.timers"):
         timers.keep_in(path)
     assert [r.levelname for r in caplog.records] == ["ERROR"]
     assert str(path) in caplog.records[0].getMessage()

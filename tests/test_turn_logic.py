@@ -10,17 +10,24 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from assistant.clauses import NOT_SURE_SAY, SplitterSettings
-from assistant.clock import MONOTONIC, Clock, FakeClock
 from assistant.config import DEFAULT_DEVICES
+from assistant.core.clauses import NOT_SURE_SAY, SplitterSettings
+from assistant.core.clock import MONOTONIC, Clock, FakeClock
+from assistant.core.frames import Pcm16, Utterance
+from assistant.core.intents import ANSWER_WINDOW_S, IT_WINDOW_S, Device, DeviceAction
+from assistant.core.memory import ConversationMemory
 from assistant.engines.asr import Transcriber
 from assistant.engines.fakes import FakeChatModel, FakeSynthesizer, FakeTranscriber
 from assistant.engines.llm import Message
 from assistant.engines.worker import CpuGate, Worker
-from assistant.frames import Pcm16, Utterance
-from assistant.intents import ANSWER_WINDOW_S, IT_WINDOW_S, Device, DeviceAction
-from assistant.memory import ConversationMemory
-from assistant.turn import Engines, ModelSettings, TurnGate, TurnOptions, TurnRunner, TurnSettings
+from assistant.pipeline.turn import (
+    Engines,
+    ModelSettings,
+    TurnGate,
+    TurnOptions,
+    TurnRunner,
+    TurnSettings,
+)
 
 
 class ListSpeaker:

@@ -1,4 +1,4 @@
-from assistant.wakeword import strip_wake_phrase
+from assistant.audio.wakeword import strip_wake_phrase
 
 
 def test_wake_phrase_is_stripped_however_whisper_spells_it() -> None:

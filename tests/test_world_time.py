@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from assistant.intents import Device, IntentContext, TimeQuery, match_intent, normalize
-from assistant.intents.world_time import WorldTime
-from assistant.router import route
+from assistant.core.intents import Device, IntentContext, TimeQuery, match_intent, normalize
+from assistant.core.intents.world_time import WorldTime
+from assistant.core.router import route
 
 
 @pytest.fixture(autouse=True)

@@ -8,8 +8,8 @@ from typing import Protocol
 
 import numpy as np
 
-from assistant.errors import AsrError
-from assistant.frames import Pcm16
+from assistant.core.errors import AsrError
+from assistant.core.frames import Pcm16
 
 ASR_RATE_HZ = 16_000
 _FRAMES_PER_S = 100  # Whisper's mel hop is 10 ms

@@ -8,8 +8,8 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from assistant.core.frames import Pcm16
 from assistant.engines.llm import Message
-from assistant.frames import Pcm16
 
 
 class FakeTranscriber:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, cast
 
-from assistant.errors import LlmError
+from assistant.core.errors import LlmError
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from assistant.errors import TtsError
-from assistant.frames import Pcm16
+from assistant.core.errors import TtsError
+from assistant.core.frames import Pcm16
 
 
 class Synthesizer(Protocol):

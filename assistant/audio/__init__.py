@@ -1,0 +1,1 @@
+"""Sound devices, the ALSA log bridge, voice activity and the wake word."""

@@ -1,0 +1,431 @@
+"""Audio in and out: sound devices through sounddevice, WAV files, and real-time pacing.
+
+Speakers take a turn's reply as an async stream of PCM and report when its first sample
+was handed over. The device speaker keeps one output stream open for the life of the
+process (no start-up delay per turn) and plays silence when idle; its PortAudio callback
+only copies buffers. The microphone callback only hands buffers to the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import wave
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from assistant.audio.alsa import probing as alsa_probing
+from assistant.audio.alsa import route_alsa_logs
+from assistant.core.clock import Clock
+from assistant.core.errors import AudioDeviceError
+from assistant.core.frames import AudioChunk, Pcm16
+
+BLOCK_MS = 5
+"""Audio block size, both ways. ALSA's PulseAudio plugin sizes its buffers by the block: 5 ms
+blocks report 10 ms of latency each way where 10 ms blocks report 20 (and 20 ms ones more),
+so the reply is heard ~15 ms sooner than with 10 ms blocks (latency probe, echo bot: 330 ->
+315 ms for a 300 ms delay; 2.5 ms blocks gain nothing more), and the silence hold is checked
+twice as often, for ~1 % more of one core while idle. A board that cannot keep up shows it
+as gaps in replies (logged): raise `audio.block_ms` there."""
+
+log = logging.getLogger(__name__)
+
+FirstSample = Callable[[int], None]
+"""Called with the clock time at which the first reply sample was handed to the device."""
+
+
+class Speaker(Protocol):
+    output_latency_s: float
+
+    async def play(self, audio: AsyncIterator[Pcm16], on_first_sample: FirstSample) -> None:
+        """Play the stream to the end; on cancellation stop at once and flush."""
+        ...
+
+
+# ---------------------------------------------------------------- WAV files
+
+
+def read_wav(path: Path, sample_rate_hz: int = 16_000) -> Pcm16:
+    """Any audio file as mono 16-bit PCM at `sample_rate_hz` (decoded and resampled by PyAV)."""
+    from faster_whisper.audio import decode_audio
+
+    try:
+        audio = decode_audio(str(path), sampling_rate=sample_rate_hz)
+    except FileNotFoundError:
+        raise AudioDeviceError(f"{path}: no such audio file") from None
+    except Exception as e:  # PyAV raises its own error types for unreadable files
+        raise AudioDeviceError(f"{path}: cannot decode audio: {e}") from e
+    pcm: Pcm16 = np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
+    return pcm
+
+
+def write_wav(path: Path, samples: Pcm16, sample_rate_hz: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sample_rate_hz)
+        w.writeframes(samples.astype("<i2").tobytes())
+
+
+async def paced_chunks(
+    samples: Pcm16, sample_rate_hz: int, clock: Clock, block_ms: int = BLOCK_MS
+) -> AsyncIterator[AudioChunk]:
+    """Deliver audio as a microphone would: each block when its last sample is 'captured'."""
+    block = sample_rate_hz * block_ms // 1000
+    start_ns = clock.now_ns()
+    for i in range(0, len(samples), block):
+        chunk = samples[i : i + block]
+        captured_ns = start_ns + i * 1_000_000_000 // sample_rate_hz
+        due_ns = captured_ns + len(chunk) * 1_000_000_000 // sample_rate_hz
+        delay_ns = due_ns - clock.now_ns()
+        if delay_ns > 0:
+            await asyncio.sleep(delay_ns / 1e9)
+        yield AudioChunk(chunk, sample_rate_hz, captured_ns)
+
+
+class WavSpeaker:
+    """Writes the reply to a WAV file instead of a device ('handed over' = written)."""
+
+    output_latency_s = 0.0
+
+    def __init__(self, path: Path, sample_rate_hz: int, clock: Clock) -> None:
+        self.path, self.sample_rate_hz, self.clock = path, sample_rate_hz, clock
+        self.samples_written = 0
+
+    async def play(self, audio: AsyncIterator[Pcm16], on_first_sample: FirstSample) -> None:
+        parts: list[Pcm16] = []
+        try:
+            async for pcm in audio:
+                if not parts:
+                    on_first_sample(self.clock.now_ns())
+                parts.append(pcm)
+        finally:
+            out = np.concatenate(parts) if parts else np.zeros(0, np.int16)
+            self.samples_written = len(out)
+            write_wav(self.path, out, self.sample_rate_hz)
+
+
+# ---------------------------------------------------------------- sound devices
+
+
+class BlockTimes:
+    """When each captured block began, from the clock times its callbacks ran.
+
+    A callback runs after its block was captured, late by a varying amount (PulseAudio
+    delivers blocks in bursts: ~10 ms late now and then), so `now - duration` is only an
+    upper bound of when the block began. Taken as is, the timeline would jump by that
+    jitter from block to block, and the silence hold, counted on it, with it. Instead a
+    block begins where the one before it ended, unless its bound is earlier (the timeline
+    ran late: it moves back to the bound), the bounds of a whole window (a second of
+    audio) were all later (the device's clock is slower than ours: it moves forward by the
+    least of them), or
+    samples were lost (it starts again from the bound). Every block's time stays at or
+    before its bound, so audio is never stamped later than it was heard.
+    """
+
+    def __init__(self, sample_rate_hz: int, window_ms: int = 1000) -> None:
+        self.sample_rate_hz = sample_rate_hz
+        self.window_ns = window_ms * 1_000_000
+        """How much audio the blocks of a window hold, whatever their size."""
+        self._next_ns: int | None = None
+        self._windowed_ns = 0  # audio in the current window
+        self._least_late_ns = 0
+        """The least by which a block of the current window was bound later than the
+        timeline."""
+
+    def began(self, called_ns: int, frames: int, lost: bool = False) -> int:
+        """When the block of `frames` samples whose callback ran at `called_ns` began."""
+        duration_ns = frames * 1_000_000_000 // self.sample_rate_hz
+        bound_ns = called_ns - duration_ns
+        if self._next_ns is None or lost or bound_ns < self._next_ns:
+            start_ns = bound_ns
+            self._windowed_ns = 0
+        else:
+            start_ns = self._next_ns
+            late_ns = bound_ns - self._next_ns
+            self._least_late_ns = (
+                late_ns if self._windowed_ns == 0 else min(self._least_late_ns, late_ns)
+            )
+            self._windowed_ns += duration_ns
+            if self._windowed_ns >= self.window_ns:
+                start_ns += self._least_late_ns
+                self._windowed_ns = 0
+        self._next_ns = start_ns + duration_ns
+        return start_ns
+
+    def reset(self) -> None:
+        """A new stream: nothing known."""
+        self._next_ns = None
+        self._windowed_ns = 0
+
+
+def _device(spec: str | None) -> int | str | None:
+    if spec is None or spec == "":
+        return None
+    return int(spec) if spec.isdigit() else spec
+
+
+class _Device:
+    """What the microphone and the speaker share: opening the stream, start, close, and a
+    watchdog that reopens a stream that died (device unplugged, sound server restarted)."""
+
+    kind: str
+    _stream: Any
+    _loop: asyncio.AbstractEventLoop | None = None
+    _last_callback_ns = 0
+    """Clock time of the stream's latest callback: a live stream calls back every block."""
+
+    def __init__(self, clock: Clock, device: str | None, sample_rate_hz: int, block_ms: int):
+        self.clock, self.sample_rate_hz = clock, sample_rate_hz
+        self._device_spec, self._block_ms = device, block_ms
+        self.reopened = 0
+        self._stream = self._open()
+
+    @property
+    def name(self) -> str:
+        spec = self._device_spec
+        return f"{self.kind} device {spec!r}" if spec else f"default {self.kind} device"
+
+    def _callback(self, data: Any, frames: int, time_info: Any, status: Any) -> None:
+        raise NotImplementedError
+
+    def _open(self) -> Any:
+        route_alsa_logs()  # before PortAudio opens ALSA, which prints to stderr otherwise
+        with alsa_probing():  # the first import initialises PortAudio: it lists the devices
+            import sounddevice as sd
+
+        cls = sd.OutputStream if self.kind == "output" else sd.InputStream
+        try:
+            return cls(
+                samplerate=self.sample_rate_hz,
+                channels=1,
+                dtype="int16",
+                device=_device(self._device_spec),
+                blocksize=self.sample_rate_hz * self._block_ms // 1000,
+                latency="low",
+                callback=self._callback,
+            )
+        except Exception as e:  # PortAudioError, or ValueError for an unknown name
+            raise AudioDeviceError(f"cannot open the {self.name}: {e}") from e
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._last_callback_ns = self.clock.now_ns()
+        self._stream.start()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._stream.stop()
+            self._stream.close()
+
+    def trouble(self, stall_s: float) -> str | None:
+        """Why the stream needs reopening, or None while it works."""
+        if not self._stream.active:
+            return "stopped"
+        silent_s = (self.clock.now_ns() - self._last_callback_ns) / 1e9
+        if silent_s > stall_s:
+            return f"has not called back for {silent_s:.1f} s"
+        return None
+
+    async def watch(self, period_s: float = 0.5, stall_s: float = 3.0) -> None:
+        """Run for the life of the stream: reopen it with backoff whenever it dies. Never
+        raises for device trouble; a device that stays away is retried every 10 s."""
+        while True:
+            await asyncio.sleep(period_s)
+            problem = self.trouble(stall_s)
+            if problem is None:
+                continue
+            log.warning("the %s %s: reopening it", self.name, problem)
+            self.close()
+            backoff_s = 0.5
+            while True:
+                try:
+                    self._stream = self._open()
+                    self.start()
+                except AudioDeviceError as e:
+                    log.warning("%s; retrying in %.1f s", e, backoff_s)
+                    await asyncio.sleep(backoff_s)
+                    backoff_s = min(backoff_s * 2, 10.0)
+                else:
+                    self.reopened += 1
+                    log.info("%s reopened", self.name)
+                    break
+
+
+class DeviceSpeaker(_Device):
+    """The default (or named) output device, kept open; silence when there is nothing to say."""
+
+    kind = "output"
+
+    def __init__(
+        self, sample_rate_hz: int, clock: Clock, device: str | None = None, block_ms: int = BLOCK_MS
+    ) -> None:
+        self._lock = threading.Lock()
+        self._buf: deque[Pcm16] = deque()
+        self._head_pos = 0
+        self._on_first: FirstSample | None = None
+        self._drained: asyncio.Event | None = None
+        self.last_audible_ns = 0
+        """Clock time of the last callback that handed real (non-silent) samples over."""
+        self.gaps = 0
+        """Times a reply was interrupted mid-way: PortAudio reported an underflow, or the
+        callback came later than the audio buffered ahead of it lasts (ALSA's PulseAudio
+        plugin reports no underflows, so the timing is what sees them there)."""
+        super().__init__(clock, device, sample_rate_hz, block_ms)
+        self.output_latency_s = float(self._stream.latency)
+        self._gap_ns = int((block_ms / 1000 + self.output_latency_s) * 1e9)
+
+    def _callback(self, outdata: Any, frames: int, time_info: Any, status: Any) -> None:
+        now_ns = self.clock.now_ns()
+        previous_ns, self._last_callback_ns = self._last_callback_ns, now_ns
+        out = outdata[:, 0]
+        filled = 0
+        with self._lock:
+            mid_reply = self._buf and self.last_audible_ns == previous_ns
+            if mid_reply and (status.output_underflow or now_ns - previous_ns > self._gap_ns):
+                self.gaps += 1
+            while filled < frames and self._buf:
+                head = self._buf[0]
+                n = min(frames - filled, len(head) - self._head_pos)
+                out[filled : filled + n] = head[self._head_pos : self._head_pos + n]
+                filled += n
+                self._head_pos += n
+                if self._head_pos >= len(head):
+                    self._buf.popleft()
+                    self._head_pos = 0
+            empty = not self._buf
+            on_first = self._on_first if filled else None
+            if on_first is not None:
+                self._on_first = None
+        out[filled:] = 0
+        if filled:
+            self.last_audible_ns = now_ns
+        if on_first is not None:
+            on_first(now_ns)
+        if empty and self._drained is not None and self._loop is not None:
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._drained.set)
+
+    def flush(self) -> None:
+        with self._lock:
+            self._buf.clear()
+            self._head_pos = 0
+            self._on_first = None
+
+    async def play(self, audio: AsyncIterator[Pcm16], on_first_sample: FirstSample) -> None:
+        with self._lock:
+            self._on_first = on_first_sample
+        self._drained = asyncio.Event()
+        gaps_before = self.gaps
+        try:
+            async for pcm in audio:
+                with self._lock:
+                    self._buf.append(pcm)
+                self._drained.clear()
+            while True:
+                with self._lock:
+                    if not self._buf:
+                        break
+                # A dead stream never drains: the turn ends with an error (and the
+                # watchdog reopens the device) instead of waiting for ever.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._drained.wait(), timeout=1.0)
+                # 3 s as the watchdog: under load an underrun can stall callbacks ~1 s.
+                if (problem := self.trouble(stall_s=3.0)) is not None:
+                    raise AudioDeviceError(f"the {self.name} {problem} during a reply")
+                self._drained.clear()
+        finally:
+            # Cancelled or failed: nothing more of this turn is heard.
+            self.flush()
+            self._drained = None
+            if gaps := self.gaps - gaps_before:
+                log.warning(
+                    "the reply broke up %d time(s): the %s was not fed in time (the machine "
+                    "under load, or audio.block_ms too small for it: raise it)",
+                    gaps,
+                    self.name,
+                )
+
+
+class DeviceMicrophone(_Device):
+    """The default (or named) input device at 16 kHz mono.
+
+    The callback never blocks and never waits for the event loop: blocks go into a bounded
+    buffer, and if the loop falls behind the oldest are dropped there and counted in
+    `dropped_blocks`. The loop is woken only when the buffer stops being empty, so a stalled
+    loop does not pile up callbacks either.
+    """
+
+    kind = "input"
+
+    def __init__(
+        self,
+        clock: Clock,
+        device: str | None = None,
+        sample_rate_hz: int = 16_000,
+        block_ms: int = BLOCK_MS,
+        max_queued: int | None = None,
+    ) -> None:
+        self.max_queued = max_queued or 5000 // block_ms
+        """Blocks buffered before the oldest are dropped (default: 5 s of audio)."""
+        self.dropped_blocks = 0
+        self.overflows = 0
+        """Blocks PortAudio reported as overflowed (samples lost before the callback)."""
+        self._lock = threading.Lock()
+        self._blocks: deque[AudioChunk] = deque()
+        self._arrived = asyncio.Event()
+        self._times = BlockTimes(sample_rate_hz)
+        super().__init__(clock, device, sample_rate_hz, block_ms)
+
+    def start(self) -> None:
+        self._times.reset()  # (a reopened stream starts a new timeline)
+        super().start()
+
+    def _callback(self, indata: Any, frames: int, time_info: Any, status: Any) -> None:
+        self._last_callback_ns = now_ns = self.clock.now_ns()
+        if status.input_overflow:
+            self.overflows += 1  # the device layer lost samples before they reached us
+        # PortAudio's own ADC time is not used: through ALSA's PulseAudio plugin it was
+        # measured 0.27-0.75 s off, and drifting.
+        began_ns = self._times.began(now_ns, frames, lost=bool(status.input_overflow))
+        chunk = AudioChunk(indata[:, 0].copy(), self.sample_rate_hz, began_ns)
+        with self._lock:
+            was_empty = not self._blocks
+            if len(self._blocks) >= self.max_queued:
+                self._blocks.popleft()
+                self.dropped_blocks += 1
+            self._blocks.append(chunk)
+        if was_empty and self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                self._loop.call_soon_threadsafe(self._arrived.set)
+
+    def get_nowait(self) -> AudioChunk | None:
+        with self._lock:
+            if self._blocks:
+                return self._blocks.popleft()
+            self._arrived.clear()
+            return None
+
+    async def get(self) -> AudioChunk:
+        """The oldest block not yet taken. Safe to cancel: nothing is lost."""
+        while (chunk := self.get_nowait()) is None:
+            await self._arrived.wait()
+        return chunk
+
+    async def chunks(self) -> AsyncIterator[AudioChunk]:
+        """The microphone's blocks, for ever (run `watch()` alongside to survive a stream
+        that dies)."""
+        while True:
+            yield await self.get()
+
+    def drain(self) -> None:
+        with self._lock:
+            self._blocks.clear()
+            self._arrived.clear()

@@ -1,0 +1,1 @@
+"""What users run: the `assistant` command line and each of its commands."""

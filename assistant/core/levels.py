@@ -1,0 +1,74 @@
+"""Where speech ends in a block of audio, by level. Pure numpy.
+
+The same rule as the black-box latency probe: the end of speech is the end of the last
+10 ms frame within 35 dB of the loudest frame (and above -55 dBFS).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from assistant.core.frames import Pcm16
+
+FRAME_MS = 10
+RANGE_DB = 35.0
+FLOOR_DBFS = -55.0
+
+
+def frame_levels_dbfs(samples: Pcm16, sample_rate_hz: int) -> np.ndarray:
+    n = sample_rate_hz * FRAME_MS // 1000
+    frames = len(samples) // n
+    if frames == 0:
+        return np.zeros(0)
+    return _rms_dbfs(samples[: frames * n].reshape(frames, n))
+
+
+def level_dbfs(samples: Pcm16) -> float:
+    """RMS level of a block of audio, in dBFS."""
+    return float(_rms_dbfs(samples[None, :])[0])
+
+
+PARTS = 4
+"""A VAD frame's level is taken in this many parts (8 ms each), to place the edges of
+the sound within it."""
+
+
+def part_levels_dbfs(samples: Pcm16, parts: int = PARTS) -> list[float]:
+    """RMS levels, in dBFS, of `parts` equal consecutive parts of a block of audio."""
+    n = len(samples) // parts
+    return [float(v) for v in _rms_dbfs(samples[: n * parts].reshape(parts, n))]
+
+
+def _rms_dbfs(blocks: np.ndarray) -> np.ndarray:
+    """RMS level in dBFS of each row of 16-bit samples."""
+    x = blocks.astype(np.float64) / 32768.0
+    rms = np.sqrt(np.mean(x * x, axis=1))
+    return 20 * np.log10(np.maximum(rms, 1e-10))  # type: ignore[no-any-return]
+
+
+def speech_end_sample(samples: Pcm16, sample_rate_hz: int) -> int | None:
+    """Index just past the last voiced frame, or None if nothing is voiced."""
+    levels = frame_levels_dbfs(samples, sample_rate_hz)
+    if levels.size == 0:
+        return None
+    threshold = max(float(levels.max()) - RANGE_DB, FLOOR_DBFS)
+    voiced = np.flatnonzero(levels >= threshold)
+    if voiced.size == 0 or levels.max() < FLOOR_DBFS:
+        return None
+    return (int(voiced[-1]) + 1) * (sample_rate_hz * FRAME_MS // 1000)
+
+
+INAUDIBLE_DBFS = -70.0
+"""Below this a sample is inaudible at any sane volume (Piper starts each render with
+~30 ms at -100 dBFS)."""
+
+
+def audible_start(samples: Pcm16) -> int:
+    """Index of the first sample at or above `INAUDIBLE_DBFS` (`len(samples)` if none is):
+    where a reply's audio should start. Before it is silence sent ahead of the sound, dead
+    air in the latency (Piper starts each render with ~30 ms of it, at -75 to -100 dBFS);
+    the sound's own rise, from there to the loudness of speech (~10 ms from -75 to -40 dBFS
+    on joe-medium's vowels), is kept whole."""
+    floor = 32768 * 10 ** (INAUDIBLE_DBFS / 20)
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) >= floor)
+    return int(loud[0]) if loud.size else len(samples)

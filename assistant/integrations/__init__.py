@@ -1,0 +1,1 @@
+"""The daemon's citizens of the outside world: MQTT, systemd."""

@@ -1,0 +1,332 @@
+"""Always listening: microphone chunks -> Silero VAD -> end-pointer -> turns.
+
+At a pause the turn starts speculatively (see `endpoint.py`): its audio waits behind a
+`TurnGate` that opens when the silence reaches the hold. Speech before then drops the
+speculative turn and the utterance goes on. Half-duplex by default: while a committed turn
+speaks (and for a short echo tail after), the microphone is not heard at all. With barge-in,
+speech during a reply cancels it and the speaker flushes at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from assistant.audio.devices import Speaker
+from assistant.audio.vad import Reframer, SileroVad
+from assistant.audio.wakeword import WakeWordDetector
+from assistant.core.clock import Clock
+from assistant.core.endpoint import (
+    Ended,
+    Endpointer,
+    EndpointSettings,
+    Event,
+    Paused,
+    Resumed,
+    SpeechStarted,
+    looks_incomplete,
+)
+from assistant.core.frames import AudioChunk, Utterance
+from assistant.core.latency import TurnRecord
+from assistant.core.levels import level_dbfs, part_levels_dbfs
+from assistant.pipeline.turn import TurnGate, TurnOptions, TurnRunner
+
+log = logging.getLogger(__name__)
+
+WAKE_REFRACTORY_NS = 2_000_000_000
+"""The detector fires on every block while it is sure; one wake word per 2 s is logged."""
+
+
+class ListenState(StrEnum):
+    IDLE = "idle"
+    WAKE = "wake"
+    """The wake word was heard."""
+    LISTENING = "listening"
+    THINKING = "thinking"
+    """The utterance is over; the reply is being made."""
+    SPEAKING = "speaking"
+    """The reply (or an announcement) is sounding."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListenSettings:
+    endpoint: EndpointSettings
+    half_duplex: bool = True
+    barge_in: bool = False
+    echo_tail_ms: int = 300
+    """After a reply ends, the microphone stays deaf this long (room echo, device latency)."""
+    awake_ms: int = 5000
+    """With a wake word: after it, how long the question may take to start."""
+    follow_up_ms: int = 5000
+    """With a wake word: after a reply, how long a follow-up needs none."""
+
+
+class Listener:
+    def __init__(
+        self,
+        runner: TurnRunner,
+        vad: SileroVad,
+        settings: ListenSettings,
+        clock: Clock,
+        *,
+        dropped_frames: Callable[[], int] = lambda: 0,
+        on_state: Callable[[ListenState], None] = lambda state: None,
+        label: str | None = None,
+        wake: WakeWordDetector | None = None,
+    ) -> None:
+        self.runner, self.vad, self.settings, self.clock = runner, vad, settings, clock
+        self.dropped_frames = dropped_frames
+        self.on_state = on_state
+        self.wake = wake
+        self._wake_heard_ns: int | None = None
+        """Audio time of the end of the block the wake word was last heard in."""
+        self._armed_until_ns = 0
+        self.endpointer = Endpointer(settings.endpoint)
+        self.reframer = Reframer()
+        # Speech is only confirmed min_speech_ms after it began (and a VAD frame or
+        # three later), so keep that much more. Kept by audio time: blocks come in any size.
+        ep = settings.endpoint
+        self._pre_roll_ns = ep.pre_roll_ms * 1_000_000
+        self._keep_ns = (ep.pre_roll_ms + ep.min_speech_ms + 100) * 1_000_000
+        self._pre_roll: deque[AudioChunk] = deque()
+        self._utterance: list[AudioChunk] | None = None
+        self._turn: asyncio.Task[TurnRecord] | None = None
+        self._gate: TurnGate | None = None
+        self._deaf_until_ns = 0
+        self._drops_at_start = 0
+        self.label = label
+        """Goes into each turn record's `file` field (the bench's WAV file)."""
+        self.muted = False
+        """Muted (MQTT `mute/set`): the microphone is not heard at all."""
+        self._told_speaking: TurnGate | None = None
+        self.records: list[TurnRecord] = []
+        """Records of the turns that ran to an end (not dropped speculation)."""
+
+    # ------------------------------------------------------------------ audio in
+
+    async def run(self, source: AsyncIterator[AudioChunk], speaker: Speaker) -> None:
+        """Listen until the source ends (a file) or the task is cancelled (a microphone)."""
+        self.speaker = speaker
+        announcing = asyncio.create_task(self._announcements(), name="announcements")
+        try:
+            async for chunk in source:
+                self.feed(chunk)
+            self._flush()
+            # A file has ended: let its last turn finish.
+            if self._turn is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._turn
+        finally:
+            announcing.cancel()
+            await self.cancel_turn()
+
+    async def _announcements(self) -> None:
+        """Timers that ran out are announced between turns, half-duplex like a reply."""
+        queue = self.runner.announcements
+        while True:
+            text, reason = await queue.get()
+            # Not over the user, not over a reply. (Two conditions set from plain code: a
+            # 50 ms poll is simpler than an event for each.)
+            while self._turn is not None or self.endpointer.in_speech:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            gate = TurnGate()
+            gate.commit(self.clock.now_ns())
+            self._gate = gate
+            self._turn = asyncio.create_task(
+                self.runner.announce(text, self.speaker, TurnOptions(gate=gate), reason),
+                name="announcement",
+            )
+            self._turn.add_done_callback(self._turn_done)
+            await asyncio.wait({self._turn})  # (its cancellation is not ours)
+
+    def feed(self, chunk: AudioChunk) -> None:
+        gate = self._gate
+        if gate is not None and gate.is_speaking and self._told_speaking is not gate:
+            self._told_speaking = gate  # (checked every block: the device thread sets it)
+            self.on_state(ListenState.SPEAKING)
+        if self.muted:
+            if self.endpointer.in_speech or self._utterance is not None:
+                self._reset_listening()
+            return
+        if self._deaf(chunk):
+            return
+        self._pre_roll.append(chunk)
+        while self._pre_roll[0].end_ns <= chunk.end_ns - self._keep_ns:
+            self._pre_roll.popleft()
+        if self.wake is not None and self.wake.process(chunk.samples):
+            before_ns = self._wake_heard_ns
+            if before_ns is None or chunk.end_ns - before_ns > WAKE_REFRACTORY_NS:
+                log.info("wake word heard")
+            self._wake_heard_ns = chunk.end_ns
+            self._armed_until_ns = self.clock.now_ns() + self.settings.awake_ms * 1_000_000
+            self.on_state(ListenState.WAKE)
+        if self._utterance is not None:
+            self._utterance.append(chunk)
+        for frame, start_ns, end_ns in self.reframer.push(chunk.samples, chunk.captured_ns):
+            prob = self.vad.probability(frame)
+            event = self.endpointer.update(prob, start_ns, end_ns, part_levels_dbfs(frame))
+            if event is not None:
+                self._on_event(event)
+        pending = self.reframer.pending
+        if len(pending) > 0 and self.endpointer.awaiting_hold:  # it may run out between frames
+            event = self.endpointer.tick(self.reframer.pending_end_ns, level_dbfs(pending))
+            if event is not None:
+                self._on_event(event)
+
+    def _deaf(self, chunk: AudioChunk) -> bool:
+        """Half-duplex: is the assistant's reply sounding (or has it just stopped)?
+
+        Keyed on the reply's first sample, not on the turn: a turn that is still thinking,
+        or says nothing (the wake word alone), must not make the microphone deaf, or the
+        start of the user's next words is lost."""
+        if self.settings.barge_in or not self.settings.half_duplex:
+            return False
+        speaking = self._gate is not None and self._gate.is_speaking
+        if speaking:
+            self._deaf_until_ns = self.clock.now_ns() + self.settings.echo_tail_ms * 1_000_000
+        if speaking or chunk.captured_ns < self._deaf_until_ns:
+            if self.endpointer.in_speech or self._utterance is not None:
+                self._reset_listening()
+            return True
+        return False
+
+    def _reset_listening(self) -> None:
+        self.endpointer.reset()
+        self.vad.reset()
+        self.reframer.reset()
+        self._utterance = None
+        self._pre_roll.clear()
+
+    # ------------------------------------------------------------------ events
+
+    def _on_event(self, event: Event) -> None:
+        match event:
+            case SpeechStarted(start_ns=start_ns):
+                if self._turn is not None and self.settings.barge_in:
+                    log.info("barge-in: the user spoke over the reply")
+                    self._cancel_soon()
+                since = start_ns - self._pre_roll_ns
+                self._utterance = [c for c in self._pre_roll if c.end_ns > since]
+                self._drops_at_start = self.dropped_frames()
+                self.on_state(ListenState.LISTENING)
+            case Paused(speech_end_ns=end_ns):
+                self._start_turn(end_ns)
+            case Resumed():
+                if self._gate is not None and not self._gate.is_committed:
+                    self._cancel_soon()
+                self.on_state(ListenState.LISTENING)
+            case Ended(speech_end_ns=end_ns, reason=reason):
+                if self._gate is None or self._turn is None or self._turn.done():
+                    self._start_turn(end_ns)  # no pause came first (e.g. max length)
+                log.debug("end of utterance (%s)", reason)
+                self._utterance = None
+                if self._gate is None:
+                    self.on_state(ListenState.IDLE)  # not armed: speech without the wake word
+                    return
+                self._gate.commit(self.clock.now_ns())
+                self.on_state(ListenState.THINKING)
+
+    @property
+    def _wake_in_utterance(self) -> bool:
+        """Was the wake word heard in the audio this utterance takes in? (The detector may
+        fire before the VAD confirms speech: the pre-roll counts.)"""
+        heard_ns, utterance = self._wake_heard_ns, self._utterance
+        if not utterance or heard_ns is None:
+            return False
+        return heard_ns > utterance[0].captured_ns
+
+    def _armed(self) -> bool:
+        """May this utterance be a turn? Always without a wake word; with one, if it was
+        heard in the utterance, or lately (awake or follow-up window)."""
+        return (
+            self.wake is None
+            or self._wake_in_utterance
+            or self.clock.now_ns() < self._armed_until_ns
+        )
+
+    def _start_turn(self, speech_end_ns: int) -> None:
+        if self._utterance is None or not self._armed():
+            return
+        self._cancel_soon()
+        audio = np.concatenate([c.samples for c in self._utterance])
+        rate = self._utterance[0].sample_rate_hz
+        utterance = Utterance(audio, rate, speech_end_ns, self.clock.now_ns())
+        gate = TurnGate()
+
+        def on_transcript(text: str) -> None:
+            if self._gate is gate and not gate.is_committed:
+                self.endpointer.set_incomplete(looks_incomplete(text))
+
+        options = TurnOptions(
+            gate=gate,
+            wake_phrase=self.wake.phrase if self.wake and self._wake_in_utterance else None,
+            on_transcript=on_transcript,
+            file=self.label,
+            dropped_frames=self.dropped_frames() - self._drops_at_start,
+        )
+        self._gate = gate
+        self._turn = asyncio.create_task(
+            self.runner.run(utterance, self.speaker, options),
+            name=f"turn-{self.runner.turns + 1}",
+        )
+        self._turn.add_done_callback(self._turn_done)
+
+    def _turn_done(self, task: asyncio.Task[TurnRecord]) -> None:
+        if not task.cancelled():
+            if (error := task.exception()) is not None:
+                log.error("turn task failed", exc_info=error)
+            else:
+                self.records.append(task.result())
+        if task is self._turn:
+            spoke = self._gate is not None and self._gate.is_speaking
+            self._turn = None
+            self._gate = None
+            if spoke:
+                now = self.clock.now_ns()
+                self._deaf_until_ns = now + self.settings.echo_tail_ms * 1_000_000
+                if self.wake is not None:
+                    follow_up_ns = self.settings.follow_up_ms * 1_000_000
+                    self._armed_until_ns = max(self._armed_until_ns, now + follow_up_ns)
+            self.on_state(ListenState.IDLE)
+
+    def cancel_soon(self) -> None:
+        """Stop the turn (or announcement) in progress, now."""
+        self._cancel_soon()
+
+    def _cancel_soon(self) -> None:
+        if self._turn is not None and not self._turn.done():
+            self._turn.cancel()
+        self._turn = None
+        self._gate = None
+
+    async def cancel_turn(self) -> None:
+        turn = self._turn
+        self._cancel_soon()
+        if turn is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await turn
+
+    def push_to_talk(self, start: bool) -> None:
+        """A push-to-talk button (MQTT `ptt/set`): `start` arms the microphone as the
+        wake word would (the next utterance is a turn, wake word or not); `stop` ends the
+        utterance in progress now instead of waiting for the silence hold."""
+        if start:
+            self._armed_until_ns = self.clock.now_ns() + self.settings.awake_ms * 1_000_000
+            self.muted = False
+            self.on_state(ListenState.WAKE)
+            return
+        self._armed_until_ns = max(self._armed_until_ns, self.clock.now_ns() + 1_000_000_000)
+        self._flush()
+
+    def _flush(self) -> None:
+        """The source ended mid-utterance: end it now."""
+        event = self.endpointer.finish()
+        if event is not None:
+            self._on_event(event)
