@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.audio.vad import SileroVad
-from assistant.audio.wakeword import MicroWakeWordDetector, WakeWordDetector
+from assistant.audio.wakeword import MicroWakeWordDetector, WakeWordDetector, WakeWordSettings
 from assistant.config import (
     Config,
     LlmModel,
@@ -26,12 +26,14 @@ from assistant.config import (
     resolve_companion,
     resolve_model_file,
 )
-from assistant.core.clauses import NOT_SURE_SAY, SplitterSettings
+from assistant.core.actions import ActionSink
+from assistant.core.clauses import NOT_SURE_SAY
 from assistant.core.clock import MONOTONIC, Clock
-from assistant.core.endpoint import EndpointSettings
 from assistant.core.errors import ConfigError
 from assistant.core.intents import Device, fixed_replies
+from assistant.core.latency import TurnRecord
 from assistant.core.memory import ConversationMemory
+from assistant.engines import Engines
 from assistant.engines.asr import WhisperTranscriber
 from assistant.engines.llm import (
     ChatModel,
@@ -42,14 +44,9 @@ from assistant.engines.llm import (
 )
 from assistant.engines.tts import PiperSynthesizer
 from assistant.engines.worker import CpuGate, Worker
-from assistant.pipeline.listener import Listener, ListenSettings, ListenState
-from assistant.pipeline.turn import (
-    Engines,
-    EscalationSettings,
-    ModelSettings,
-    TurnRunner,
-    TurnSettings,
-)
+from assistant.pipeline.listener import Listener, ListenState
+from assistant.pipeline.stages.llm import ModelSettings
+from assistant.pipeline.turn import TurnRunner, TurnSettings
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +74,7 @@ class Settings:
     def large_model(self) -> LlmModel | None:
         """The model hard turns escalate to, if this pipeline escalates and one is given."""
         large = self.models.llm.large
-        if not self.pipeline.escalate or self.pipeline.llm_role == "llm.large":
+        if not self.pipeline.escalates or self.pipeline.llm_role == "llm.large":
             return None
         return large
 
@@ -120,30 +117,25 @@ def load_settings(config_file: Path | None, pipeline: str | None = None) -> Sett
 
 
 def turn_settings(settings: Settings) -> TurnSettings:
-    c = settings.pipeline.clauses
     fast = settings.llm_model()
     large = settings.large_model()
     esc = settings.config.escalation
-    assistant = settings.config.assistant
+    reply = settings.config.assistant
     return TurnSettings(
         fast=ModelSettings(
-            assistant.system_prompt, assistant.max_reply_tokens, fast.first_token_s, fast.stall_s
+            reply.system_prompt, reply.max_reply_tokens, fast.first_token_s, fast.stall_s
         ),
-        splitter=SplitterSettings(c.min_first_words, c.max_first_words, c.max_words),
-        escalation=None
+        splitter=settings.pipeline.clauses,
+        escalation=None if large is None else esc,
+        large=None
         if large is None
-        else EscalationSettings(
-            ModelSettings(
-                esc.system_prompt, esc.max_reply_tokens, large.first_token_s, large.stall_s
-            ),
-            acknowledgement=esc.acknowledgement,
-            ack_after_ms=esc.ack_after_ms,
-            apology=esc.apology,
+        else ModelSettings(
+            esc.system_prompt, esc.max_reply_tokens, large.first_token_s, large.stall_s
         ),
         devices=tuple(
             Device(d.name, d.kind, d.room, tuple(d.aliases)) for d in settings.config.devices
         ),
-        intents=settings.pipeline.intents,
+        stages=settings.pipeline.stages,
         primary_route="large" if settings.pipeline.llm_role == "llm.large" else "fast",
     )
 
@@ -179,19 +171,6 @@ async def _time_first_clause(
         return (clock.now_ns() - t0) / 1e6
 
     return await worker.call(run)
-
-
-def listen_settings(settings: Settings) -> ListenSettings:
-    p = settings.pipeline
-    wake = p.wake_word
-    return ListenSettings(
-        endpoint=EndpointSettings(**p.endpoint.model_dump()),
-        half_duplex=p.listen.half_duplex,
-        barge_in=p.listen.barge_in,
-        echo_tail_ms=p.listen.echo_tail_ms,
-        awake_ms=int(wake.awake_s * 1000) if wake else 0,
-        follow_up_ms=int(wake.follow_up_s * 1000) if wake else 0,
-    )
 
 
 def build_wake_word(settings: Settings) -> WakeWordDetector | None:
@@ -274,12 +253,15 @@ class Assistant:
     ) -> Listener:
         """The always-listening front end as the pipeline defines it (for run and bench)."""
         self.vad.reset()
+        p = self.settings.pipeline
         return Listener(
             self.runner,
             self.vad,
-            listen_settings(self.settings),
             self.clock,
+            settings=p.listen,
+            endpoint=p.endpoint,
             wake=build_wake_word(self.settings),
+            wake_settings=p.wake_word or WakeWordSettings(),
             label=label,
             dropped_frames=dropped_frames,
             on_state=on_state,
@@ -287,28 +269,44 @@ class Assistant:
 
 
 @contextlib.asynccontextmanager
-async def open_assistant(settings: Settings, clock: Clock = MONOTONIC) -> AsyncIterator[Assistant]:
+async def open_assistant(
+    settings: Settings,
+    clock: Clock = MONOTONIC,
+    *,
+    actions: ActionSink | None = None,
+    on_record: Callable[[TurnRecord], None] | None = None,
+) -> AsyncIterator[Assistant]:
+    """Load, warm and wire everything the settings describe. `actions` carries out device
+    commands (default: logged); `on_record` hears every turn's record."""
     files = settings.model_files()
     engines = await build_engines(settings, files)
-    mem = settings.config.memory
-    memory = ConversationMemory(
-        clock, max_turns=mem.max_turns, max_tokens=mem.max_tokens, idle_timeout_s=mem.idle_timeout_s
-    )
+    memory = ConversationMemory(clock, settings.config.memory)
     ts = turn_settings(settings)
-    runner = TurnRunner(engines, memory, ts, clock)
+    runner = None
     try:
         # Said often and fast: rendered now, played as they are.
         phrases = [*fixed_replies(ts.devices), NOT_SURE_SAY]
         if ts.escalation is not None:
             phrases += [ts.escalation.acknowledgement, ts.escalation.apology]
         await engines.prerender(phrases)
+        large_first_clause_ms = None
         if ts.escalation is not None and engines.large is not None:
             assert engines.large_worker is not None
-            runner.large_first_clause_ms = await _time_first_clause(
-                engines.large_worker, engines.large, ts.escalation.model.system_prompt, clock
+            large_first_clause_ms = await _time_first_clause(
+                engines.large_worker, engines.large, ts.escalation.system_prompt, clock
             )
-            log.info("large model: first clause in ~%.0f ms", runner.large_first_clause_ms)
+            log.info("large model: first clause in ~%.0f ms", large_first_clause_ms)
+        runner = TurnRunner(
+            engines,
+            memory,
+            ts,
+            clock,
+            actions=actions,
+            on_record=on_record,
+            large_first_clause_ms=large_first_clause_ms,
+        )
         yield Assistant(settings, engines, runner, clock, SileroVad(files["vad"]))
     finally:
-        await runner.close()
+        if runner is not None:
+            await runner.close()
         engines.shutdown()

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from assistant.app import Settings, load_settings
-from assistant.audio.devices import BLOCK_MS
 from assistant.audio.vad import Reframer, SileroVad
+from assistant.audio.wav import BLOCK_MS
 from assistant.core.clock import Clock
 from assistant.core.endpoint import Endpointer, Event
 from assistant.core.frames import Pcm16, Utterance
@@ -101,7 +101,7 @@ def espeak_wav(
     wpm: int = 160,
 ) -> Path:
     """A test utterance as the probe makes them: espeak-ng, 16 kHz mono, padded, -3 dBFS."""
-    from assistant.audio.devices import read_wav, write_wav
+    from assistant.audio.wav import read_wav, write_wav
     from assistant.core.levels import speech_end_sample
 
     raw = path.with_suffix(".raw.wav")

@@ -196,7 +196,7 @@ def loud_seconds(pcm: np.ndarray, rate: int = 16_000, floor: int = 1000) -> floa
 
 
 def concat_wavs(parts: list[Path], gaps_s: list[float], out: Path) -> Path:
-    from assistant.audio.devices import read_wav, write_wav
+    from assistant.audio.wav import read_wav, write_wav
     from assistant.core.levels import speech_end_sample
 
     pcm = []

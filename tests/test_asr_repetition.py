@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from assistant.app import Settings
-from assistant.audio.devices import read_wav
+from assistant.audio.wav import read_wav
 from assistant.engines.asr import ASR_RATE_HZ, WhisperTranscriber, collapse_repetition
 from tests.conftest import espeak_wav
 

@@ -14,10 +14,9 @@ import pytest
 from assistant.app import Settings
 from assistant.audio.devices import DeviceMicrophone, DeviceSpeaker
 from assistant.core.clock import MONOTONIC
-from assistant.core.endpoint import EndpointSettings
 from assistant.core.frames import Pcm16
 from assistant.engines.fakes import FakeChatModel
-from assistant.pipeline.listener import Listener, ListenSettings
+from assistant.pipeline.listener import Listener
 from tests.conftest import Pulse, espeak_wav
 from tests.test_listener import RealTimeSpeaker, real_asr, vad
 from tests.test_turn_logic import make_runner
@@ -62,7 +61,6 @@ async def test_frames_dropped_during_an_utterance_are_in_its_turn_record(
     listener = Listener(
         runner,
         vad(settings),
-        ListenSettings(EndpointSettings()),
         MONOTONIC,
         dropped_frames=lambda: mic.dropped_blocks,
     )

@@ -5,6 +5,7 @@ import pytest
 from assistant.config import (
     PROJECT_ROOT,
     Config,
+    PipelineDef,
     load_config,
     load_models,
     load_pipeline,
@@ -119,8 +120,11 @@ def test_pipeline_with_unknown_or_misordered_stage_is_refused(tmp_path: Path) ->
     p = write(tmp_path, "x.toml", 'stages = ["asr", "llm", "tts", "speakr"]\n')
     with pytest.raises(ConfigError, match="unknown stage 'speakr'"):
         load_pipeline(str(p))
-    p = write(tmp_path, "y.toml", 'stages = ["tts", "llm", "speaker"]\n')
-    with pytest.raises(ConfigError, match="in the order"):
+    p = write(tmp_path, "y.toml", 'stages = ["tts", "llm", "asr"]\n')
+    with pytest.raises(ConfigError, match=r"stages: stages must appear once each, in the order"):
+        load_pipeline(str(p))
+    p = write(tmp_path, "z.toml", 'stages = ["asr", "intents", "tts"]\n')
+    with pytest.raises(ConfigError, match="stages: a pipeline needs the 'llm' stage"):
         load_pipeline(str(p))
     with pytest.raises(ConfigError, match="pipeline 'nope' not found"):
         load_pipeline("nope")
@@ -131,3 +135,37 @@ def test_secrets_are_redacted() -> None:
 
     view = redacted({"key": SecretStr("hunter2"), "url": "mqtt://user:pw@broker:1883/x", "n": 1})
     assert view == {"key": "***", "url": "mqtt://***@broker:1883/x", "n": 1}
+
+
+def test_the_stage_registry_names_real_stages_and_the_required_ones_make_a_turn() -> None:
+    from assistant.pipeline import stages
+
+    for name, stage in stages.STAGES.items():
+        assert stage.implementation.__module__.startswith("assistant.pipeline.stages."), name
+    assert stages.REQUIRED == ("asr", "llm", "tts")
+    # The default is every stage, in the registry's order.
+    assert PipelineDef().stages == stages.STAGE_NAMES
+
+
+def _differences(data: dict[str, object], defaults: dict[str, object], where: str = "") -> None:
+    for key, value in data.items():
+        if isinstance(value, dict) and isinstance(defaults.get(key), dict):
+            _differences(value, defaults[key], f"{where}{key}.")  # type: ignore[arg-type]
+        else:
+            assert value != defaults.get(key), f"{where}{key} = {value!r} is the default"
+
+
+def test_a_bundled_pipeline_lists_only_what_differs_from_the_defaults() -> None:
+    import dataclasses
+    import tomllib
+
+    from assistant.audio.wakeword import WakeWordSettings
+    from assistant.config import pipelines_dir
+
+    defaults = PipelineDef().model_dump(mode="json")
+    # (Absent by default: the table's presence is the difference, its keys have defaults.)
+    defaults["wake_word"] = dataclasses.asdict(WakeWordSettings())
+    for path in sorted(pipelines_dir().glob("*.toml")):
+        data = tomllib.loads(path.read_text())
+        _differences(data, defaults, f"{path.name}: ")
+        load_pipeline(str(path))  # and it is valid

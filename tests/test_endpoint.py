@@ -19,9 +19,13 @@ from assistant.core.endpoint import (
 FRAME_MS = 32
 
 
+SETTINGS = EndpointSettings(pause_ms=200)
+"""The frame numbers below were worked out for a 200 ms pause (the pipelines run 100)."""
+
+
 def run(probs: list[float], settings: EndpointSettings | None = None) -> list[tuple[int, Event]]:
     """Feed 32 ms frames; return (frame index, event) pairs."""
-    ep = Endpointer(settings)
+    ep = Endpointer(settings or SETTINGS)
     out: list[tuple[int, Event]] = []
     for i, p in enumerate(probs):
         ev = ep.update(p, i * FRAME_MS * 1_000_000, (i + 1) * FRAME_MS * 1_000_000)
@@ -67,7 +71,7 @@ def test_hysteresis_keeps_weak_frames_inside_speech() -> None:
 
 
 def test_incomplete_transcript_extends_the_hold() -> None:
-    ep = Endpointer()
+    ep = Endpointer(SETTINGS)
     events = []
     for i, p in enumerate([0.9] * 10 + [0.0] * 40):
         ev = ep.update(p, ms(i), ms(i + 1))
@@ -81,7 +85,7 @@ def test_incomplete_transcript_extends_the_hold() -> None:
 
 def run_with_levels(frames: list[tuple[float, float]]) -> list[tuple[int, Event]]:
     """Feed (probability, level dBFS) per 32 ms frame."""
-    ep = Endpointer()
+    ep = Endpointer(SETTINGS)
     out: list[tuple[int, Event]] = []
     for i, (p, level) in enumerate(frames):
         ev = ep.update(p, ms(i), ms(i + 1), level)
@@ -179,7 +183,7 @@ def test_the_room_s_noise_is_remembered_across_a_reset() -> None:
     # The listener resets the end-pointer when it goes deaf mid-utterance; the room is the
     # same room after it.
     hum = -50.0
-    ep = Endpointer()
+    ep = Endpointer(SETTINGS)
     for i in range(100):
         ep.update(0.0, ms(i), ms(i + 1), hum)
     ep.reset()
@@ -196,7 +200,7 @@ P = 8 * 1_000_000  # a quarter of a frame: the parts the listener measures the l
 
 def after_speech(silent_frames: int) -> Endpointer:
     """An end-pointer fed 20 frames of speech, then this many of digital silence, in parts."""
-    ep = Endpointer()
+    ep = Endpointer(SETTINGS)
     for i in range(20):
         ep.update(0.9, ms(i), ms(i + 1), [SPEECH] * 4)
     for i in range(20, 20 + silent_frames):
@@ -243,7 +247,9 @@ def test_speech_again_after_a_pause_counts_even_when_too_soft_to_place() -> None
 
 
 def test_max_utterance_length_ends_the_turn() -> None:
-    events = [ev for _, ev in run([0.9] * 200, EndpointSettings(max_utterance_ms=3000))]
+    events = [
+        ev for _, ev in run([0.9] * 200, EndpointSettings(pause_ms=200, max_utterance_ms=3000))
+    ]
     assert events[1] == Ended(ms(93), "max_length")
     assert events[2] == SpeechStarted(ms(94))  # speech that goes on is a new utterance
 

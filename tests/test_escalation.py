@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 from assistant.app import Assistant, Settings, open_assistant
-from assistant.audio.devices import WavSpeaker, read_wav
+from assistant.audio.wav import WavSpeaker, read_wav
 from assistant.core.errors import LlmError
 from assistant.core.intents import DeviceAction
 from assistant.engines.llm import ChatModel, Message
 from assistant.engines.worker import Worker
+from assistant.pipeline.stages.llm import ModelReply
 from tests.conftest import espeak_wav, utterance_from_file
 
 pytestmark = pytest.mark.models
@@ -74,10 +75,15 @@ def speaker(a: Assistant, path: Path) -> WavSpeaker:
     return WavSpeaker(path, a.reply_rate_hz, a.clock)
 
 
+def large_model(a: Assistant) -> ModelReply:
+    """The escalation stage's model, to be spied on or replaced."""
+    assert a.runner.escalation is not None
+    return a.runner.escalation.large
+
+
 def spy_on_models(a: Assistant) -> tuple[Spy, Spy]:
-    assert a.engines.large is not None
-    fast, large = Spy(a.engines.llm), Spy(a.engines.large)
-    a.engines.llm, a.engines.large = fast, large
+    fast, large = Spy(a.runner.fast.model), Spy(large_model(a).model)
+    a.runner.fast.model, large_model(a).model = fast, large
     return fast, large
 
 
@@ -85,10 +91,9 @@ async def test_a_spoken_device_command_acts_and_confirms_without_any_llm(
     settings: Settings, tmp_path: Path
 ) -> None:
     wav = espeak_wav("Turn on the kitchen lights.", tmp_path / "q.wav")
-    async with open_assistant(settings) as a:
+    sink = RecordingSink()
+    async with open_assistant(settings, actions=sink) as a:
         fast, large = spy_on_models(a)
-        sink = RecordingSink()
-        a.runner.actions = sink
         utt = await utterance_from_file(read_wav(wav), a.clock)
         assert utt is not None
         rec = await a.runner.run(utt, speaker(a, tmp_path / "r.wav"))
@@ -114,10 +119,9 @@ async def test_spoken_commands_to_several_devices_act_on_each_and_one_with_no_ac
     settings: Settings, tmp_path: Path
 ) -> None:
     lights = ["kitchen lights", "living room lights", "bedroom lights", "hallway lights"]
-    async with open_assistant(settings) as a:
+    sink = RecordingSink()
+    async with open_assistant(settings, actions=sink) as a:
         fast, large = spy_on_models(a)
-        sink = RecordingSink()
-        a.runner.actions = sink
         records = []
         for i, text in enumerate(
             [
@@ -153,10 +157,9 @@ async def test_spoken_commands_to_several_devices_act_on_each_and_one_with_no_ac
 async def test_a_command_that_names_only_a_room_asks_which_and_the_answer_completes_it(
     settings: Settings, tmp_path: Path
 ) -> None:
-    async with open_assistant(settings) as a:
+    sink = RecordingSink()
+    async with open_assistant(settings, actions=sink) as a:
         fast, large = spy_on_models(a)
-        sink = RecordingSink()
-        a.runner.actions = sink
         rec = await a.runner.run("Turn off the bedroom.", speaker(a, tmp_path / "r.wav"))
         assert (rec.route, rec.reason, rec.outcome) == ("intent", "which_device", "ok")
         assert rec.reply == "Which one: the bedroom lights or the bedroom fan?"
@@ -189,17 +192,17 @@ async def test_a_failing_or_stalled_large_model_falls_back_within_its_deadline(
     settings: Settings, tmp_path: Path
 ) -> None:
     async with open_assistant(settings) as a:
-        esc = a.runner.settings.escalation
-        assert esc is not None
-        deadline_s = esc.model.first_token_s
+        esc, large = a.runner.settings.escalation, a.runner.settings.large
+        assert esc is not None and large is not None
+        deadline_s = large.first_token_s
         # Refused at once: the fast model answers.
-        a.engines.large = Scripted(fail=True)
+        large_model(a).model = Scripted(fail=True)
         rec = await a.runner.run("Why is the sky blue?", speaker(a, tmp_path / "a.wav"))
         assert rec.outcome == "ok" and rec.fallback == "fast"
         assert "connection refused" in (rec.large_error or "")
         assert rec.reply and rec.first_audio_ms is not None and rec.first_audio_ms < 2000
         # Says nothing at all: the fast model answers once the first-token deadline passes.
-        a.engines.large, a.engines.large_worker = Scripted(hang=True), Worker("stalls-1")
+        large_model(a).model, large_model(a).worker = Scripted(hang=True), Worker("stalls-1")
         t0 = time.monotonic()
         rec = await a.runner.run("Why do cats purr?", speaker(a, tmp_path / "b.wav"))
         took = time.monotonic() - t0
@@ -208,8 +211,8 @@ async def test_a_failing_or_stalled_large_model_falls_back_within_its_deadline(
         assert rec.reply and "Let me think." not in rec.reply
         assert deadline_s <= took < deadline_s + 5
         # Starts, then stalls: it cannot take back what it said, so it apologizes.
-        a.engines.large = Scripted("Cats purr mostly when they are content, and", hang=True)
-        a.engines.large_worker = Worker("stalls-2")  # the first one is still asleep
+        large_model(a).model = Scripted("Cats purr mostly when they are content, and", hang=True)
+        large_model(a).worker = Worker("stalls-2")  # the first one is still asleep
         rec = await a.runner.run("Why do cats purr?", speaker(a, tmp_path / "c.wav"))
         assert rec.outcome == "ok" and rec.fallback == "apology"
         assert rec.reply.endswith(esc.apology), rec.reply
@@ -223,13 +226,14 @@ async def test_a_slow_large_model_is_preceded_by_the_acknowledgement(
         esc = a.runner.settings.escalation
         assert esc is not None
         # Gemma-3-270M is quick here, so no acknowledgement by default...
-        assert a.runner.large_first_clause_ms is not None
-        assert a.runner.large_first_clause_ms < esc.ack_after_ms
+        escalation = a.runner.escalation
+        assert escalation is not None and escalation.first_clause_ms is not None
+        assert escalation.first_clause_ms < esc.ack_after_ms
         rec = await a.runner.run("Why is the sky blue?", speaker(a, tmp_path / "a.wav"))
         assert rec.ack is None
         # ...but a slow one gets it, from the phrase rendered at start-up.
-        a.engines.large = Scripted("Because air scatters blue light the most.", delay_s=1.5)
-        a.runner.large_first_clause_ms = 1500
+        large_model(a).model = Scripted("Because air scatters blue light the most.", delay_s=1.5)
+        escalation.first_clause_ms = 1500
         rec = await a.runner.run("Why is the sky blue?", speaker(a, tmp_path / "b.wav"))
     assert rec.ack is True and rec.route == "large"
     # A typed turn starts at the routing decision: the first sample is the acknowledgement.

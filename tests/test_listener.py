@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from assistant.app import Settings
-from assistant.audio.devices import paced_chunks, read_wav
 from assistant.audio.vad import SileroVad
 from assistant.audio.wakeword import WakeWordDetector
+from assistant.audio.wav import paced_chunks, read_wav
 from assistant.commands.bench import sample_files
 from assistant.core.clock import MONOTONIC
 from assistant.core.endpoint import Ended, Endpointer, EndpointSettings
@@ -71,6 +71,7 @@ async def listen(
     audio: Pcm16,
     listen_settings: ListenSettings | None = None,
     *,
+    endpoint: EndpointSettings | None = None,
     reply: str = "unused",
     asr: Transcriber | None = None,
     wake: WakeWordDetector | None = None,
@@ -79,8 +80,14 @@ async def listen(
     """`audio` played in real time to a listener with the real VAD, and Whisper unless
     `asr` is given; the chat model says `reply`. The records of its turns."""
     runner = make_runner(FakeChatModel(reply), asr=asr or real_asr(settings))
-    listen_settings = listen_settings or ListenSettings(EndpointSettings())
-    listener = Listener(runner, vad(settings), listen_settings, MONOTONIC, wake=wake)
+    listener = Listener(
+        runner,
+        vad(settings),
+        MONOTONIC,
+        settings=listen_settings or ListenSettings(),
+        endpoint=endpoint,
+        wake=wake,
+    )
     await listener.run(paced_chunks(audio, 16_000, MONOTONIC), speaker or RealTimeSpeaker())
     return listener.records
 
@@ -94,7 +101,7 @@ async def test_barge_in_cancels_the_reply_and_the_new_speech_is_a_turn(
     # A reply far longer than the audio that follows it (the fake speaks 50 ms a character).
     story = "Once upon a time, " + "there was a dragon. " * 20
     speaker = RealTimeSpeaker()
-    barge_in = ListenSettings(EndpointSettings(), barge_in=True)
+    barge_in = ListenSettings(barge_in=True)
     records = await listen(settings, audio, barge_in, reply=story, speaker=speaker)
     # The story was cut off by the second question (a cancelled turn leaves no record
     # here), which was answered in its turn.
@@ -112,7 +119,7 @@ async def test_half_duplex_does_not_hear_speech_during_the_reply(
 
     async def transcripts(half_duplex: bool) -> list[str]:
         story = "Once upon a time, there was a dragon. " * 3
-        settings_ = ListenSettings(EndpointSettings(), half_duplex=half_duplex)
+        settings_ = ListenSettings(half_duplex=half_duplex)
         return [r.transcript.lower() for r in await listen(settings, audio, settings_, reply=story)]
 
     # Half-duplex: only the first question is a turn; the second came during the reply.
@@ -166,7 +173,7 @@ async def test_the_pre_roll_is_as_long_whatever_the_size_of_the_blocks(
     for block_ms in (5, 10, 20):
         asr = RecordingTranscriber()
         runner = make_runner(FakeChatModel("unused"), asr=asr)
-        listener = Listener(runner, vad(settings), ListenSettings(EndpointSettings()), MONOTONIC)
+        listener = Listener(runner, vad(settings), MONOTONIC)
         block, t0 = 16 * block_ms, MONOTONIC.now_ns()
 
         async def blocks(block: int = block, t0: int = t0) -> AsyncIterator[AudioChunk]:
@@ -226,9 +233,7 @@ async def test_frame_levels_keep_a_pause_the_vad_alone_hears_too_long_one_turn(
     audio = np.concatenate([first, np.zeros(int(0.45 * 16_000), np.int16), second])
 
     async def transcripts(endpoint: EndpointSettings) -> list[str]:
-        return [
-            r.transcript.lower() for r in await listen(settings, audio, ListenSettings(endpoint))
-        ]
+        return [r.transcript.lower() for r in await listen(settings, audio, endpoint=endpoint)]
 
     heard = await transcripts(EndpointSettings())
     assert len(heard) == 1 and "minutes" in heard[0] and "seconds" in heard[0], heard

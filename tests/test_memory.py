@@ -2,11 +2,11 @@ from datetime import datetime
 
 from assistant.core.clock import FakeClock
 from assistant.core.intents import say_time
-from assistant.core.memory import ConversationMemory
+from assistant.core.memory import ConversationMemory, MemorySettings
 
 
 def test_memory_is_bounded_in_turns() -> None:
-    mem = ConversationMemory(FakeClock(), max_turns=2, max_tokens=1000)
+    mem = ConversationMemory(FakeClock(), MemorySettings(max_turns=2, max_tokens=1000))
     for i in range(4):
         mem.add(f"q{i}", f"a{i}")
     assert [e.user for e in mem.history()] == ["q2", "q3"]
@@ -14,7 +14,9 @@ def test_memory_is_bounded_in_turns() -> None:
 
 def test_memory_is_bounded_in_tokens() -> None:
     mem = ConversationMemory(
-        FakeClock(), max_turns=10, max_tokens=8, count_tokens=lambda s: len(s.split())
+        FakeClock(),
+        MemorySettings(max_turns=10, max_tokens=8),
+        count_tokens=lambda s: len(s.split()),
     )
     mem.add("one two three", "four five")
     mem.add("six seven", "eight nine")
@@ -25,7 +27,7 @@ def test_memory_is_bounded_in_tokens() -> None:
 
 def test_memory_forgets_after_idle_timeout() -> None:
     clock = FakeClock()
-    mem = ConversationMemory(clock, idle_timeout_s=60)
+    mem = ConversationMemory(clock, MemorySettings(idle_timeout_s=60))
     mem.add("hi", "hello")
     clock.advance_ms(59_000)
     assert len(mem.history()) == 1

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from assistant.app import Settings, open_assistant
-from assistant.audio.devices import WavSpeaker
+from assistant.audio.wav import WavSpeaker
 from assistant.core.errors import LlmError
 from assistant.engines.llm import Message, OpenAIChatModel
 

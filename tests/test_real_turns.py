@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from assistant.app import Settings, open_assistant
-from assistant.audio.devices import DeviceSpeaker, WavSpeaker, read_wav
+from assistant.audio.devices import DeviceSpeaker
+from assistant.audio.wav import WavSpeaker, read_wav
 from assistant.commands.bench import run_bench, sample_files
 from assistant.commands.compare import apply_variant
 from assistant.core.clauses import runaway_number

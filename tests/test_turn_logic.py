@@ -11,23 +11,21 @@ import numpy as np
 import pytest
 
 from assistant.config import DEFAULT_DEVICES
+from assistant.core.actions import ActionSink
 from assistant.core.clauses import NOT_SURE_SAY, SplitterSettings
 from assistant.core.clock import MONOTONIC, Clock, FakeClock
 from assistant.core.frames import Pcm16, Utterance
 from assistant.core.intents import ANSWER_WINDOW_S, IT_WINDOW_S, Device, DeviceAction
 from assistant.core.memory import ConversationMemory
+from assistant.engines import Engines
 from assistant.engines.asr import Transcriber
 from assistant.engines.fakes import FakeChatModel, FakeSynthesizer, FakeTranscriber
 from assistant.engines.llm import Message
 from assistant.engines.worker import CpuGate, Worker
-from assistant.pipeline.turn import (
-    Engines,
-    ModelSettings,
-    TurnGate,
-    TurnOptions,
-    TurnRunner,
-    TurnSettings,
-)
+from assistant.pipeline.context import TurnGate
+from assistant.pipeline.stages import REQUIRED, STAGE_NAMES
+from assistant.pipeline.stages.llm import ModelSettings
+from assistant.pipeline.turn import TurnRunner, TurnSettings
 
 
 class ListSpeaker:
@@ -53,6 +51,8 @@ def make_runner(
     asr: Transcriber | None = None,
     wall_clock: Callable[[], datetime] = lambda: datetime(2026, 11, 24, 15, 7),
     clock: Clock = MONOTONIC,
+    actions: ActionSink | None = None,
+    stages: tuple[str, ...] = STAGE_NAMES,
 ) -> TurnRunner:
     engines = Engines(
         asr or FakeTranscriber("hello"),
@@ -64,13 +64,15 @@ def make_runner(
         CpuGate(),
     )
     devices = tuple(Device(d.name, d.kind, d.room, tuple(d.aliases)) for d in DEFAULT_DEVICES)
-    settings = TurnSettings(ModelSettings("Be brief.", 64), SplitterSettings(), devices=devices)
+    model = ModelSettings("Be brief.", 64, first_token_s=8.0, stall_s=4.0)
+    settings = TurnSettings(model, SplitterSettings(), devices=devices, stages=stages)
     return TurnRunner(
         engines,
         ConversationMemory(clock),
         settings,
         clock,
         wall_clock=wall_clock,
+        actions=actions,
     )
 
 
@@ -191,8 +193,8 @@ async def test_a_reminder_goes_off_at_the_time_its_answer_said() -> None:
 async def test_the_next_turn_may_answer_the_question_the_last_one_asked() -> None:
     clock = FakeClock()
     llm = FakeChatModel("I am not sure what you mean.")
-    runner = make_runner(llm, clock=clock)
-    runner.actions = actions = Actions()
+    actions = Actions()
+    runner = make_runner(llm, clock=clock, actions=actions)
     fan_off = DeviceAction("bedroom fan", "fan", "off")
 
     async def say(text: str) -> tuple[str, str]:
@@ -205,7 +207,7 @@ async def test_the_next_turn_may_answer_the_question_the_last_one_asked() -> Non
     )
     # The user resumed speaking: a speculative turn that never played answers nothing.
     gate = TurnGate()
-    speculative = asyncio.create_task(runner.run("The fan.", ListSpeaker(), TurnOptions(gate)))
+    speculative = asyncio.create_task(runner.run("The fan.", ListSpeaker(), gate=gate))
     await asyncio.sleep(0.05)
     speculative.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -234,8 +236,10 @@ async def test_the_next_turn_may_answer_the_question_the_last_one_asked() -> Non
 
 async def test_it_is_the_device_the_last_command_switched_for_five_minutes() -> None:
     clock = FakeClock()
-    runner = make_runner(FakeChatModel("I am not sure what you mean."), clock=clock)
-    runner.actions = actions = Actions()
+    actions = Actions()
+    runner = make_runner(
+        FakeChatModel("I am not sure what you mean."), clock=clock, actions=actions
+    )
 
     async def say(text: str) -> str:
         return (await runner.run(text, ListSpeaker())).reply
@@ -288,7 +292,7 @@ async def test_cancelling_a_turn_stops_generation_at_once() -> None:
     t0 = time.monotonic()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await runner.engines.llm_worker.idle()
+    await runner.fast.worker.idle()
     assert time.monotonic() - t0 < 0.1
     produced = llm.tokens_out
     await asyncio.sleep(0.05)
@@ -304,7 +308,7 @@ async def test_a_failing_stage_ends_the_turn_not_the_runner() -> None:
     assert rec.outcome == "error"
     assert rec.error is not None and rec.error.startswith("tts: ")
     assert rec.reply == "Fine words first. Then cursed words."
-    runner.engines.tts = FakeSynthesizer()
+    runner.speech.tts = FakeSynthesizer()
     assert (await runner.run("again", ListSpeaker())).outcome == "ok"
 
 
@@ -347,7 +351,7 @@ async def test_a_bug_in_a_turn_ends_that_turn_not_the_runner() -> None:
     rec = await runner.run("hi", ListSpeaker())
     assert rec.outcome == "error"
     assert rec.error is not None and rec.error.startswith("llm: ")
-    runner.engines.llm = FakeChatModel("All good now.")
+    runner.fast.model = FakeChatModel("All good now.")
     assert (await runner.run("again", ListSpeaker())).outcome == "ok"
 
 
@@ -362,3 +366,17 @@ async def test_worker_stream_reports_a_producer_that_fails_before_its_first_item
             async for _ in w.stream(produce):
                 pass
     w.shutdown()
+
+
+async def test_the_pipeline_s_stages_select_what_answers() -> None:
+    # With the intents stage the clock answers; without it (bench --compare's fast-only)
+    # the same question goes to the model, and no intent stage is built at all.
+    llm = FakeChatModel("I do not know the time.")
+    with_intents = make_runner(llm)
+    assert (await with_intents.run("What time is it?", ListSpeaker())).route == "intent"
+    assert llm.calls == []
+    without = make_runner(llm, stages=REQUIRED)
+    assert without.intents is None and without.escalation is None
+    rec = await without.run("What time is it?", ListSpeaker())
+    assert (rec.route, rec.reason, rec.reply) == ("fast", "no_large", "I do not know the time.")
+    assert len(llm.calls) == 1

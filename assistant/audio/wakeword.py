@@ -6,12 +6,30 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Protocol, get_args
+
+from annotated_types import Ge, Gt, Le
 
 from assistant.core.errors import ConfigError
 from assistant.core.frames import Pcm16
 
-BUNDLED = ("okay_nabu", "hey_jarvis", "hey_mycroft", "alexa")
+Bundled = Literal["okay_nabu", "hey_jarvis", "hey_mycroft", "alexa"]
+"""pymicro-wakeword's bundled models."""
+BUNDLED: tuple[str, ...] = get_args(Bundled)
+
+
+@dataclass(frozen=True, slots=True)
+class WakeWordSettings:
+    """A pipeline's `[wake_word]`: only utterances with the wake word (or within the windows
+    below) are turns."""
+
+    name: Bundled = "okay_nabu"
+    awake_s: Annotated[float, Gt(0), Le(30)] = 5.0
+    """After the wake word (or a push-to-talk press), how long the question may take to
+    start."""
+    follow_up_s: Annotated[float, Ge(0), Le(60)] = 5.0
+    """After a reply, how long a follow-up needs no wake word (0: always needed)."""
 
 
 class WakeWordDetector(Protocol):

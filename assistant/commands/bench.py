@@ -18,7 +18,7 @@ from typing import TextIO
 import numpy as np
 
 from assistant.app import Assistant
-from assistant.audio.devices import WavSpeaker, paced_chunks, read_wav
+from assistant.audio.wav import WavSpeaker, paced_chunks, read_wav
 from assistant.core.endpoint import EndpointSettings
 from assistant.core.frames import Pcm16
 from assistant.core.latency import STAGES, TurnRecord, summarize
@@ -43,6 +43,7 @@ async def run_bench(
 ) -> list[TurnRecord]:
     records: list[TurnRecord] = []
     block_ms = assistant.settings.config.audio.block_ms
+    endpoint = assistant.settings.pipeline.endpoint
     for i, path in enumerate(files, 1):
         progress(f"[{i}/{len(files)}] {path.name}")
         # Each file is its own conversation: an earlier answer must not colour the next.
@@ -51,7 +52,7 @@ async def run_bench(
             out_dir / f"{path.stem}.reply.wav", assistant.reply_rate_hz, assistant.clock
         )
         listener = assistant.listener(label=str(path))
-        samples = quiet_after(read_wav(path, ASR_RATE_HZ), ASR_RATE_HZ, listener.settings.endpoint)
+        samples = quiet_after(read_wav(path, ASR_RATE_HZ), ASR_RATE_HZ, endpoint)
         cpu_before = _cpu_s()
         await listener.run(paced_chunks(samples, ASR_RATE_HZ, assistant.clock, block_ms), speaker)
         # The whole process's CPU time while this file played in and was answered (all

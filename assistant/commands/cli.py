@@ -208,7 +208,8 @@ def _install_service(args: argparse.Namespace) -> int:
 
 
 async def _ask(settings: Settings, args: argparse.Namespace) -> int:
-    from assistant.audio.devices import DeviceSpeaker, WavSpeaker
+    from assistant.audio.devices import sound_devices
+    from assistant.audio.wav import WavSpeaker
     from assistant.commands.ptt import latency_line
 
     async with open_assistant(settings) as a:
@@ -217,12 +218,9 @@ async def _ask(settings: Settings, args: argparse.Namespace) -> int:
             record = await a.runner.run(text, WavSpeaker(args.wav, a.reply_rate_hz, a.clock))
         else:
             audio = settings.config.audio
-            speaker = DeviceSpeaker(a.reply_rate_hz, a.clock, audio.output_device, audio.block_ms)
-            speaker.start()
-            try:
-                record = await a.runner.run(text, speaker)
-            finally:
-                speaker.close()
+            with sound_devices(audio, a.clock, a.reply_rate_hz, microphone=False) as devices:
+                devices.start()
+                record = await a.runner.run(text, devices.speaker)
         print(record.reply)
         print(latency_line(record), file=sys.stderr)
         return 0 if record.outcome == "ok" else 1
@@ -319,10 +317,12 @@ async def _mqtt_cleanup(settings: Settings) -> int:
 
 
 async def _ptt(settings: Settings, args: argparse.Namespace) -> int:
+    from assistant.audio.devices import sound_devices
     from assistant.commands.ptt import PushToTalk
 
     async with open_assistant(settings) as a:
-        await PushToTalk(a).run()
+        with sound_devices(settings.config.audio, a.clock, a.reply_rate_hz) as devices:
+            await PushToTalk(a, devices).run()
     return 0
 
 
@@ -333,8 +333,7 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
         from assistant.integrations.mqtt import check_credentials
 
         check_credentials(settings.config.mqtt)  # before a minute of loading models
-    async with open_assistant(settings) as a:
-        await run_daemon(a)
+    await run_daemon(settings)
     return 0
 
 

@@ -27,10 +27,11 @@ from assistant.app import Settings
 from assistant.core.errors import AssistantError
 from assistant.core.latency import TurnRecord, percentile
 from assistant.core.records import read_records, write_records
+from assistant.pipeline.stages import REQUIRED
 
 VARIANTS: dict[str, dict[str, Any]] = {
-    "fast-only": {"llm_role": "llm.fast", "escalate": False, "intents": False},
-    "large-only": {"llm_role": "llm.large", "escalate": False, "intents": False},
+    "fast-only": {"llm_role": "llm.fast", "stages": REQUIRED},
+    "large-only": {"llm_role": "llm.large", "stages": REQUIRED},
     "routed": {},
 }
 """Pipeline overrides per configuration: one small model for everything, one larger model

@@ -20,11 +20,12 @@ from collections.abc import Iterator
 import numpy as np
 
 from assistant.app import Assistant
-from assistant.audio.devices import DeviceMicrophone, DeviceSpeaker
+from assistant.audio.devices import SoundDevices
 from assistant.core.errors import AudioDeviceError
 from assistant.core.frames import AudioChunk, Utterance
 from assistant.core.latency import TurnRecord
 from assistant.core.levels import speech_end_sample
+from assistant.pipeline.announcements import announce_between_turns
 
 TOGGLE_KEYS = {" ", "\r", "\n"}
 QUIT_KEYS = {"q", "Q", "\x03", "\x04"}
@@ -50,18 +51,12 @@ def cbreak(fd: int) -> Iterator[None]:
 
 
 class PushToTalk:
-    def __init__(self, assistant: Assistant) -> None:
+    def __init__(self, assistant: Assistant, devices: SoundDevices) -> None:
         self.a = assistant
-        audio = assistant.settings.config.audio
-        self.mic = DeviceMicrophone(assistant.clock, audio.input_device, block_ms=audio.block_ms)
-        self.speaker = DeviceSpeaker(
-            assistant.reply_rate_hz,
-            assistant.clock,
-            audio.output_device,
-            block_ms=audio.block_ms,
-        )
+        assert devices.mic is not None
+        self.devices, self.mic, self.speaker = devices, devices.mic, devices.speaker
         self.keys: asyncio.Queue[str] = asyncio.Queue()
-        self.turn: asyncio.Task[None] | None = None
+        self.turn: asyncio.Task[object] | None = None
 
     async def run(self) -> None:
         if not sys.stdin.isatty():
@@ -73,13 +68,13 @@ class PushToTalk:
             loop.add_signal_handler(sig, stop.set)
         with cbreak(fd):
             loop.add_reader(fd, self._on_key, fd)
-            self.mic.start()
-            self.speaker.start()
+            self.devices.start()
             try:
                 say("push-to-talk ready: space to talk, space again to stop, q to quit")
                 keys = asyncio.create_task(self._keys(), name="ptt-keys")
                 stopped = asyncio.create_task(stop.wait(), name="ptt-stop")
-                helpers = [asyncio.create_task(d.watch()) for d in (self.mic, self.speaker)]
+                watches = self.devices.watches().items()
+                helpers = [asyncio.create_task(w, name=name) for name, w in watches]
                 helpers.append(asyncio.create_task(self._announcements(), name="ptt-announce"))
                 await asyncio.wait({keys, stopped}, return_when=asyncio.FIRST_COMPLETED)
                 for t in (keys, stopped, *helpers):
@@ -87,8 +82,6 @@ class PushToTalk:
             finally:
                 loop.remove_reader(fd)
                 await self._cancel_turn()
-                self.mic.close()
-                self.speaker.close()
         say("bye")
 
     def _on_key(self, fd: int) -> None:
@@ -150,17 +143,18 @@ class PushToTalk:
 
     async def _announcements(self) -> None:
         """A timer that ran out is said once no reply is playing (a press talks over it)."""
-        queue = self.a.runner.announcements
-        while True:
-            text, _ = await queue.get()
-            while self.turn is not None and not self.turn.done():  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
-            say(f"⏰ {text}")
-            self.turn = asyncio.create_task(self._announce(text), name="ptt-announcement")
-            await asyncio.wait({self.turn})
+        await announce_between_turns(
+            self.a.runner.announcements,
+            busy=lambda: self.turn is not None and not self.turn.done(),
+            say=self._announce,
+        )
 
-    async def _announce(self, text: str) -> None:
-        await self.a.runner.announce(text, self.speaker)
+    async def _announce(self, text: str, reason: str) -> None:
+        say(f"⏰ {text}")
+        self.turn = asyncio.create_task(
+            self.a.runner.announce(text, self.speaker, reason=reason), name="ptt-announcement"
+        )
+        await asyncio.wait({self.turn})
 
     async def _cancel_turn(self) -> None:
         if self.turn is not None and not self.turn.done():

@@ -8,14 +8,20 @@ import os
 import signal
 from collections import deque
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from assistant.app import Assistant
-from assistant.audio.devices import DeviceMicrophone, DeviceSpeaker
-from assistant.core.clock import Clock
+from assistant.app import Assistant, Settings, open_assistant
+from assistant.audio.devices import SoundDevices, sound_devices
+from assistant.core.actions import LogActionSink
+from assistant.core.clock import MONOTONIC, Clock
 from assistant.core.errors import AudioDeviceError
 from assistant.core.latency import TurnRecord, percentile
 from assistant.integrations.sdnotify import Notifier
-from assistant.pipeline.listener import ListenState
+from assistant.pipeline.listener import Listener, ListenState
+from assistant.pipeline.turn import TurnRunner
+
+if TYPE_CHECKING:
+    from assistant.integrations.mqtt import Mqtt
 
 log = logging.getLogger(__name__)
 
@@ -66,39 +72,69 @@ class Health:
         }
 
 
-async def run_daemon(a: Assistant) -> None:
-    audio = a.settings.config.audio
-    # Open both devices before saying ready: a missing device is a clear error now.
-    mic = DeviceMicrophone(a.clock, audio.input_device, block_ms=audio.block_ms)
-    speaker = DeviceSpeaker(a.reply_rate_hz, a.clock, audio.output_device, audio.block_ms)
-    health = Health(a.clock)
+class _Controls:
+    """What MQTT's commands act on. MQTT is built before the assistant (its device commands
+    go into the turn runner's constructor), so these are set once the assistant is up;
+    a command that comes before then is dropped with a line in the log."""
+
+    def __init__(self) -> None:
+        self.listener: Listener | None = None
+        self.runner: TurnRunner | None = None
+
+    def say(self, text: str, interrupt: bool) -> None:
+        if self.listener is None or self.runner is None:
+            log.warning("not ready yet: dropped say %r", text)
+            return
+        if interrupt:
+            self.listener.cancel_soon()  # the reply or announcement playing now stops
+        self.runner.say_between_turns(text, "mqtt_say")
+
+    def set_mode(self, mode: str) -> None:
+        if self.runner is None:
+            log.warning("not ready yet: dropped routing mode %r", mode)
+            return
+        self.runner.dialog.set_mode(mode)
+        log.info("routing mode: %s", mode)
+
+    def mute(self, muted: bool) -> None:
+        if self.listener is None:
+            log.warning("not ready yet: dropped mute %r", muted)
+            return
+        self.listener.muted = muted
+        log.info("microphone %s", "muted" if muted else "unmuted")
+
+    def push_to_talk(self, start: bool) -> None:
+        if self.listener is None:
+            log.warning("not ready yet: dropped push-to-talk %r", start)
+            return
+        self.listener.push_to_talk(start)
+
+
+async def run_daemon(settings: Settings, clock: Clock = MONOTONIC) -> None:
+    health = Health(clock)
+    controls = _Controls()
+    devices: SoundDevices | None = None
+
+    def snapshot() -> dict[str, object]:
+        if devices is None or devices.mic is None:
+            return health.snapshot(0, 0, 0)
+        mic, speaker = devices.mic, devices.speaker
+        return health.snapshot(mic.dropped_blocks, mic.overflows, speaker.gaps)
+
     mqtt = None
-    if a.settings.config.mqtt.url is not None:
+    actions = None
+    if settings.config.mqtt.url is not None:
         from assistant.integrations.mqtt import Mqtt, MqttActionSink
 
-        def say(text: str, interrupt: bool) -> None:
-            if interrupt:
-                listener.cancel_soon()  # the reply or announcement playing now stops
-            a.runner.say_between_turns(text, "mqtt_say")
-
-        def set_mode(mode: str) -> None:
-            a.runner.mode = mode  # type: ignore[assignment]  # (checked against MODES)
-            log.info("routing mode: %s", mode)
-
-        def mute(muted: bool) -> None:
-            listener.muted = muted
-            log.info("microphone %s", "muted" if muted else "unmuted")
-
         mqtt = Mqtt(
-            a.settings.config.mqtt,
-            on_say=say,
-            on_mute=mute,
-            on_ptt=lambda start: listener.push_to_talk(start),
-            on_mode=set_mode,
-            health=lambda: health.snapshot(mic.dropped_blocks, mic.overflows, speaker.gaps),
+            settings.config.mqtt,
+            on_say=controls.say,
+            on_mute=controls.mute,
+            on_ptt=controls.push_to_talk,
+            on_mode=controls.set_mode,
+            health=snapshot,
         )
-
-        a.runner.actions = MqttActionSink(mqtt, a.settings.config.devices, a.runner.actions)
+        actions = MqttActionSink(mqtt, settings.config.devices, LogActionSink())
 
     notify = Notifier()
     last_latency = ""
@@ -109,34 +145,55 @@ async def run_daemon(a: Assistant) -> None:
         if mqtt is not None:
             mqtt.state(state)
 
-    def note_record(record: TurnRecord) -> None:
+    def on_record(record: TurnRecord) -> None:
         nonlocal last_latency
         if record.first_audio_ms is not None and record.outcome == "ok":
             last_latency = f"; last turn {record.first_audio_ms:.0f} ms ({record.route})"
-
-    def on_record(record: TurnRecord) -> None:
-        note_record(record)
         health.add(record)
         if mqtt is not None:
             mqtt.turn_finished(record)
 
-    a.runner.on_record = on_record
+    async with open_assistant(settings, clock, actions=actions, on_record=on_record) as a:
+        # Open both devices before saying ready: a missing device is a clear error now.
+        with sound_devices(settings.config.audio, clock, a.reply_rate_hz) as devices:
+            mic = devices.mic
+            assert mic is not None
+            listener = a.listener(dropped_frames=lambda: mic.dropped_blocks, on_state=on_state)
+            controls.listener, controls.runner = listener, a.runner
+            try:
+                await _serve(a, devices, listener, mqtt, notify, health)
+            finally:
+                log.info(
+                    "audio: %d blocks dropped, %d input overflows, %d gaps in replies",
+                    mic.dropped_blocks, mic.overflows, devices.speaker.gaps,
+                )  # fmt: skip
 
-    listener = a.listener(dropped_frames=lambda: mic.dropped_blocks, on_state=on_state)
+
+async def _serve(
+    a: Assistant,
+    devices: SoundDevices,
+    listener: Listener,
+    mqtt: Mqtt | None,
+    notify: Notifier,
+    health: Health,
+) -> None:
+    """Until SIGINT or SIGTERM: every long-lived task, named, in one task group."""
+    mic = devices.mic
+    assert mic is not None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        mic.start()
-        speaker.start()
+        devices.start()
         # Ready means listening: wait for audio to flow (a fresh PulseAudio server takes
         # ~2 s to deliver the first block).
         try:
             await asyncio.wait_for(mic.get(), timeout=FIRST_AUDIO_TIMEOUT_S)
         except TimeoutError:
+            device = a.settings.config.audio.input_device
             raise AudioDeviceError(
-                f"the input device {audio.input_device or '(default)'!r} delivered no audio "
+                f"the input device {device or '(default)'!r} delivered no audio "
                 f"in {FIRST_AUDIO_TIMEOUT_S:.0f} s"
             ) from None
         if state := os.environ.get("STATE_DIRECTORY"):
@@ -145,11 +202,8 @@ async def run_daemon(a: Assistant) -> None:
         # Ready: models warmed and audio flowing (not waiting for any broker).
         notify.send("READY=1", "STATUS=idle")
         async with asyncio.TaskGroup() as tg:
-            tasks = [
-                tg.create_task(listener.run(mic.chunks(), speaker), name="listener"),
-                tg.create_task(mic.watch(), name="watch-input"),
-                tg.create_task(speaker.watch(), name="watch-output"),
-            ]
+            tasks = [tg.create_task(listener.run(mic.chunks(), devices.speaker), name="listener")]
+            tasks += [tg.create_task(watch, name=name) for name, watch in devices.watches().items()]
             if mqtt is not None:
                 mqtt.state(ListenState.IDLE)
                 tasks.append(tg.create_task(mqtt.run(), name="mqtt"))
@@ -165,11 +219,5 @@ async def run_daemon(a: Assistant) -> None:
             for task in tasks:
                 task.cancel()
     finally:
-        mic.close()
-        speaker.close()
-        log.info(
-            "audio: %d blocks dropped, %d input overflows, %d gaps in replies",
-            mic.dropped_blocks, mic.overflows, speaker.gaps,
-        )  # fmt: skip
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Annotated
+
+from annotated_types import Gt
 
 _SENTENCE_END = frozenset(".!?")
 _CLAUSE_END = frozenset(",;:")
@@ -28,12 +31,19 @@ def speakable(text: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class SplitterSettings:
-    min_first_words: int = 3
+    """How a reply is cut into clauses for speech (a pipeline's `[clauses]`)."""
+
+    min_first_words: Annotated[int, Gt(0)] = 3
     """The first clause is released at a clause boundary once it has this many words."""
-    max_first_words: int = 8
+    max_first_words: Annotated[int, Gt(0)] = 8
     """...or at a word boundary when it reaches this many words with no boundary."""
-    max_words: int = 30
-    """Later text without a sentence end is released at a clause boundary past this size."""
+    max_words: Annotated[int, Gt(0)] = 30
+    """Later text without a sentence end is released at a clause boundary past this size
+    (it caps a run-on sentence)."""
+
+    def __post_init__(self) -> None:
+        if self.max_first_words < self.min_first_words:
+            raise ValueError("max_first_words must be at least min_first_words")
 
 
 class ClauseSplitter:

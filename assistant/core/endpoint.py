@@ -31,6 +31,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import Annotated
+
+from annotated_types import Ge, Gt, Le, Lt
 
 from assistant.core.levels import RANGE_DB
 
@@ -46,34 +49,45 @@ NOISE_FOLLOW = 0.05
 
 @dataclass(frozen=True, slots=True)
 class EndpointSettings:
-    threshold: float = 0.5
+    """End-pointing (a pipeline's `[endpoint]`); times in ms. Silero's frames are 32 ms."""
+
+    threshold: Annotated[float, Gt(0), Lt(1)] = 0.5
     """Speech probability at or above which a frame is speech."""
-    neg_threshold: float = 0.35
+    neg_threshold: Annotated[float, Gt(0), Lt(1)] = 0.35
     """Below this a frame is silence (in between, the current state holds)."""
-    min_speech_ms: int = 120
+    min_speech_ms: Annotated[int, Ge(32), Le(2000)] = 120
     """Shorter bursts (a click, a cough) do not start an utterance."""
-    pause_ms: int = 200
-    """Silence after which the turn starts speculatively."""
-    hold_ms: int = 500
-    """Silence after which the utterance is over and the reply may play."""
-    incomplete_hold_ms: int = 1000
+    pause_ms: Annotated[int, Ge(64), Le(5000)] = 100
+    """Silence after which the turn starts speculatively (ASR at once)."""
+    hold_ms: Annotated[int, Ge(64), Le(5000)] = 500
+    """Silence after which the utterance is over and the reply may play. A 0.45 s
+    hesitation is heard as 440-464 ms of silence, a 0.5 s one as 488-512
+    (`scripts/hesitation-sweep`; in quiet: noise that hides the quiet edges of words grows
+    it)."""
+    incomplete_hold_ms: Annotated[int, Ge(64), Le(10_000)] = 1000
     """The hold when the partial transcript plainly runs on ("turn on the ...")."""
-    max_utterance_ms: int = 15_000
-    pre_roll_ms: int = 300
+    max_utterance_ms: Annotated[int, Ge(1000), Le(60_000)] = 15_000
+    pre_roll_ms: Annotated[int, Ge(0), Le(2000)] = 300
     """Audio kept from before the speech started, so the first syllable is never lost."""
-    sound_range_db: float = RANGE_DB
+    sound_range_db: Annotated[float, Gt(0)] = RANGE_DB
     """A frame this close to the utterance's loudest is sound (the probe's rule)."""
-    sound_edge_ms: int = 250
+    sound_edge_ms: Annotated[int, Ge(0), Le(2000)] = 250
     """Sound the VAD does not call speech still delays the hold up to this long after the
     VAD's last speech frame (a final "s" can fade for 200 ms), and sound in a pause makes
     the end wait up to this long for the VAD (an opening "s" is as long)."""
-    masked_ms_per_db: float = 8.0
+    masked_ms_per_db: Annotated[float, Ge(0)] = 8.0
     """In a noisy room sound must stand `ABOVE_NOISE_DB` over the noise, which can be
     above the level `sound_range_db` sets: the soft ends and starts of words are lost in
     the noise, and a pause is heard longer than it was. The hold grows by this much per dB
     the noise lifts that threshold (`scripts/hesitation-sweep --noise-dbfs`: in pink noise
     at -50 to -30 dBFS a 0.45 s pause was heard as up to 712 ms; the grown hold split none
     of the 5632 sentences)."""
+
+    def __post_init__(self) -> None:
+        if not self.neg_threshold <= self.threshold:
+            raise ValueError("neg_threshold must not exceed threshold")
+        if not self.pause_ms <= self.hold_ms <= self.incomplete_hold_ms:
+            raise ValueError("need pause_ms <= hold_ms <= incomplete_hold_ms")
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,9 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated
+
+from annotated_types import Ge, Gt
 
 from assistant.core.clock import Clock
 
@@ -28,20 +31,30 @@ class Exchange:
     assistant: str
 
 
+@dataclass(frozen=True, slots=True)
+class MemorySettings:
+    """config.toml's `[memory]`."""
+
+    max_turns: Annotated[int, Ge(0)] = 4
+    """Exchanges kept at most (0: no memory)."""
+    max_tokens: Annotated[int, Gt(0)] = 320
+    """Tokens of history kept at most (estimated: `approx_tokens`)."""
+    idle_timeout_s: Annotated[float, Gt(0)] = 60.0
+    """After this long without a turn, the conversation is forgotten."""
+
+
 class ConversationMemory:
     def __init__(
         self,
         clock: Clock,
+        settings: MemorySettings = MemorySettings(),
         *,
-        max_turns: int = 4,
-        max_tokens: int = 320,
-        idle_timeout_s: float = 60.0,
         count_tokens: Callable[[str], int] = approx_tokens,
     ) -> None:
         self.clock = clock
-        self.max_turns = max_turns
-        self.max_tokens = max_tokens
-        self.idle_timeout_ns = int(idle_timeout_s * 1e9)
+        self.max_turns = settings.max_turns
+        self.max_tokens = settings.max_tokens
+        self.idle_timeout_ns = int(settings.idle_timeout_s * 1e9)
         self.count_tokens = count_tokens
         self._exchanges: deque[Exchange] = deque()
         self._last_ns: int | None = None

@@ -16,12 +16,14 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Annotated
 
 import numpy as np
+from annotated_types import Ge, Le
 
-from assistant.audio.devices import Speaker
 from assistant.audio.vad import Reframer, SileroVad
-from assistant.audio.wakeword import WakeWordDetector
+from assistant.audio.wakeword import WakeWordDetector, WakeWordSettings
+from assistant.audio.wav import Speaker
 from assistant.core.clock import Clock
 from assistant.core.endpoint import (
     Ended,
@@ -36,7 +38,9 @@ from assistant.core.endpoint import (
 from assistant.core.frames import AudioChunk, Utterance
 from assistant.core.latency import TurnRecord
 from assistant.core.levels import level_dbfs, part_levels_dbfs
-from assistant.pipeline.turn import TurnGate, TurnOptions, TurnRunner
+from assistant.pipeline.announcements import announce_between_turns
+from assistant.pipeline.context import TurnGate
+from assistant.pipeline.turn import TurnRunner
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +61,14 @@ class ListenState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ListenSettings:
-    endpoint: EndpointSettings
+    """A pipeline's `[listen]`: whether the microphone is heard while the assistant speaks."""
+
     half_duplex: bool = True
+    """Deaf while speaking: with no echo cancellation, the assistant would hear itself."""
     barge_in: bool = False
-    echo_tail_ms: int = 300
+    """Speech during a reply cancels it (headphones, or echo cancellation)."""
+    echo_tail_ms: Annotated[int, Ge(0), Le(3000)] = 300
     """After a reply ends, the microphone stays deaf this long (room echo, device latency)."""
-    awake_ms: int = 5000
-    """With a wake word: after it, how long the question may take to start."""
-    follow_up_ms: int = 5000
-    """With a wake word: after a reply, how long a follow-up needs none."""
 
 
 class Listener:
@@ -73,9 +76,11 @@ class Listener:
         self,
         runner: TurnRunner,
         vad: SileroVad,
-        settings: ListenSettings,
         clock: Clock,
         *,
+        settings: ListenSettings = ListenSettings(),
+        endpoint: EndpointSettings | None = None,
+        wake_settings: WakeWordSettings | None = None,
         dropped_frames: Callable[[], int] = lambda: 0,
         on_state: Callable[[ListenState], None] = lambda state: None,
         label: str | None = None,
@@ -88,11 +93,17 @@ class Listener:
         self._wake_heard_ns: int | None = None
         """Audio time of the end of the block the wake word was last heard in."""
         self._armed_until_ns = 0
-        self.endpointer = Endpointer(settings.endpoint)
+        endpoint = endpoint or EndpointSettings()
+        wake_settings = wake_settings or WakeWordSettings()
+        self.endpointer = Endpointer(endpoint)
+        self._awake_ns = int(wake_settings.awake_s * 1e9)
+        """After the wake word (or a push-to-talk press), the question may start this late."""
+        self._follow_up_ns = int(wake_settings.follow_up_s * 1e9)
+        """With a wake word: after a reply, a follow-up needs none this long."""
         self.reframer = Reframer()
         # Speech is only confirmed min_speech_ms after it began (and a VAD frame or
         # three later), so keep that much more. Kept by audio time: blocks come in any size.
-        ep = settings.endpoint
+        ep = endpoint
         self._pre_roll_ns = ep.pre_roll_ms * 1_000_000
         self._keep_ns = (ep.pre_roll_ms + ep.min_speech_ms + 100) * 1_000_000
         self._pre_roll: deque[AudioChunk] = deque()
@@ -128,23 +139,24 @@ class Listener:
             await self.cancel_turn()
 
     async def _announcements(self) -> None:
-        """Timers that ran out are announced between turns, half-duplex like a reply."""
-        queue = self.runner.announcements
-        while True:
-            text, reason = await queue.get()
-            # Not over the user, not over a reply. (Two conditions set from plain code: a
-            # 50 ms poll is simpler than an event for each.)
-            while self._turn is not None or self.endpointer.in_speech:  # noqa: ASYNC110
-                await asyncio.sleep(0.05)
-            gate = TurnGate()
-            gate.commit(self.clock.now_ns())
-            self._gate = gate
-            self._turn = asyncio.create_task(
-                self.runner.announce(text, self.speaker, TurnOptions(gate=gate), reason),
-                name="announcement",
-            )
-            self._turn.add_done_callback(self._turn_done)
-            await asyncio.wait({self._turn})  # (its cancellation is not ours)
+        """Timers that ran out are announced between turns, half-duplex like a reply: not
+        over the user, not over a reply."""
+        await announce_between_turns(
+            self.runner.announcements,
+            busy=lambda: self._turn is not None or self.endpointer.in_speech,
+            say=self._announce,
+        )
+
+    async def _announce(self, text: str, reason: str) -> None:
+        gate = TurnGate()
+        gate.commit(self.clock.now_ns())
+        self._gate = gate
+        self._turn = asyncio.create_task(
+            self.runner.announce(text, self.speaker, gate=gate, reason=reason),
+            name="announcement",
+        )
+        self._turn.add_done_callback(self._turn_done)
+        await asyncio.wait({self._turn})  # (its cancellation is not ours)
 
     def feed(self, chunk: AudioChunk) -> None:
         gate = self._gate
@@ -165,7 +177,7 @@ class Listener:
             if before_ns is None or chunk.end_ns - before_ns > WAKE_REFRACTORY_NS:
                 log.info("wake word heard")
             self._wake_heard_ns = chunk.end_ns
-            self._armed_until_ns = self.clock.now_ns() + self.settings.awake_ms * 1_000_000
+            self._armed_until_ns = self.clock.now_ns() + self._awake_ns
             self.on_state(ListenState.WAKE)
         if self._utterance is not None:
             self._utterance.append(chunk)
@@ -264,7 +276,9 @@ class Listener:
             if self._gate is gate and not gate.is_committed:
                 self.endpointer.set_incomplete(looks_incomplete(text))
 
-        options = TurnOptions(
+        turn = self.runner.run(
+            utterance,
+            self.speaker,
             gate=gate,
             wake_phrase=self.wake.phrase if self.wake and self._wake_in_utterance else None,
             on_transcript=on_transcript,
@@ -272,10 +286,7 @@ class Listener:
             dropped_frames=self.dropped_frames() - self._drops_at_start,
         )
         self._gate = gate
-        self._turn = asyncio.create_task(
-            self.runner.run(utterance, self.speaker, options),
-            name=f"turn-{self.runner.turns + 1}",
-        )
+        self._turn = asyncio.create_task(turn, name=f"turn-{self.runner.turns + 1}")
         self._turn.add_done_callback(self._turn_done)
 
     def _turn_done(self, task: asyncio.Task[TurnRecord]) -> None:
@@ -292,8 +303,7 @@ class Listener:
                 now = self.clock.now_ns()
                 self._deaf_until_ns = now + self.settings.echo_tail_ms * 1_000_000
                 if self.wake is not None:
-                    follow_up_ns = self.settings.follow_up_ms * 1_000_000
-                    self._armed_until_ns = max(self._armed_until_ns, now + follow_up_ns)
+                    self._armed_until_ns = max(self._armed_until_ns, now + self._follow_up_ns)
             self.on_state(ListenState.IDLE)
 
     def cancel_soon(self) -> None:
@@ -318,7 +328,7 @@ class Listener:
         wake word would (the next utterance is a turn, wake word or not); `stop` ends the
         utterance in progress now instead of waiting for the silence hold."""
         if start:
-            self._armed_until_ns = self.clock.now_ns() + self.settings.awake_ms * 1_000_000
+            self._armed_until_ns = self.clock.now_ns() + self._awake_ns
             self.muted = False
             self.on_state(ListenState.WAKE)
             return

@@ -1,0 +1,53 @@
+"""`pipelines/*.toml`: which stages a pipeline runs, which model answers, and how it listens.
+A pipeline file lists only what differs from the defaults below."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import field_validator
+
+from assistant.audio.wakeword import WakeWordSettings
+from assistant.config.base import Strict
+from assistant.core.clauses import SplitterSettings
+from assistant.core.endpoint import EndpointSettings
+from assistant.pipeline.listener import ListenSettings
+from assistant.pipeline.stages import REQUIRED, STAGE_NAMES
+
+
+class PipelineDef(Strict):
+    description: str = ""
+    stages: tuple[str, ...] = STAGE_NAMES
+    """Of `pipeline/stages/STAGES`, in that order. The optional ones: `intents` (time, timers
+    and devices answered without a model; without it every turn goes to a model, which
+    `assistant bench --compare` measures) and `escalation` (hard turns to `llm.large`
+    when models.toml gives one; see core/router.py)."""
+    llm_role: Literal["llm.fast", "llm.large"] = "llm.fast"
+    """The model the `llm` stage asks."""
+    clauses: SplitterSettings = SplitterSettings()
+    endpoint: EndpointSettings = EndpointSettings()
+    listen: ListenSettings = ListenSettings()
+    wake_word: WakeWordSettings | None = None
+    """Absent: an open microphone, every utterance is a turn."""
+
+    @field_validator("stages")
+    @classmethod
+    def _known_stages(cls, stages: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [s for s in stages if s not in STAGE_NAMES]
+        if unknown:
+            raise ValueError(f"unknown stage {unknown[0]!r} (known: {', '.join(STAGE_NAMES)})")
+        order = [STAGE_NAMES.index(s) for s in stages]
+        if order != sorted(order) or len(set(order)) != len(order):
+            raise ValueError(f"stages must appear once each, in the order {', '.join(STAGE_NAMES)}")
+        for needed in REQUIRED:
+            if needed not in stages:
+                raise ValueError(f"a pipeline needs the {needed!r} stage")
+        return stages
+
+    @property
+    def intents(self) -> bool:
+        return "intents" in self.stages
+
+    @property
+    def escalates(self) -> bool:
+        return "escalation" in self.stages

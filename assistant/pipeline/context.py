@@ -1,0 +1,131 @@
+"""One turn's context: what it was given, what its stages found out, and the gate it shares
+with the listener. The stages read and fill in a `Turn`; its record is built from it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from assistant.core.errors import StageError
+from assistant.core.frames import Utterance
+from assistant.core.intents import Question
+from assistant.core.latency import Mark, Outcome, TurnTrace
+from assistant.core.router import Path
+
+Origin = Literal["voice", "text", "announce"]
+
+
+class TurnGate:
+    """What the listener and a running turn share: the listener commits the turn (its audio
+    waits until then), the turn reports when its reply starts to sound."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+        self.committed_ns: int | None = None
+        self.first_sample_ns: int | None = None
+        """When the first reply sample was handed to the device (set from its thread)."""
+
+    @property
+    def is_speaking(self) -> bool:
+        return self.first_sample_ns is not None
+
+    def commit(self, now_ns: int) -> None:
+        if self.committed_ns is None:
+            self.committed_ns = now_ns
+            self._event.set()
+
+    @property
+    def is_committed(self) -> bool:
+        return self.committed_ns is not None
+
+    async def wait(self) -> None:
+        await self._event.wait()
+
+
+@dataclass
+class Turn:
+    """One turn, from what was heard to its record."""
+
+    trace: TurnTrace
+    origin: Origin
+    # ------------------------------------------------ given (by the listener, for a voice turn)
+    gate: TurnGate | None = None
+    """Speculative until the gate is committed; reports when the reply starts to sound."""
+    wake_phrase: str | None = None
+    """The wake word was heard in this utterance: Whisper is told, and it is removed from
+    the transcript."""
+    on_transcript: Callable[[str], None] | None = None
+    """Hears the transcript as soon as it is final (the end-pointer's hold depends on it)."""
+    file: str | None = None
+    """The record's `file` (the bench's WAV)."""
+    dropped_frames: int | None = None
+    """The record's `dropped_frames` (the listener's count for the utterance)."""
+    # ------------------------------------------------ found out
+    transcript: str = ""
+    path: Path | None = None
+    route: str = ""
+    """What the record says answered: the path, or "large" for a pipeline whose own model
+    is the large one, or "announce"."""
+    reason: str = ""
+    outcome: Outcome = "ok"
+    error: str | None = None
+    clauses: list[str] = field(default_factory=list)
+    """What was said, clause by clause (cleaned up for speech)."""
+    generated: str = ""
+    """The language model's text exactly as it came (what the memory keeps)."""
+    asks: Question | None = None
+    """The question its reply asked (once it was said), for the next turn to answer."""
+    ack: bool | None = None
+    fallback: Literal["fast", "apology"] | None = None
+    large_error: str | None = None
+    intent_fields: dict[str, Any] = field(default_factory=dict)
+    """What the intent adds to the record (`Intent.record()`: TurnRecord field names)."""
+
+    @property
+    def reply(self) -> str:
+        return " ".join(self.clauses)
+
+    @property
+    def speculative(self) -> bool:
+        """Started at a pause: the user may not have finished (nothing irreversible yet)."""
+        return self.gate is not None
+
+    def heard_from(self, heard: Utterance | str) -> None:
+        """Mark when the user stopped speaking (and the end-pointer decided so)."""
+        if isinstance(heard, str):
+            self.trace.mark(Mark.SPEECH_END)
+        else:
+            self.trace.mark(Mark.SPEECH_END, heard.speech_end_ns)
+            self.trace.mark(Mark.ENDPOINT, heard.endpoint_ns)
+
+    def first_sample(self, ns: int) -> None:
+        """The reply's first sample went to the device (called from its thread)."""
+        self.trace.mark(Mark.FIRST_SAMPLE, ns)
+        if self.gate is not None and self.gate.first_sample_ns is None:
+            self.gate.first_sample_ns = ns
+
+    async def held(self) -> None:
+        """Returns when the reply may sound: at once, or when the listener commits."""
+        if self.gate is not None and not self.gate.is_committed:
+            await self.gate.wait()
+
+
+class Ack(str):
+    """A phrase said while the answer is coming (not part of the reply or the memory)."""
+
+    __slots__ = ()
+
+
+@contextlib.contextmanager
+def stage_errors(error: type[StageError]) -> Iterator[None]:
+    """Inside a stage, anything but our own errors becomes that stage's error.
+    (Cancellation is a BaseException and passes through untouched.)"""
+    try:
+        yield
+    except StageError:
+        raise
+    except Exception as e:
+        raise error(str(e)) from e

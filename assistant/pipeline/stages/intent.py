@@ -1,0 +1,42 @@
+"""The intent answer: the grammar's one-line reply, its action carried out once committed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable, Sequence
+from datetime import datetime
+
+from assistant.core.actions import ActionSink
+from assistant.core.clock import Clock
+from assistant.core.dialog import Dialog
+from assistant.core.intents import Device, Intent, IntentContext, question
+from assistant.core.intents.base import Timers
+from assistant.pipeline.context import Turn
+
+
+class IntentAnswer:
+    def __init__(
+        self,
+        devices: Sequence[Device],
+        timers: Timers,
+        actions: ActionSink,
+        dialog: Dialog,
+        clock: Clock,
+        wall_clock: Callable[[], datetime],
+    ) -> None:
+        self.devices, self.timers, self.actions = tuple(devices), timers, actions
+        self.dialog, self.clock, self.wall_clock = dialog, clock, wall_clock
+
+    async def clauses(self, turn: Turn, intent: Intent) -> AsyncGenerator[str, None]:
+        """Carry the intent out and yield its one-line answer. A speculative turn (the user
+        may not have finished) does nothing irreversible until the hold commits it: the
+        action is sent, and the timer started, only when its answer is about to play. Both
+        read the same wall-clock time, so a reminder goes off when its answer said."""
+        ctx = IntentContext(self.wall_clock(), self.devices, self.timers, self.actions)
+        reply = intent.reply(ctx)
+        turn.intent_fields = intent.record()
+        yield reply
+        # The speaker asked for more: the confirmation has been handed over, so the turn
+        # is committed (speech before the hold cancels the turn before this point).
+        intent.act(ctx)
+        self.dialog.acted(intent, self.clock.now_ns())
+        turn.asks = question(intent, turn.transcript, reply)
