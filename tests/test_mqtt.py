@@ -268,18 +268,18 @@ def test_ptt_set_arms_a_wake_word_pipeline(pulse: Pulse, broker: Broker, tmp_pat
     cfg = config_for(broker, tmp_path / "ptt.toml", site="ptt")
     question = espeak_wav("What time is it?", tmp_path / "q.wav")
     with (
-        recorder(broker, "assistant/commands/ptt/#") as mq,
+        recorder(broker, "assistant/ptt/#") as mq,
         running_daemon(pulse, "--config", str(cfg), "--pipeline", "wake-word") as d,
     ):
-        mq.wait_for("assistant/commands/ptt/status", lambda p: p == "online")
+        mq.wait_for("assistant/ptt/status", lambda p: p == "online")
         pulse.play_into_mic(question)  # the control: no wake word, no turn
         time.sleep(2.0)
         assert d.turns() == []
-        mq.publish("assistant/commands/ptt/ptt/set", "start")
-        mq.wait_for("assistant/commands/ptt/state", lambda p: p == "wake")
+        mq.publish("assistant/ptt/ptt/set", "start")
+        mq.wait_for("assistant/ptt/state", lambda p: p == "wake")
         pulse.play_into_mic(question)
         assert d.wait_turns(1)[0]["route"] == "intent"
-        assert "wake" in [e["type"] for e in mq.json_on("assistant/commands/ptt/event")]
+        assert "wake" in [e["type"] for e in mq.json_on("assistant/ptt/event")]
 
 
 def test_mqtt_cleanup_removes_the_entities(

@@ -107,8 +107,8 @@ class PushToTalk:
         say("● recording… (space to stop)")
         chunks: list[AudioChunk] = []
         while True:
-            get_chunk = asyncio.ensure_future(self.mic.get())
-            get_key = asyncio.ensure_future(self.keys.get())
+            get_chunk = asyncio.create_task(self.mic.get(), name="ptt-chunk")
+            get_key = asyncio.create_task(self.keys.get(), name="ptt-key")
             done, _ = await asyncio.wait({get_chunk, get_key}, return_when=asyncio.FIRST_COMPLETED)
             if get_chunk in done:
                 chunks.append(get_chunk.result())
