@@ -30,112 +30,69 @@ import hashlib
 import json
 import os
 import platform
-import re
 import shlex
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+
+from assistant.commands.llama_flags import (
+    EXTRA_ARGS_ENV,
+    BuildError,
+    cmake_args,
+    cpu_flags,
+    parse_define,
+    summary,
+)
+from assistant.commands.llama_installed import (
+    AMX_MNEMONICS,
+    MARKER,
+    amx_instructions,
+    fingerprint,
+    installed_key,
+    installed_marker,
+    libraries,
+    package_dir,
+)
+
+# Its own names and the flag and install helpers it re-exports (the tests reach them here).
+__all__ = [
+    "AMX_MNEMONICS",
+    "EXTRA_ARGS_ENV",
+    "MARKER",
+    "VERSION",
+    "BuildError",
+    "amx_instructions",
+    "build_key",
+    "cache_dir",
+    "check",
+    "cmake_args",
+    "compiler_version",
+    "cpu_flags",
+    "fingerprint",
+    "install",
+    "installed_key",
+    "installed_marker",
+    "libraries",
+    "local_models",
+    "main",
+    "package_dir",
+    "parse_define",
+    "plan",
+    "smoke",
+    "summary",
+    "this_machine",
+    "user_extra_args",
+]
 
 VERSION = "0.3.36"
 """The llama-cpp-python release built (its vendored llama.cpp with it)."""
 
-EXTRA_ARGS_ENV = "ASSISTANT_LLAMA_CMAKE_ARGS"
-"""Extra CMake arguments a user adds (e.g. `-DGGML_AVX512=OFF`); part of the cache key."""
-
-MARKER = "assistant-build.json"
 _BUILD_ENV = ("CMAKE_ARGS", "CFLAGS", "CXXFLAGS", "CPPFLAGS", "SKBUILD_CMAKE_ARGS",
               "SKBUILD_CMAKE_DEFINE", "FORCE_CMAKE")  # fmt: skip
-
-# x86 CMake options and the /proc/cpuinfo flags each needs. GGML_AVX512 compiles with
-# -mavx512f -mavx512cd -mavx512vl -mavx512dq -mavx512bw, so it needs all five.
-_X86_OPTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("GGML_SSE42", ("sse4_2",)),
-    ("GGML_AVX", ("avx",)),
-    ("GGML_AVX2", ("avx2",)),
-    ("GGML_FMA", ("fma",)),
-    ("GGML_F16C", ("f16c",)),
-    ("GGML_BMI2", ("bmi2",)),
-    ("GGML_AVX_VNNI", ("avx_vnni",)),
-    ("GGML_AVX512", ("avx512f", "avx512cd", "avx512vl", "avx512dq", "avx512bw")),
-    ("GGML_AVX512_VBMI", ("avx512vbmi",)),
-    ("GGML_AVX512_VNNI", ("avx512_vnni",)),
-    ("GGML_AVX512_BF16", ("avx512_bf16",)),
-)
-_NEVER = ("GGML_AMX_TILE", "GGML_AMX_INT8", "GGML_AMX_BF16")
-
-AMX_MNEMONICS = frozenset(
-    {
-        "ldtilecfg", "sttilecfg", "tilerelease", "tilezero", "tileloadd", "tileloaddt1",
-        "tilestored", "tdpbssd", "tdpbsud", "tdpbusd", "tdpbuud", "tdpbf16ps", "tdpfp16ps",
-        "tcmmimfp16ps", "tcmmrlfp16ps",
-    }
-)  # fmt: skip
-"""Every AMX instruction (tile config, loads/stores, the dot products) as objdump names it."""
-
-
-class BuildError(Exception):
-    """The build or its check failed; the message is the one line the install prints."""
-
-
-def cpu_flags(cpuinfo: str) -> frozenset[str]:
-    """The CPU's features as the kernel reports them: x86's `flags`, ARM's `Features`.
-
-    The kernel leaves out what it does not enable (AVX-512 without its XSAVE state), so
-    these are features the OS supports, not only ones the CPU has."""
-    for line in cpuinfo.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() in ("flags", "Features"):
-            return frozenset(value.split())
-    return frozenset()
-
-
-def cmake_args(machine: str, flags: frozenset[str], extra: Sequence[str] = ()) -> tuple[str, ...]:
-    """The CMake arguments llama.cpp is built with on this machine; `extra` (`-DNAME=VALUE`)
-    overrides an option of the same name. AMX stays off whatever `extra` says."""
-    machine = machine.lower()
-    options: dict[str, str] = {}
-    if machine in ("x86_64", "amd64"):
-        options["GGML_NATIVE"] = "OFF"
-        for option, needs in _X86_OPTIONS:
-            options[option] = "ON" if all(f in flags for f in needs) else "OFF"
-    elif machine in ("aarch64", "arm64"):
-        options["GGML_NATIVE"] = "ON"
-    for arg in extra:
-        name, value = parse_define(arg)
-        options[name] = value
-    if machine in ("x86_64", "amd64"):
-        # -mavx512vnni and the like imply AVX-512F: with AVX512 off they must be off too.
-        if options.get("GGML_AVX512") == "OFF":
-            for option in ("GGML_AVX512_VBMI", "GGML_AVX512_VNNI", "GGML_AVX512_BF16"):
-                options[option] = "OFF"
-        options.update(dict.fromkeys(_NEVER, "OFF"))
-    return tuple(f"-D{name}={value}" for name, value in options.items())
-
-
-_DEFINE = re.compile(r"^-D([A-Za-z_][A-Za-z0-9_]*)(?::[A-Z]+)?=(.*)$")
-
-
-def parse_define(arg: str) -> tuple[str, str]:
-    """`-DGGML_AVX512=OFF` -> ("GGML_AVX512", "OFF"); BuildError for anything else."""
-    if (m := _DEFINE.match(arg)) is None:
-        raise BuildError(f"{EXTRA_ARGS_ENV}: {arg!r} is not a CMake -DNAME=VALUE")
-    return m.group(1), m.group(2)
-
-
-def summary(args: Iterable[str]) -> str:
-    """`AVX2 FMA F16C …, no AMX` for a progress line."""
-    on = [
-        a.removeprefix("-DGGML_").removesuffix("=ON")
-        for a in args
-        if a.startswith("-DGGML_") and a.endswith("=ON") and "NATIVE" not in a
-    ]
-    if "-DGGML_NATIVE=ON" in args:
-        return "native build (ARM: features probed by running them)"
-    return (" ".join(on) or "llama.cpp defaults") + ", no AMX"
 
 
 def compiler_version() -> str:
@@ -186,68 +143,6 @@ def user_extra_args() -> str:
         return kept.read_text().strip()
     except OSError:
         return ""
-
-
-def package_dir() -> Path | None:
-    """The installed llama_cpp package (without importing it: that loads the libraries)."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("llama_cpp")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-def installed_marker(pkg: Path | None) -> dict[str, object] | None:
-    if pkg is None:
-        return None
-    try:
-        data = json.loads((pkg / MARKER).read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def fingerprint(pkg: Path) -> str:
-    """A hash of the installed libraries' contents: a marker left behind when pip replaced
-    the package (pip removes only the files its RECORD lists) does not match it."""
-    digest = hashlib.sha256()
-    for lib in libraries(pkg):
-        digest.update(lib.name.encode())
-        digest.update(lib.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def installed_key(pkg: Path | None) -> str | None:
-    """The key of the build installed, if this install made it and its files are unchanged."""
-    marker = installed_marker(pkg)
-    if pkg is None or marker is None or marker.get("files") != fingerprint(pkg):
-        return None
-    key = marker.get("key")
-    return key if isinstance(key, str) else None
-
-
-def libraries(pkg: Path) -> list[Path]:
-    """The shared libraries llama-cpp-python loads (libllama, libggml*, libmtmd)."""
-    return sorted(p for p in (pkg / "lib").glob("*.so*") if p.is_file() and not p.is_symlink())
-
-
-def amx_instructions(library: Path) -> dict[str, int]:
-    """How often each AMX instruction occurs in `library`'s machine code (objdump -d)."""
-    objdump = shutil.which("objdump")
-    if objdump is None:
-        raise BuildError("objdump not found: install binutils")
-    out = subprocess.run(
-        [objdump, "-d", "--no-show-raw-insn", str(library)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    found: dict[str, int] = {}
-    for m in re.finditer(r"^\s*[0-9a-f]+:\s+([a-z0-9]+)", out, flags=re.MULTILINE):
-        if m.group(1) in AMX_MNEMONICS:
-            found[m.group(1)] = found.get(m.group(1), 0) + 1
-    return found
 
 
 def _pip(python: str, *args: str) -> None:

@@ -1,33 +1,5 @@
-"""MQTT: the daemon as a citizen of a home-automation system. Every aiomqtt call lives here.
-
-Topics under the base topic (default `assistant/<site>`), retained where marked (R):
-
-| topic            | direction | payload                                                      |
-|------------------|-----------|--------------------------------------------------------------|
-| `status` (R)     | out       | `online` / `offline` (also the last will)                    |
-| `state` (R)      | out       | `idle` / `wake` / `listening` / `thinking` / `speaking`      |
-| `mute` (R)       | out       | `ON` / `OFF`                                                 |
-| `mute/set`       | in        | `ON` / `OFF`                                                 |
-| `say`            | in        | text, or JSON `{"text": ..., "interrupt": true}`; said       |
-|                  |           | between turns unless it interrupts                           |
-| `ptt/set`        | in        | `start` (listen now, no wake word) / `stop` (end the         |
-|                  |           | utterance now)                                               |
-| `model` (R)      | out       | the routing mode: `auto` / `fast` / `large`                  |
-| `model/set`      | in        | `auto` / `fast` / `large`                                    |
-| `last_turn` (R)  | out       | the last turn's record (JSON)                                |
-| `event`          | out       | JSON `{"type": "wake" / "turn_started" / "turn_finished" /   |
-|                  |           | "error", ...}`                                               |
-| `health` (R)     | out       | JSON: uptime, turns, first-audio p50/p95, loop lag, drops    |
-
-Device commands from the intents go to each device's own `command_topic`.
-
-Home Assistant finds it through one retained device-based discovery message, re-sent when
-`<prefix>/status` says `online`. Publishing never blocks a turn: messages go to an outbox
-that a sender task drains while connected; while disconnected the outbox keeps the latest
-value per retained topic and a bounded number of others, counting what it drops. The
-connection is re-made with jittered backoff, and after every reconnect subscriptions,
-discovery, status and the retained state are sent again.
-"""
+"""The connection and the topics: the `Mqtt` client that publishes state and events, takes
+the commands, re-sends discovery and retained state after each reconnect; and `cleanup`."""
 
 from __future__ import annotations
 
@@ -35,104 +7,27 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import random
-import re
-import socket
 import ssl
-from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiomqtt
 
 from assistant import __version__
-from assistant.config import DeviceEntry, MqttSection
-from assistant.core.actions import ActionSink
+from assistant.config import MqttSection
 from assistant.core.errors import ConfigError
-from assistant.core.intents import DeviceAction
 from assistant.core.latency import TurnRecord
+from assistant.integrations.mqtt.credentials import _password, _tls_context
+from assistant.integrations.mqtt.outbox import Outbox, _Message
+from assistant.integrations.mqtt.topics import MAX_PAYLOAD, MODES, Topics, _say_text, _text
 from assistant.pipeline.listener import ListenState
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("assistant.integrations.mqtt")
+"""The package's logger, so log lines name `assistant.integrations.mqtt` as before the split."""
 
 _ATTRS = "{{{{ {{'{0}': value_json.{0}, 'route': value_json.route}} | tojson }}}}"
 """The full text (the state is cut at 255 characters) and the route, as attributes."""
-
-MODES = ("auto", "fast", "large")
-"""Routing modes for `model/set`."""
-
-MAX_PAYLOAD = 4096
-"""Longest command payload accepted (a `say` text is a few sentences)."""
-
-
-def sanitise(name: str) -> str:
-    return re.sub(r"[^a-z0-9_]+", "_", name.lower()).strip("_") or "assistant"
-
-
-@dataclass(frozen=True, slots=True)
-class Topics:
-    base: str
-    discovery: str
-    ha_status: str
-    node_id: str
-
-    @classmethod
-    def from_config(cls, cfg: MqttSection) -> Topics:
-        site = sanitise(cfg.site or socket.gethostname())
-        base = (cfg.base_topic or f"assistant/{site}").rstrip("/")
-        node_id = f"assistant_{site}"
-        return cls(
-            base,
-            f"{cfg.discovery_prefix}/device/{node_id}/config",
-            f"{cfg.discovery_prefix}/status",
-            node_id,
-        )
-
-    def __call__(self, suffix: str) -> str:
-        return f"{self.base}/{suffix}"
-
-
-@dataclass(frozen=True, slots=True)
-class _Message:
-    topic: str
-    payload: str
-    retain: bool
-    qos: int = 1
-
-
-class Outbox:
-    """What is waiting to be sent. Retained topics keep only their latest value (a state
-    that changed twice while disconnected is sent once, as it is now); other messages are
-    kept up to `limit`, oldest dropped first and counted."""
-
-    def __init__(self, limit: int = 1000) -> None:
-        self.limit = limit
-        self._retained: OrderedDict[str, _Message] = OrderedDict()
-        self._others: deque[_Message] = deque()
-        self.dropped = 0
-        self.ready = asyncio.Event()
-
-    def put(self, msg: _Message) -> None:
-        if msg.retain:
-            self._retained.pop(msg.topic, None)
-            self._retained[msg.topic] = msg
-        else:
-            if len(self._others) >= self.limit:
-                self._others.popleft()
-                self.dropped += 1
-            self._others.append(msg)
-        self.ready.set()
-
-    def take(self) -> _Message | None:
-        if self._retained:
-            return self._retained.popitem(last=False)[1]
-        if self._others:
-            return self._others.popleft()
-        self.ready.clear()
-        return None
 
 
 class Mqtt:
@@ -429,114 +324,11 @@ class Mqtt:
         }
 
 
-class MqttActionSink:
-    """Device commands to each device's command topic (logged for devices without one)."""
-
-    def __init__(self, mqtt: Mqtt, devices: list[DeviceEntry], fallback: ActionSink) -> None:
-        self.mqtt, self.fallback = mqtt, fallback
-        self.devices = {d.name: d for d in devices}
-
-    def send(self, action: DeviceAction) -> None:
-        device = self.devices.get(action.device)
-        if device is None or device.command_topic is None:
-            self.fallback.send(action)
-            return
-        self.mqtt.publish_to(device.command_topic, device_payload(device, action))
-
-
-DEFAULT_PAYLOADS = {
-    "on": '{"state": "ON"}',
-    "off": '{"state": "OFF"}',
-    "open": '{"state": "OPEN"}',
-    "close": '{"state": "CLOSE"}',
-    "set": '{"value": {value}}',
-}
-
-
-def device_payload(device: DeviceEntry, action: DeviceAction) -> str:
-    template = device.payloads.get(action.command)
-    if template is None:
-        template = DEFAULT_PAYLOADS[action.command]
-        if action.command == "set" and device.kind == "climate":
-            template = '{"current_heating_setpoint": {value}}'
-        elif action.command == "set":
-            template = '{"brightness_percent": {value}}'
-    value = "" if action.value is None else f"{action.value:g}"
-    return template.replace("{value}", value)
-
-
 def _refused(code: Any) -> bool:
     """A SUBACK entry that refuses the subscription (0x80 in MQTT 3.1.1, a failure reason
     code in MQTT 5)."""
     failure = getattr(code, "is_failure", None)
     return bool(failure) if failure is not None else int(code) >= 0x80
-
-
-def _say_text(text: str) -> tuple[str, bool]:
-    """The text to say, and whether it may interrupt (JSON `"interrupt": true`)."""
-    interrupt = False
-    if text.startswith("{"):
-        try:
-            data = json.loads(text)
-        except ValueError as e:
-            raise ValueError(f"say: bad JSON: {e}") from None
-        if not isinstance(data, dict) or not isinstance(data.get("text"), str):
-            raise ValueError('say: JSON needs a "text" string')
-        if not isinstance(data.get("interrupt", False), bool):
-            raise ValueError('say: "interrupt" must be true or false')
-        text, interrupt = data["text"].strip(), data.get("interrupt", False)
-    if not text:
-        raise ValueError("say: nothing to say")
-    return text, interrupt
-
-
-def _text(payload: Any) -> str:
-    if isinstance(payload, bytes | bytearray):
-        return bytes(payload).decode(errors="replace").strip()
-    return str(payload).strip()
-
-
-def check_credentials(cfg: MqttSection) -> None:
-    """The password and TLS files can be read: a ConfigError now, not once connecting.
-    (Called once at start: the warning below is said once.)"""
-    if cfg.password is not None:
-        log.warning("mqtt: the password is inline in the config file; prefer password_file")
-    _password(cfg)
-    _tls_context(cfg)
-
-
-def _password(cfg: MqttSection) -> str | None:
-    if cfg.password is not None:
-        return cfg.password.get_secret_value()
-    if cfg.password_credential is not None:
-        directory = os.environ.get("CREDENTIALS_DIRECTORY")
-        if not directory:
-            raise ConfigError(
-                "mqtt.password_credential: $CREDENTIALS_DIRECTORY is not set "
-                "(run under systemd with LoadCredential=)"
-            )
-        path, field = Path(directory) / cfg.password_credential, "password_credential"
-    elif cfg.password_file is not None:
-        path, field = cfg.password_file, "password_file"  # (checked private at load)
-    else:
-        return None
-    try:
-        password = path.read_text().strip()
-    except OSError as e:
-        raise ConfigError(f"mqtt.{field}: {path}: {e.strerror}") from None
-    if not password:
-        # (install-service leaves an empty credential file for the unit's LoadCredential=.)
-        raise ConfigError(f"mqtt.{field}: {path} is empty: put the broker's password in it")
-    return password
-
-
-def _tls_context(cfg: MqttSection) -> ssl.SSLContext | None:
-    if cfg.ca_file is None and cfg.cert_file is None:
-        return None
-    ctx = ssl.create_default_context(cafile=str(cfg.ca_file) if cfg.ca_file else None)
-    if cfg.cert_file is not None:
-        ctx.load_cert_chain(str(cfg.cert_file), str(cfg.key_file) if cfg.key_file else None)
-    return ctx
 
 
 async def cleanup(cfg: MqttSection) -> list[str]:
