@@ -121,6 +121,16 @@ def test_a_reply_that_waited_for_the_hold_shows_the_wait_as_such(tmp_path: Path)
     assert "<title>to the device: 15 ms</title>" in waterfall
 
 
+def test_a_stage_the_report_has_no_colour_for_is_drawn_in_grey(tmp_path: Path) -> None:
+    # A record from a newer version may carry a stage this one does not know: wide enough
+    # for its figure to be written on it, it once crashed the page ('#777' is not #rrggbb).
+    stages = {"endpoint": 130.0, "asr": 130.0, "rerank": 400.0, "tts": 90.0}
+    page = render(
+        [(tmp_path / "r.jsonl", {"label": "x", "measured": True}, [record(1, "fast", stages)])]
+    )
+    assert "fill='#777777'><title>rerank: 400 ms</title>" in page
+
+
 def test_the_page_is_self_contained_and_labels_the_model(tmp_path: Path) -> None:
     routed = [record(i) for i in range(5)] + [
         record(9, "intent", {"endpoint": 130, "asr": 380, "tts": 20})

@@ -43,6 +43,8 @@ COLOURS = {
     "tts_hop": "#e69f00",
     "downlink": "#d55e00",
 }
+OTHER = "#777777"
+"""A stage without a colour of its own."""
 RUN_COLOURS = ["#0072b2", "#009e73", "#cc79a7", "#d55e00", "#56b4e9", "#e69f00", "#000000"]
 LABELS = {
     "endpoint": "end-pointing",

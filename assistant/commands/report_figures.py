@@ -12,6 +12,7 @@ from typing import Any
 from assistant.commands.report_data import (
     COLOURS,
     LABELS,
+    OTHER,
     RUN_COLOURS,
     STAGE_ORDER,
     Run,
@@ -64,7 +65,7 @@ def _legend(stages: Sequence[str], y: float) -> tuple[list[str], float]:
         if x + w > WIDTH:
             x, y = 10.0, y + 18
         out.append(
-            f"<rect x='{x}' y='{y - 10}' width='12' height='12' fill='{COLOURS.get(s, '#777')}'/>"
+            f"<rect x='{x}' y='{y - 10}' width='12' height='12' fill='{COLOURS.get(s, OTHER)}'/>"
             f"<text x='{x + 16}' y='{y}'>{html.escape(label)}</text>"
         )
         x += w + 10
@@ -103,13 +104,13 @@ def _median_breakdown(runs: Sequence[Run], names: list[str]) -> str:
                 continue
             body.append(
                 f"<rect x='{x:.1f}' y='{y}' width='{w:.1f}' height='{bar_h}' "
-                f"fill='{COLOURS.get(s, '#777')}'><title>{html.escape(LABELS.get(s, s))}: "
+                f"fill='{COLOURS.get(s, OTHER)}'><title>{html.escape(LABELS.get(s, s))}: "
                 f"{v:.0f} ms</title></rect>"
             )
             if w > 34:
                 body.append(
                     f"<text x='{x + w / 2:.1f}' y='{y + bar_h * 0.65}' text-anchor='middle' "
-                    f"fill='{_ink(COLOURS.get(s, '#777'))}'>{v:.0f}</text>"
+                    f"fill='{_ink(COLOURS.get(s, OTHER))}'>{v:.0f}</text>"
                 )
             x += w
         body.append(
@@ -147,7 +148,7 @@ def _waterfall(records: Sequence[dict[str, Any]], id_: str) -> str:
             used.add(s)
             body.append(
                 f"<rect x='{x:.1f}' y='{y}' width='{w:.1f}' height='{row_h}' "
-                f"fill='{COLOURS.get(s, '#777')}'><title>{html.escape(LABELS.get(s, s))}: "
+                f"fill='{COLOURS.get(s, OTHER)}'><title>{html.escape(LABELS.get(s, s))}: "
                 f"{v:.0f} ms</title></rect>"
             )
             x += w
@@ -216,5 +217,6 @@ def _cdf_figure(series: Sequence[tuple[str, list[float]]], id_: str) -> str:
 
 
 def _ink(fill: str) -> str:
+    """Black or white, whichever reads on `fill` (#rrggbb)."""
     r, g, b = (int(fill[i : i + 2], 16) for i in (1, 3, 5))
     return "#000" if 0.299 * r + 0.587 * g + 0.114 * b > 140 else "#fff"

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from assistant.config import MqttSection
+from assistant.core.dialog import MODES as ROUTING_MODES
 
-MODES = ("auto", "fast", "large")
-"""Routing modes for `model/set`."""
+MODES = ROUTING_MODES
+"""Routing modes for `model/set` (defined with the dialog state, `core/dialog.py`)."""
 
 MAX_PAYLOAD = 4096
 """Longest command payload accepted (a `say` text is a few sentences)."""
