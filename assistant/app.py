@@ -290,10 +290,10 @@ async def open_assistant(
             phrases += [ts.escalation.acknowledgement, ts.escalation.apology]
         await engines.prerender(phrases)
         large_first_clause_ms = None
-        if ts.escalation is not None and engines.large is not None:
+        if ts.large is not None and engines.large is not None:
             assert engines.large_worker is not None
             large_first_clause_ms = await _time_first_clause(
-                engines.large_worker, engines.large, ts.escalation.system_prompt, clock
+                engines.large_worker, engines.large, ts.large.system_prompt, clock
             )
             log.info("large model: first clause in ~%.0f ms", large_first_clause_ms)
         runner = TurnRunner(

@@ -126,6 +126,13 @@ def test_pipeline_with_unknown_or_misordered_stage_is_refused(tmp_path: Path) ->
     p = write(tmp_path, "z.toml", 'stages = ["asr", "intents", "tts"]\n')
     with pytest.raises(ConfigError, match="stages: a pipeline needs the 'llm' stage"):
         load_pipeline(str(p))
+    # A file written before the stage registry is told what became of its keys.
+    p = write(tmp_path, "old.toml", 'stages = ["asr", "llm", "clauses", "tts", "speaker"]\n')
+    with pytest.raises(ConfigError, match="'clauses' is no longer a stage of its own"):
+        load_pipeline(str(p))
+    p = write(tmp_path, "old2.toml", "intents = false\n")
+    with pytest.raises(ConfigError, match="'intents' became the 'intents' stage"):
+        load_pipeline(str(p))
     with pytest.raises(ConfigError, match="pipeline 'nope' not found"):
         load_pipeline("nope")
 

@@ -106,7 +106,10 @@ async def test_a_real_reply_that_begins_to_repeat_itself_is_cut_there(
         ["What time is it?", "Turn on the kitchen lights"],
         ["List the days of the week."],
     ]
-    with caplog.at_level(logging.INFO, logger="assistant.turn"):
+    with (
+        caplog.at_level(logging.INFO, logger="assistant.turn"),
+        caplog.at_level(logging.INFO, logger="assistant.pipeline"),
+    ):
         for n, conversation in enumerate(conversations):
             async with open_assistant(apply_variant(settings, "fast-only")) as a:
                 for i, text in enumerate(conversation):
@@ -133,7 +136,10 @@ async def test_a_real_answer_whose_number_runs_away_is_not_said(
         "Repeat after me: the moon is 221,072,072,072,072 miles away.",
     ]
     replies = []
-    with caplog.at_level(logging.INFO, logger="assistant.turn"):
+    with (
+        caplog.at_level(logging.INFO, logger="assistant.turn"),
+        caplog.at_level(logging.INFO, logger="assistant.pipeline"),
+    ):
         async with open_assistant(settings) as a:
             for i, text in enumerate(questions):
                 speaker = WavSpeaker(tmp_path / f"{i}.wav", a.reply_rate_hz, a.clock)
@@ -178,7 +184,9 @@ async def test_after_the_memory_forgets_a_turn_still_prefills_only_new_words(
     settings: Settings, prefill: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if not prefill:  # the control: without the background prefill the history is re-read
-        monkeypatch.setattr("assistant.pipeline.turn.TurnRunner._prefill_soon", lambda self: None)
+        monkeypatch.setattr(
+            "assistant.pipeline.stages.prefill.Prefill.soon", lambda self, models: None
+        )
     async with open_assistant(settings) as a:
         nowhere = WavSpeaker(Path("/dev/null"), a.reply_rate_hz, a.clock)
         for q in QUESTIONS:  # one more than the memory keeps: it forgets a block

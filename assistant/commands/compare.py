@@ -24,14 +24,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from assistant.app import Settings
+from assistant.config import PipelineDef
 from assistant.core.errors import AssistantError
 from assistant.core.latency import TurnRecord, percentile
 from assistant.core.records import read_records, write_records
 from assistant.pipeline.stages import REQUIRED
 
 VARIANTS: dict[str, dict[str, Any]] = {
-    "fast-only": {"llm_role": "llm.fast", "stages": REQUIRED},
-    "large-only": {"llm_role": "llm.large", "stages": REQUIRED},
+    "fast-only": {"llm_role": "llm.fast", "stages": list(REQUIRED)},
+    "large-only": {"llm_role": "llm.large", "stages": list(REQUIRED)},
     "routed": {},
 }
 """Pipeline overrides per configuration: one small model for everything, one larger model
@@ -47,7 +48,8 @@ DESCRIPTIONS = {
 
 
 def apply_variant(settings: Settings, name: str) -> Settings:
-    pipeline = settings.pipeline.model_copy(update=VARIANTS[name])
+    # Validated again, so a variant is held to the same rules as a pipeline file.
+    pipeline = PipelineDef.model_validate(settings.pipeline.model_dump() | VARIANTS[name])
     return dataclasses.replace(settings, pipeline=pipeline)
 
 

@@ -3,9 +3,9 @@ A pipeline file lists only what differs from the defaults below."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 
 from assistant.audio.wakeword import WakeWordSettings
 from assistant.config.base import Strict
@@ -29,6 +29,28 @@ class PipelineDef(Strict):
     listen: ListenSettings = ListenSettings()
     wake_word: WakeWordSettings | None = None
     """Absent: an open microphone, every utterance is a turn."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_format(cls, data: Any) -> Any:
+        """Pipeline files written before the stage registry say what became of their keys."""
+        if not isinstance(data, dict):
+            return data
+        for key, stage in (("intents", "intents"), ("escalate", "escalation")):
+            if key in data:
+                raise ValueError(
+                    f"{key!r} became the {stage!r} stage: to turn it off, leave it out of"
+                    " stages (which lists what runs; all stages by default)"
+                )
+        stages = data.get("stages")
+        if isinstance(stages, list | tuple):
+            old = [s for s in stages if s in ("clauses", "speaker")]
+            if old:
+                raise ValueError(
+                    f"stages: {old[0]!r} is no longer a stage of its own (the llm stage cuts"
+                    " clauses, the speaker is a device): drop it"
+                )
+        return data
 
     @field_validator("stages")
     @classmethod

@@ -181,7 +181,7 @@ class Timers:
         self.announce(timer.says, timer.reason)
 
     def preview_cancel(self) -> str:
-        """What `cancel()` will say (said before it is done, see turn.py)."""
+        """What `cancel()` will say (said before it is done, see stages/intent.py)."""
         n = len(self._kitchen)
         if n == 0:
             return "There is no timer running."

@@ -57,7 +57,7 @@ class TurnSettings:
     escalation: EscalationSettings | None = None
     """None: no large model; every non-intent turn goes to the fast one."""
     large: ModelSettings | None = None
-    """The large model's prompt and deadlines (with `escalation`)."""
+    """The large model's prompt and deadlines: given with `escalation`, or neither."""
     devices: tuple[Device, ...] = ()
     stages: tuple[str, ...] = STAGE_NAMES
     """The stages this pipeline runs (`stages.STAGES`): without `intents` no turn is
@@ -65,6 +65,10 @@ class TurnSettings:
     primary_route: Literal["fast", "large"] = "fast"
     """What a turn on the primary model is recorded as: "large" when the pipeline's own
     model is `llm.large` (so records say which model answered)."""
+
+    def __post_init__(self) -> None:
+        if (self.escalation is None) != (self.large is None):
+            raise ValueError("escalation and the large model's settings go together")
 
 
 class TurnRunner:

@@ -20,7 +20,7 @@ from assistant.core.errors import ConfigError
 from assistant.core.latency import TurnRecord
 from assistant.integrations.mqtt.credentials import _password, _tls_context
 from assistant.integrations.mqtt.outbox import Outbox, _Message
-from assistant.integrations.mqtt.topics import MAX_PAYLOAD, MODES, Topics, _say_text, _text
+from assistant.integrations.mqtt.topics import MAX_PAYLOAD, MODES, Topics, payload_text, say_text
 from assistant.pipeline.listener import ListenState
 
 log = logging.getLogger("assistant.integrations.mqtt")
@@ -218,7 +218,7 @@ class Mqtt:
             self._echo.set()
             return
         if topic == self.topics.ha_status:
-            if _text(message.payload) == "online":  # Home Assistant restarted
+            if payload_text(message.payload) == "online":  # Home Assistant restarted
                 await client.publish(
                     self.topics.discovery, json.dumps(self.discovery()), qos=1, retain=True
                 )
@@ -248,7 +248,7 @@ class Mqtt:
             self.on_mute(muted)
             self.publish_retained("mute", "ON" if muted else "OFF")
         elif topic == self.topics("say"):
-            self.on_say(*_say_text(text))
+            self.on_say(*say_text(text))
         elif topic == self.topics("model/set"):
             if text.lower() not in MODES:
                 raise ValueError(f"model/set takes one of {', '.join(MODES)}, not {text[:40]!r}")

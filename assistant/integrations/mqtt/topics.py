@@ -46,7 +46,7 @@ class Topics:
         return f"{self.base}/{suffix}"
 
 
-def _say_text(text: str) -> tuple[str, bool]:
+def say_text(text: str) -> tuple[str, bool]:
     """The text to say, and whether it may interrupt (JSON `"interrupt": true`)."""
     interrupt = False
     if text.startswith("{"):
@@ -64,7 +64,7 @@ def _say_text(text: str) -> tuple[str, bool]:
     return text, interrupt
 
 
-def _text(payload: Any) -> str:
+def payload_text(payload: Any) -> str:
     if isinstance(payload, bytes | bytearray):
         return bytes(payload).decode(errors="replace").strip()
     return str(payload).strip()

@@ -19,22 +19,16 @@ from assistant.pipeline.stages.speech import Speech
 class Stage:
     implementation: type
     """The class that runs it (`pipeline/stages/`)."""
-    role: str | None
-    """The models.toml role it needs, if any."""
     optional: bool
     does: str
 
 
 STAGES: dict[str, Stage] = {
-    "asr": Stage(Hearing, "asr", False, "speech to text (typed questions skip it)"),
-    "intents": Stage(
-        IntentAnswer, None, True, "time, timers, reminders and devices, without a model"
-    ),
-    "llm": Stage(ModelReply, "llm.fast", False, "the pipeline's own model (llm_role)"),
-    "escalation": Stage(
-        Escalation, "llm.large", True, "hard turns to llm.large, acknowledged, with fallback"
-    ),
-    "tts": Stage(Speech, "tts", False, "the reply's clauses to speech, as they come"),
+    "asr": Stage(Hearing, False, "speech to text (typed questions skip it)"),
+    "intents": Stage(IntentAnswer, True, "time, timers, reminders and devices, without a model"),
+    "llm": Stage(ModelReply, False, "the pipeline's own model (its llm_role) answers the rest"),
+    "escalation": Stage(Escalation, True, "hard turns to llm.large, acknowledged, with fallback"),
+    "tts": Stage(Speech, False, "the reply's clauses to speech, as they come"),
 }
 """In the order a turn goes through them."""
 STAGE_NAMES = tuple(STAGES)
