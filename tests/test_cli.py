@@ -71,10 +71,7 @@ def test_check_config_redacts_secrets(tmp_path: Path) -> None:
     models.write_text(
         (ROOT / "models.toml")
         .read_text()
-        .replace(
-            'prompt_format = "completion"',
-            'prompt_format = "completion"\napi_key = "sk-very-secret"',
-        )
+        .replace("[llm.large.parts]", 'api_key = "sk-very-secret"\n\n[llm.large.parts]')
     )
     cfg = tmp_path / "config.toml"
     cfg.write_text(f'models_file = "{models}"\n')
@@ -97,7 +94,8 @@ def test_ask_writes_the_spoken_reply_to_a_wav(tmp_path: Path) -> None:
     ]
     assert len(records) == 1
     record = json.loads(records[0].removeprefix("INFO assistant.turn: "))
-    assert record["route"] == "fast" and "Paris" in record["reply"]
+    # A fact goes to the large model (issue 21: it gets facts right, the 135M model not).
+    assert record["route"] == "large" and "Paris" in record["reply"]
     assert set(record["ms"]) == {"route", "llm", "clause", "tts", "playout"}
     assert out.stat().st_size > 20_000
 

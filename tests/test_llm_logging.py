@@ -11,7 +11,7 @@ import pytest
 
 from assistant.app import Settings
 from assistant.core.errors import LlmError
-from assistant.engines.llm import LlamaChatModel, LlamaCompletionModel, llama_level
+from assistant.engines.llm import LlamaChatModel, llama_level
 
 pytestmark = pytest.mark.models
 
@@ -47,16 +47,17 @@ def test_known_harmless_loader_warnings_go_to_debug_and_errors_still_show(
     settings: Settings, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     # SmolLM2's '</s>' is typed normal ("control-looking token ... probably a bug in the
-    # model") and Gemma 3 notes its full-size SWA cache: both at WARNING from llama.cpp,
-    # neither a fault of the user's. A user who starts `ptt` sees neither.
+    # model"): at WARNING from llama.cpp, not a fault of the user's. A user who starts
+    # `ptt` does not see it. The bundled large model (Qwen2.5-Coder-1.5B) warns of nothing.
+    # (Gemma 3's "full-size SWA cache" note, lowered too, left the bundled models in issue
+    # 21: `test_only_the_known_harmless_warnings_are_lowered` keeps its rule.)
     caplog.set_level(logging.DEBUG, logger="llama_cpp")
     files = settings.model_files()
     LlamaChatModel(files["llm.fast"], n_ctx=512, threads=1, temperature=0)
-    LlamaCompletionModel(files["llm.large"], n_ctx=512, threads=1, temperature=0)
+    LlamaChatModel(files["llm.large"], n_ctx=512, threads=1, temperature=0)
     records = [r for r in caplog.records if r.name == "llama_cpp"]
     harmless = [r for r in records if "control-looking token" in r.getMessage()]
-    harmless += [r for r in records if "full-size SWA cache" in r.getMessage()]
-    assert len({r.getMessage()[:20] for r in harmless}) == 2, [r.getMessage() for r in records]
+    assert harmless, [r.getMessage() for r in records]
     assert {r.levelno for r in harmless} == {logging.DEBUG}
     assert [r.getMessage() for r in records if r.levelno >= logging.WARNING] == []
     # A real problem is still an error: a file that is not a GGUF.

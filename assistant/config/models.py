@@ -12,28 +12,33 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, model_validator
 
 from assistant.config.base import PositiveFloat, PositiveInt, Strict
+from assistant.config.parts import Parts, assembled
 from assistant.core.errors import ConfigError, ModelNotFoundError
 
 
 class ModelSource(Strict):
-    """Where a model's files come from: exactly one of `package`, `path` or `url`.
+    """Where a model's files come from: exactly one of `package`, `parts`, `path` or `url`.
 
     `package` names an installed Python package that ships the file. Either `file` is a
     path inside the package (found without importing it) or `call` names a function of the
-    package that returns the path.
+    package that returns the path. `parts`: a file shipped as byte slices in several
+    packages, assembled once in the cache (`config/parts.py`).
     """
 
     package: str | None = None
     file: str | None = None
     call: str | None = None
+    parts: Parts | None = None
     path: Path | None = None
     url: str | None = None
 
     @model_validator(mode="after")
     def _one_source(self) -> ModelSource:
-        given = [k for k in ("package", "path", "url") if getattr(self, k) is not None]
+        given = [k for k in ("package", "parts", "path", "url") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError(f"give exactly one of package, path or url (got {given or 'none'})")
+            raise ValueError(
+                f"give exactly one of package, parts, path or url (got {given or 'none'})"
+            )
         if self.package is not None and (self.file is None) == (self.call is None):
             raise ValueError("a package source needs exactly one of file or call")
         if self.package is None and (self.file or self.call):
@@ -57,6 +62,9 @@ class LlmModel(ModelSource):
     prompt_format: Literal["chat", "completion"] = "chat"
     """`chat`: the model's own chat template; `completion`: a plain prompt for base models."""
     n_ctx: PositiveInt = 2048
+    n_batch: PositiveInt = 256
+    """Tokens evaluated at once. It sizes buffers: llama.cpp's compute buffer and the logits
+    (n_batch x vocabulary x 4 bytes, twice: 156 MB for Qwen's 151,936 tokens at 256)."""
     threads: PositiveInt = 2
     temperature: Annotated[float, Field(ge=0, le=2)] = 0.0
     """0 is greedy: reproducible, and the small models wander less."""
@@ -109,6 +117,8 @@ def resolve_model_file(role: str, src: ModelSource, models_file: Path) -> Path:
         if not src.path.exists():
             raise ModelNotFoundError(f"{where}: model file {src.path} does not exist")
         return src.path
+    if src.parts is not None:
+        return assembled(src.parts, where)
     assert src.package is not None
     if src.file is not None:
         spec = _find_spec(src.package)
