@@ -150,6 +150,42 @@ class RepeatGuard:
         return False
 
 
+class PhraseLoop:
+    """Tells when a reply loops without ending a clause: any phrase of `words` words or
+    more that comes back a `times`-th time, whatever the punctuation between.
+
+    `RepeatGuard` compares clauses, so a loop with no clause end never trips it: after one
+    misheard question SmolLM2-135M answered `The answer is "The answer is "The answer is
+    ...` for 15 s. Every longer phrase that repeats repeats its first `words` words, so
+    counting those is enough. Words are compared lower-case, without punctuation."""
+
+    def __init__(self, words: int = 3, times: int = 3) -> None:
+        self.words, self.times = words, times
+        self._seen: list[str] = []
+        self._partial = ""
+        self._counts: dict[tuple[str, ...], int] = {}
+
+    def feed(self, delta: str) -> str | None:
+        """Text as it comes; the phrase that has come back `times` times, once it has."""
+        text = self._partial + delta
+        tokens = _WORD.findall(text.lower())
+        # A word at the very end may go on in the next delta: held back until it ends.
+        self._partial = ""
+        if tokens and (text[-1:].isalnum() or text[-1:] == "'"):
+            self._partial = text[text.lower().rfind(tokens[-1]) :]
+            tokens = tokens[:-1]
+        for word in tokens:
+            self._seen.append(word)
+            if len(self._seen) >= self.words:
+                phrase = tuple(self._seen[-self.words :])
+                n = self._counts.get(phrase, 0) + 1
+                self._counts[phrase] = n
+                if n >= self.times:
+                    return " ".join(phrase)
+        return None
+
+
+_WORD = re.compile(r"[a-z0-9']+")
 _NUMBER = re.compile(r"\d[\d,.]*")
 _LOOPING_DIGITS = re.compile(r"(\d{3,}?)\1{2,}")
 

@@ -65,6 +65,8 @@ STAGES: dict[Mark, str] = {
 }
 """Stage name for the duration that ends at each mark."""
 
+Cut = Literal["repeat", "loop", "number", "length"]
+"""Why a reply was ended before its model ended it."""
 Outcome = Literal["ok", "cancelled", "error", "empty", "speculative"]
 """`speculative`: a turn started at a pause and dropped because the user went on talking."""
 
@@ -140,6 +142,9 @@ class TurnRecord:
     it had begun."""
     large_error: str | None = None
     """Why the large model failed."""
+    cut: Cut | None = None
+    """The reply was ended early: it repeated a clause, looped on a phrase, a number in it
+    ran away (none of these is remembered), or it reached the length a reply may have."""
     actions: list[dict[str, Any]] | None = None
     """The device commands sent: device, command, and value where one was set."""
     place: str | None = None

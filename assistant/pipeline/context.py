@@ -12,10 +12,11 @@ from typing import Any, Literal
 from assistant.core.errors import StageError
 from assistant.core.frames import Utterance
 from assistant.core.intents import Question
-from assistant.core.latency import Mark, Outcome, TurnTrace
+from assistant.core.latency import Cut, Mark, Outcome, TurnTrace
 from assistant.core.router import Path
 
 Origin = Literal["voice", "text", "announce"]
+DEGENERATE: frozenset[Cut] = frozenset({"repeat", "loop", "number"})
 
 
 class TurnGate:
@@ -78,6 +79,11 @@ class Turn:
     """The language model's text exactly as it came (what the memory keeps)."""
     asks: Question | None = None
     """The question its reply asked (once it was said), for the next turn to answer."""
+    cut: Cut | None = None
+    """Why the reply was ended before the model ended it: it repeated a clause, looped on a
+    phrase, or a number ran away (degenerate: not remembered), or it ran too long."""
+    unsure: bool = False
+    """The reply is the stand-in for an answer that could not be given ("not sure")."""
     ack: bool | None = None
     fallback: Literal["fast", "apology"] | None = None
     large_error: str | None = None
@@ -87,6 +93,19 @@ class Turn:
     @property
     def reply(self) -> str:
         return " ".join(self.clauses)
+
+    @property
+    def remembered(self) -> str | None:
+        """What the memory keeps of the reply, as the model will read it next turn: the
+        text as generated (so its cache matches), or as said when it was cut for length.
+        Nothing when the reply went wrong: a degenerate cut, an apology, or the "not sure"
+        that stands in for a failed answer would be read back as the model's own words
+        and taken up again."""
+        if self.cut in DEGENERATE or self.fallback == "apology" or self.unsure:
+            return None
+        if self.cut == "length":
+            return self.reply
+        return self.generated or self.reply
 
     @property
     def speculative(self) -> bool:

@@ -16,6 +16,7 @@ from annotated_types import Gt
 from assistant.core.clauses import (
     NOT_SURE_SAY,
     ClauseSplitter,
+    PhraseLoop,
     RepeatGuard,
     SplitterSettings,
     runaway_number,
@@ -40,6 +41,11 @@ class ReplySettings:
     # on topic; "voice assistant in a home" made it answer in French.
     system_prompt: str = "You are a helpful assistant. Answer in English, in one short sentence."
     max_reply_tokens: Annotated[int, Gt(0)] = 64
+    max_reply_s: Annotated[float, Gt(0)] = 20.0
+    """A reply ends at the clause that takes it past this much speech (either model)..."""
+    long_reply_s: Annotated[float, Gt(0)] = 60.0
+    """...or past this much when a long one was asked for ("tell me a story", "explain in
+    detail": `core/router.wants_long`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +96,12 @@ class ModelReply:
         # work this turn needs anyway, and two models at once would slow both.
         await self._prefill.settled()
         messages = [*self.conversation(), Message("user", turn.transcript)]
-        splitter, said = ClauseSplitter(self.splitter), RepeatGuard()
+        splitter, said, loop = ClauseSplitter(self.splitter), RepeatGuard(), PhraseLoop()
 
         def new(clause: str) -> bool:
             if said.repeats(clause):
                 log.info("reply ended: the model began to repeat %r", clause)
+                turn.cut = "repeat"
                 return False
             trace.mark(Mark.FIRST_CLAUSE)
             return True
@@ -118,6 +125,10 @@ class ModelReply:
                     started, deadline_s = True, ms.stall_s
                     trace.mark(Mark.LLM_FIRST_TOKEN)
                     turn.generated += delta
+                    if (phrase := loop.feed(delta)) is not None:
+                        log.info("reply ended: %r came back a third time", phrase)
+                        turn.cut = "loop"
+                        return
                     for clause in splitter.feed(delta):
                         if not new(clause):
                             return  # (closing the stream stops the model)
@@ -126,9 +137,9 @@ class ModelReply:
                     if any(c.isdigit() for c in delta) and runaway_number(pending):
                         # Not kept for the next turn either: the model would take it up.
                         log.info("reply ended: a number ran away in %r", pending)
-                        turn.generated = turn.generated[: len(turn.generated) - len(pending)]
+                        turn.cut = "number"
                         if splitter.emitted == 0 and new(NOT_SURE_SAY):
-                            turn.generated = NOT_SURE_SAY
+                            turn.unsure = True
                             yield NOT_SURE_SAY
                         return
         finally:

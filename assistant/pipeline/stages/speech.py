@@ -3,6 +3,7 @@ held until the listener commits the turn, with the silence a reply starts with d
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncGenerator, Iterator, Mapping
 
 from assistant.core.errors import TtsError
@@ -12,6 +13,8 @@ from assistant.core.levels import audible_start
 from assistant.engines.tts import Synthesizer
 from assistant.engines.worker import CpuGate, Worker
 from assistant.pipeline.context import Ack, Turn, stage_errors
+
+log = logging.getLogger(__name__)
 
 
 class Speech:
@@ -23,10 +26,14 @@ class Speech:
         """Audio rendered at start-up (confirmations, the acknowledgement), played as is."""
 
     async def audio(
-        self, turn: Turn, clauses: AsyncGenerator[str, None]
+        self, turn: Turn, clauses: AsyncGenerator[str, None], max_s: float | None = None
     ) -> AsyncGenerator[Pcm16, None]:
+        """The reply's audio, clause by clause. With `max_s`, the reply ends at the first
+        clause boundary past that much speech (`turn.cut` says "length")."""
         tts, cpu, trace = self.tts, self.cpu, turn.trace
         started = False  # the reply's first audible sample went out
+        said = 0  # samples of the reply so far
+        limit = None if max_s is None else int(max_s * tts.sample_rate_hz)
 
         def render(text: str) -> Iterator[Pcm16]:
             with cpu.hold():
@@ -43,6 +50,10 @@ class Speech:
 
         try:
             async for clause in clauses:
+                if limit is not None and said >= limit:
+                    log.info("reply ended: longer than %g s", max_s)
+                    turn.cut = "length"
+                    return
                 if not isinstance(clause, Ack):
                     turn.clauses.append(clause)
                 if (ready := self.phrases.get(clause)) is not None:
@@ -50,6 +61,7 @@ class Speech:
                     pcm = audible(ready)  # (before the hold runs out, not after)
                     await turn.held()
                     if pcm.size:
+                        said += pcm.size
                         yield pcm
                     continue
                 audio = self.worker.stream(
@@ -63,6 +75,7 @@ class Speech:
                             pcm = audible(pcm)
                             await turn.held()  # speculative: nothing plays before the hold
                             if pcm.size:
+                                said += pcm.size
                                 yield pcm
                 finally:
                     await audio.aclose()
