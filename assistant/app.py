@@ -136,6 +136,8 @@ def turn_settings(settings: Settings) -> TurnSettings:
             Device(d.name, d.kind, d.room, tuple(d.aliases)) for d in settings.config.devices
         ),
         stages=settings.pipeline.stages,
+        max_reply_s=reply.max_reply_s,
+        long_reply_s=reply.long_reply_s,
         primary_route="large" if settings.pipeline.llm_role == "llm.large" else "fast",
     )
 
@@ -153,24 +155,37 @@ def build_chat_model(role: str, cfg: LlmModel, file: Path | None) -> ChatModel:
         )
     assert file is not None, role
     cls = LlamaChatModel if cfg.prompt_format == "chat" else LlamaCompletionModel
-    return cls(file, n_ctx=cfg.n_ctx, threads=cfg.threads, temperature=cfg.temperature)
+    return cls(
+        file, n_ctx=cfg.n_ctx, threads=cfg.threads, temperature=cfg.temperature, n_batch=cfg.n_batch
+    )
+
+
+WARM_UP_QUESTIONS = {
+    "default": ("Why is the sky blue?", 6),  # about an explanation's first clause
+    "question": ("What is the capital of France?", 4),  # "Paris." or "The capital is"
+}
+"""The large model's first-clause time is measured at warm-up on one question of each
+kind: (question, tokens to a first clause)."""
 
 
 async def _time_first_clause(
     worker: Worker, model: ChatModel, system_prompt: str, clock: Clock
-) -> float:
-    """How long the model takes to its first clause on a typical hard question (ms), on
-    the clock the turns measure it with."""
+) -> dict[str, float]:
+    """How long the model takes to its first clause (ms) on a typical question of each
+    kind, on the clock the turns measure it with."""
 
-    def run() -> float:
+    def run(question: str, tokens: int) -> float:
         t0 = clock.now_ns()
-        question = [Message("system", system_prompt), Message("user", "Why is the sky blue?")]
-        for n, _ in enumerate(model.stream(question, 8), start=1):
-            if n == 6:  # about a first clause's worth of tokens
+        messages = [Message("system", system_prompt), Message("user", question)]
+        for n, _ in enumerate(model.stream(messages, tokens + 2), start=1):
+            if n == tokens:
                 break
         return (clock.now_ns() - t0) / 1e6
 
-    return await worker.call(run)
+    return {
+        reason: await worker.call(run, question, tokens)
+        for reason, (question, tokens) in WARM_UP_QUESTIONS.items()
+    }
 
 
 def build_wake_word(settings: Settings) -> WakeWordDetector | None:
@@ -295,7 +310,10 @@ async def open_assistant(
             large_first_clause_ms = await _time_first_clause(
                 engines.large_worker, engines.large, ts.large.system_prompt, clock
             )
-            log.info("large model: first clause in ~%.0f ms", large_first_clause_ms)
+            log.info(
+                "large model: first clause in ~%.0f ms (a fact: ~%.0f ms)",
+                large_first_clause_ms["default"], large_first_clause_ms["question"],
+            )  # fmt: skip
         runner = TurnRunner(
             engines,
             memory,

@@ -55,7 +55,11 @@ def test_it_is_the_last_commanded_device_within_its_window() -> None:
 
 @pytest.mark.parametrize(
     ("mode", "path", "reason"),
-    [("auto", "fast", "short"), ("fast", "fast", "no_large"), ("large", "large", "mode_large")],
+    [
+        ("auto", "fast", "small_talk"),
+        ("fast", "fast", "no_large"),
+        ("large", "large", "mode_large"),
+    ],
 )
 def test_the_routing_mode_decides_between_the_models_never_over_an_intent(
     mode: str, path: str, reason: str
@@ -63,7 +67,7 @@ def test_the_routing_mode_decides_between_the_models_never_over_an_intent(
     d = Dialog()
     d.set_mode(mode)
     r = d.route_turn(
-        "What is the capital of France?",
+        "Good morning!",
         DEVICES,
         intents=True,
         has_large=True,

@@ -1,5 +1,5 @@
 """Escalation with the real models: intents without an LLM, hard turns on the large model
-(Gemma-3-270M, a base model on a completion prompt), deadlines and fallbacks."""
+(Qwen2.5-Coder-1.5B-Instruct, assembled from its slices), deadlines and fallbacks."""
 
 from __future__ import annotations
 
@@ -225,15 +225,19 @@ async def test_a_slow_large_model_is_preceded_by_the_acknowledgement(
     async with open_assistant(settings) as a:
         esc = a.runner.settings.escalation
         assert esc is not None
-        # Gemma-3-270M is quick here, so no acknowledgement by default...
+        # Whether the bundled large model needs it depends on the machine: its first clause
+        # came ~0.6 s after the routing decision on a 2-core AMD EPYC, later on a slower
+        # one. Played exactly when the estimate (seeded at warm-up) is past the bar...
         escalation = a.runner.escalation
-        assert escalation is not None and escalation.first_clause_ms is not None
-        assert escalation.first_clause_ms < esc.ack_after_ms
+        assert escalation is not None
+        estimate = escalation.expected_ms("explain")
+        assert estimate is not None
+        expected = estimate > esc.ack_after_ms or None
         rec = await a.runner.run("Why is the sky blue?", speaker(a, tmp_path / "a.wav"))
-        assert rec.ack is None
+        assert rec.ack is expected, (estimate, rec)
         # ...but a slow one gets it, from the phrase rendered at start-up.
         large_model(a).model = Scripted("Because air scatters blue light the most.", delay_s=1.5)
-        escalation.first_clause_ms = 1500
+        escalation.first_clause_ms["explain"] = 1500
         rec = await a.runner.run("Why is the sky blue?", speaker(a, tmp_path / "b.wav"))
     assert rec.ack is True and rec.route == "large"
     # A typed turn starts at the routing decision: the first sample is the acknowledgement.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import datetime
@@ -106,7 +107,9 @@ async def test_reply_is_spoken_clause_by_clause_and_remembered() -> None:
 
 
 async def test_first_clause_plays_while_the_llm_is_still_writing() -> None:
-    llm = FakeChatModel("One two three, " + " ".join(["word"] * 30) + ".", delay_s=0.01)
+    # (Thirty different words: the same word thirty times is a loop, and is cut.)
+    words = " ".join(f"word{i}" for i in range(30))
+    llm = FakeChatModel("One two three, " + words + ".", delay_s=0.01)
     speaker = ListSpeaker()
     rec = await make_runner(llm).run("talk", speaker)
     assert rec.outcome == "ok"
@@ -152,10 +155,10 @@ async def test_a_reply_whose_number_runs_away_ends_before_it(answer: str, said: 
     # The model was stopped at the token after the number (the one it was writing).
     number_at = next(i for i, word in enumerate(answer.split(), 1) if "072,072" in word)
     assert llm.tokens_out <= number_at + 1, (llm.tokens_out, number_at)
-    # Nor is the number kept for the model to take up next turn.
-    assert [(e.user, e.assistant) for e in runner.memory.history()] == [
-        ("How far away is the moon?", expected)
-    ]
+    # Nor is the reply kept for the model to take up next turn: a reply cut as degenerate
+    # is not remembered at all (issue 21), not even the clause said before the number.
+    assert rec.cut == "number"
+    assert runner.memory.history() == []
 
 
 async def test_a_reminder_is_set_by_the_turn_and_said_when_due() -> None:
@@ -380,3 +383,69 @@ async def test_the_pipeline_s_stages_select_what_answers() -> None:
     rec = await without.run("What time is it?", ListSpeaker())
     assert (rec.route, rec.reason, rec.reply) == ("fast", "no_large", "I do not know the time.")
     assert len(llm.calls) == 1
+
+
+async def test_a_reply_that_loops_without_punctuation_ends_at_the_third_time_and_is_forgotten() -> (
+    None
+):
+    # After one misheard question SmolLM2 answered `The answer is "The answer is "...` for
+    # 15 s: no clause end, so the clause guard never fired, and the memory fed the loop to
+    # every later reply (issue 21).
+    llm = FakeChatModel('The answer is "The answer is "The answer is "The answer is "' * 10)
+    runner = make_runner(llm)
+    rec = await runner.run("What is the answer?", ListSpeaker())
+    assert rec.outcome == "ok" and rec.cut == "loop"
+    generated_words = 3 * 3 + 1  # the phrase is known to repeat when its third "is" ends
+    # (The worker thread runs a few tokens ahead of the loop: bounded, not the 40 words.)
+    assert llm.tokens_out <= generated_words + 6, llm.tokens_out
+    assert rec.reply.lower().count("the answer is") <= 2, rec.reply
+    assert runner.memory.history() == []
+    llm.reply = "Fine."
+    await runner.run("And now?", ListSpeaker())
+    asked = " ".join(m.content for m in llm.calls[-1])
+    assert "answer is" not in asked and "What is the answer?" not in asked
+
+
+def test_a_phrase_is_a_loop_the_third_time_whatever_the_punctuation() -> None:
+    from assistant.core.clauses import PhraseLoop
+
+    def first_loop(deltas: list[str]) -> tuple[int, str] | None:
+        loop = PhraseLoop()
+        for i, d in enumerate(deltas):
+            if (phrase := loop.feed(d)) is not None:
+                return i, phrase
+        return None
+
+    said = 'The answer is "The answer is, the ANSWER; is it'
+    assert first_loop([w + " " for w in said.split()]) == (8, "the answer is")
+    # Split inside words, as tokens come.
+    assert first_loop(["The ans", "wer i", "s the an", "swer is the answ", "er is."]) == (
+        4,
+        "the answer is",
+    )
+    # Twice is allowed, and a sentence that only shares words is not a loop.
+    twice = "I think it is, I think it is so. It is what I think."
+    assert first_loop([w + " " for w in twice.split()]) is None
+    text = (
+        "The sky is blue because air scatters blue light more than red light, and the sky "
+        "looks blue to us in the day while the sun is up in the sky."
+    )
+    assert first_loop([w + " " for w in text.split()]) is None
+
+
+async def test_a_long_reply_ends_at_a_clause_past_its_time_unless_a_long_one_was_asked() -> None:
+    # 50 ms of the fake's speech a character: each sentence here is about 1.2 s.
+    sentences = [
+        "Apples grow on trees.", "Rivers run to seas.", "Cats sleep all day.",
+        "Owls hunt at night.", "Bread needs some yeast.", "Snow falls in winter.",
+        "Bees make sweet honey.", "Stars shine up high.", "Ships sail on water.",
+        "Kids play outside.", "Dogs like long walks.", "Clocks keep the time.",
+    ]  # fmt: skip
+    llm = FakeChatModel(" ".join(sentences))
+    runner = make_runner(llm)
+    runner.settings = dataclasses.replace(runner.settings, max_reply_s=5.0, long_reply_s=30.0)
+    rec = await runner.run("Talk to me.", ListSpeaker())
+    assert rec.cut == "length" and 4 <= rec.reply.count(".") <= 6, rec.reply
+    assert runner.memory.history()[0].assistant == rec.reply  # as said, not as generated
+    rec = await runner.run("Tell me a story.", ListSpeaker())
+    assert rec.cut is None and rec.reply.count(".") == 12

@@ -14,6 +14,7 @@ from assistant import __version__
 from assistant.app import Settings, load_settings, open_assistant
 from assistant.commands.compare import VARIANTS, CloudModel, cloud_params
 from assistant.commands.logs import error_line, setup_logging
+from assistant.config import PROJECT_ROOT
 from assistant.core.errors import AssistantError
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,26 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="instead: score the router on labelled texts (see `assistant route --file`)",
     )
+
+    ev = sub.add_parser(
+        "eval",
+        parents=[common],
+        help="a labelled answer set, typed: right %% per kind and per route, with latency",
+    )
+    ev.add_argument(
+        "answers",
+        nargs="?",
+        type=Path,
+        default=PROJECT_ROOT / "tests" / "data" / "answers.tsv",
+        metavar="FILE",
+        help="kind<TAB>question<TAB>pattern lines (default: the project's own set)",
+    )
+    ev.add_argument(
+        "--variant",
+        choices=list(VARIANTS),
+        help="score one of bench --compare's configurations (default: the pipeline)",
+    )
+    ev.add_argument("--json", type=Path, metavar="FILE", help="write one record per question")
 
     route = sub.add_parser(
         "route",
@@ -337,4 +358,30 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"ask": _ask, "bench": _bench, "ptt": _ptt, "run": _run}
+async def _eval(settings: Settings, args: argparse.Namespace) -> int:
+    from assistant.commands.evaluate import evaluate, print_scores, read_answers
+
+    items = read_answers(args.answers)
+    label = args.variant or "routed"
+    if args.variant is not None:
+        from assistant.commands.compare import apply_variant
+
+        settings = apply_variant(settings, args.variant)
+
+    def progress(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    progress(f"{len(items)} questions, {label}: loading and warming the models…")
+    async with open_assistant(settings) as a:
+        scored = await evaluate(a, items, progress)
+    print_scores(scored)
+    if args.json:
+        from assistant.commands.compare import run_header
+        from assistant.core.records import write_records
+
+        header = run_header(label, settings, [s.record for s in scored])
+        write_records(args.json, header, [s.to_dict() for s in scored])
+    return 0
+
+
+_COMMANDS = {"ask": _ask, "bench": _bench, "eval": _eval, "ptt": _ptt, "run": _run}

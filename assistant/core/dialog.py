@@ -39,6 +39,10 @@ class Dialog:
         self._commanded: tuple[DeviceCommand, int] | None = None
         """The last device command carried out, and when (clock ns): "turn it off"."""
 
+    def forget(self) -> None:
+        """A new conversation: no open question, no "it", no previous path (the mode stays)."""
+        self.previous_path, self._asked, self._commanded = None, None, None
+
     def set_mode(self, mode: str) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown routing mode {mode!r} (known: {', '.join(MODES)})")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -31,6 +31,7 @@ from assistant.core.frames import Utterance
 from assistant.core.intents import Device, Question
 from assistant.core.latency import Mark, TurnRecord, TurnTrace, build_record
 from assistant.core.memory import ConversationMemory
+from assistant.core.router import wants_long
 from assistant.engines import Engines
 from assistant.engines.llm import ChatModel
 from assistant.engines.worker import Worker
@@ -66,6 +67,11 @@ class TurnSettings:
     """What a turn on the primary model is recorded as: "large" when the pipeline's own
     model is `llm.large` (so records say which model answered)."""
 
+    max_reply_s: float | None = None
+    """A model's reply ends at the clause past this much speech (None: no bound)..."""
+    long_reply_s: float | None = None
+    """...or past this much when a long reply was asked for."""
+
     def __post_init__(self) -> None:
         if (self.escalation is None) != (self.large is None):
             raise ValueError("escalation and the large model's settings go together")
@@ -82,10 +88,11 @@ class TurnRunner:
         wall_clock: Callable[[], datetime] = datetime.now,
         on_record: Callable[[TurnRecord], None] | None = None,
         actions: ActionSink | None = None,
-        large_first_clause_ms: float | None = None,
+        large_first_clause_ms: Mapping[str, float] | None = None,
     ) -> None:
         """`large_first_clause_ms`: how long the large model took to its first clause at
-        warm-up (the acknowledgement's first estimate)."""
+        warm-up, per routing reason ("default" for the rest): the acknowledgement's first
+        estimate."""
         self.memory, self.settings, self.clock = memory, settings, clock
         self.on_record = on_record
         self.announcements: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
@@ -106,21 +113,29 @@ class TurnRunner:
                 wall_clock,
             )  # fmt: skip
 
-        def reply(model: ChatModel, worker: Worker, ms: ModelSettings) -> ModelReply:
+        def reply(
+            model: ChatModel, worker: Worker, ms: ModelSettings, splitter: SplitterSettings
+        ) -> ModelReply:
             return ModelReply(
-                model, worker, ms, settings.splitter,
+                model, worker, ms, splitter,
                 memory=memory, prefill=self.prefill, cpu=e.gate, clock=clock,
             )  # fmt: skip
 
-        self.fast = reply(e.llm, e.llm_worker, settings.fast)
+        self.fast = reply(e.llm, e.llm_worker, settings.fast, settings.splitter)
         self.escalation: Escalation | None = None
         esc = settings.escalation
         large_ms = settings.large
         escalates = "escalation" in settings.stages
         if escalates and esc and large_ms and e.large is not None and e.large_worker is not None:
-            large = reply(e.large, e.large_worker, large_ms)
+            first = min(settings.splitter.max_first_words, esc.max_first_words)
+            splitter = dataclasses.replace(
+                settings.splitter,
+                min_first_words=min(settings.splitter.min_first_words, first),
+                max_first_words=first,
+            )
+            large = reply(e.large, e.large_worker, large_ms, splitter)
             self.escalation = Escalation(
-                large, self.fast, esc, clock, first_clause_ms=large_first_clause_ms
+                large, self.fast, esc, clock, warm_up_ms=large_first_clause_ms
             )
         self.speech = Speech(e.tts, e.tts_worker, e.gate, e.phrases)
 
@@ -151,9 +166,8 @@ class TurnRunner:
                 turn.outcome = "empty"
             else:
                 clauses = self._answer(turn, asked)
-                await speaker.play(
-                    self.speech.audio(turn, clauses), on_first_sample=turn.first_sample
-                )
+                audio = self.speech.audio(turn, clauses, self._max_reply_s(turn))
+                await speaker.play(audio, on_first_sample=turn.first_sample)
                 turn.trace.mark(Mark.DONE)
                 self._said(turn)
         except asyncio.CancelledError:
@@ -191,18 +205,32 @@ class TurnRunner:
             return self.escalation.clauses(turn)
         return self.fast.clauses(turn)
 
+    def _max_reply_s(self, turn: Turn) -> float | None:
+        """How much a model may say (an intent's answer is one line)."""
+        if turn.path == "intent":
+            return None
+        st = self.settings
+        return st.long_reply_s if wants_long(turn.transcript) else st.max_reply_s
+
     def _said(self, turn: Turn) -> None:
         """The turn was said to its end: the dialog and the memory move on."""
         self.dialog.said(turn.path, turn.asks, self.clock.now_ns())
         if turn.path != "intent":
-            # As generated, so the LLM's cache matches it next turn.
-            self.memory.add(turn.transcript, turn.generated or turn.reply)
+            if (remembered := turn.remembered) is not None:
+                self.memory.add(turn.transcript, remembered)
+            else:
+                log.info("not remembered: the reply went wrong (%s)", turn.cut or turn.fallback)
             self.prefill.soon(self._models())
 
     def _models(self) -> Sequence[ModelReply]:
         if self.escalation is None:
             return [self.fast]
         return [self.fast, self.escalation.large]
+
+    def forget(self) -> None:
+        """Start a new conversation: the memory and the dialog state are cleared."""
+        self.memory.clear()
+        self.dialog.forget()
 
     def say_between_turns(self, text: str, reason: str) -> None:
         self.announcements.put_nowait((text, reason))
@@ -252,6 +280,7 @@ class TurnRunner:
             ack=turn.ack,
             fallback=turn.fallback,
             large_error=turn.large_error,
+            cut=turn.cut,
             **turn.intent_fields,
         )
         # Dropped speculation is routine: keep it out of the INFO log.

@@ -12,6 +12,7 @@ from assistant.core.intents.base import IntentBase, IntentContext
 CANNOT_SAY = {
     "weather": "Sorry, I can't check the weather: I work offline.",
     "media": "Sorry, I can't play music or audio.",
+    "live": "Sorry, I can't know that: I work offline, with no news, scores, prices or accounts.",
 }
 
 
@@ -21,7 +22,7 @@ class CannotDo(IntentBase):
     offline and has no media player): say so plainly, rather than let a small model
     pretend it did ("I'm playing relaxing music", a made-up forecast)."""
 
-    what: Literal["weather", "media"]
+    what: Literal["weather", "media", "live"]
     name: ClassVar[str] = "cannot"
 
     def reply(self, ctx: IntentContext) -> str:
@@ -29,9 +30,17 @@ class CannotDo(IntentBase):
 
 
 WEATHER = re.compile(
-    r"\b(?:weather|forecast)\b|\b(?:is it|will it|is it going to) "
-    r"(?:rain|snow|be (?:sunny|cold|hot|warm|windy))\b"
+    r"^(?:(?:hey |okay |so )?(?:what|how)(?: is|'s| s| will be| will)|tell me|give me|check|"
+    r"get|read me|(?:can|could) you (?:tell me|check|give me)) (?:the |today's |tomorrow's )?"
+    r"(?:weather|forecast)\b|"
+    r"^(?:the )?(?:weather|forecast)\b|"
+    r"\b(?:weather|forecast) (?:for |in )?(?:today|tonight|tomorrow|this (?:week|weekend|"
+    r"morning|afternoon|evening))\b|"
+    r"\b(?:is it|will it|is it going to) (?:rain|snow|be (?:sunny|cold|hot|warm|windy))\b|"
+    r"\bdo i need (?:an umbrella|a coat|a jacket)\b"
 )
+"""Asks for the weather (normalized text). A question that only mentions it ("is it safe
+to run in hot weather?", "what should I wear in cold weather?") is not asking for it."""
 ASKS_WHY = re.compile(
     r"^(?:(?:can|could|would) you )?(?:please )?(?:explain|describe)\b|"
     r"^why\b|\bwhy (?:do|does|did|is|are|was|were|can't|don't|doesn't)\b|"
@@ -43,6 +52,18 @@ ASKS_WHY = re.compile(
 )
 """Asks for an explanation or a cause (normalized text): the router's signal for the large
 model, and what keeps "how does weather forecasting work?" from the weather rule."""
+_NOW = r"(?:last night|yesterday|today|tonight|this (?:week|weekend|morning)|right now|now|latest)"
+LIVE = re.compile(
+    r"\b(?:the|today's|tonight's|latest|any) (?:news|headlines)\b|^(?:news|headlines)\b|"
+    rf"\bwho won\b.*\b{_NOW}\b|\bwhat(?:'s| is| was) the score\b|\bscore of the\b|"
+    r"\b(?:stock|share) price\b|\bhow (?:is|are|did) the (?:stock )?markets?\b|"
+    r"\btraffic (?:on|to|like|today|now|right now|report|jams?)\b|\bhow(?:'s| is) the traffic\b|"
+    r"\b(?:new|any|my) (?:e-?mails?|messages|texts)\b|"
+    r"\bwhat(?:'s| is) on (?:tv|television|telly|the radio)\b|\blottery (?:numbers|results)\b|"
+    r"\b(?:package|parcel|order|delivery)\b.*\b(?:out for delivery|arriv\w*|delivered|shipped)\b"
+)
+"""Asks for live news, scores, prices, traffic or the user's own accounts (normalized
+text): an offline assistant cannot know them, and a small model would make them up."""
 MEDIA = re.compile(
     r"^(?:play|put on|start|shuffle)\b.*\b(?:music|songs?|playlist|radio|album|podcast|"
     r"jazz|audiobook)\b"

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 
 from assistant.core.intents.base import Device, core, normalize
-from assistant.core.intents.cannot import ASKS_WHY, CANNOT_SAY, MEDIA, WEATHER, CannotDo
+from assistant.core.intents.cannot import ASKS_WHY, CANNOT_SAY, LIVE, MEDIA, WEATHER, CannotDo
 from assistant.core.intents.devices import (
     DeviceCommand,
     NoSuchAction,
@@ -90,6 +90,8 @@ def match_intent(
         return CannotDo("weather")
     if MEDIA.match(text):
         return CannotDo("media")
+    if LIVE.search(text) and not ASKS_WHY.search(text):
+        return CannotDo("live")
     return home_control(text, devices, last)
 
 
