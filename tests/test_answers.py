@@ -54,7 +54,8 @@ def test_eval_scores_each_answer_per_kind_and_route(tmp_path: Path) -> None:
     out = tmp_path / "eval.jsonl"
     proc = run_assistant("eval", str(answers), "--json", str(out))
     assert proc.returncode == 0, proc.stderr
-    rows = {line.split()[0]: line.split() for line in proc.stdout.splitlines() if line.strip()}
+    tables = proc.stdout.split("wrong:")[0]
+    rows = {line.split()[0]: line.split() for line in tables.splitlines() if line.strip()}
     assert rows["fact"][1:4] == ["2", "1", "50"], proc.stdout
     assert rows["cannot"][1:4] == ["1", "1", "100"], proc.stdout
     assert rows["intent"][1:4] == ["1", "1", "100"], proc.stdout

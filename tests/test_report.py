@@ -131,6 +131,31 @@ def test_a_stage_the_report_has_no_colour_for_is_drawn_in_grey(tmp_path: Path) -
     assert "fill='#777777'><title>rerank: 400 ms</title>" in page
 
 
+def test_scored_runs_show_right_answers_against_speed(tmp_path: Path) -> None:
+    # `assistant eval --json` records carry `right`: the page puts each configuration's
+    # right % beside its latency, and draws one against the other.
+    def scored(n: int, right: int, ms: float) -> list[dict[str, Any]]:
+        return [
+            record(i, "fast", {"route": 1.0, "llm": ms - 1.0}) | {"right": i < right}
+            for i in range(n)
+        ]
+
+    page = render(
+        [
+            (tmp_path / "a.jsonl", {"label": "small"}, scored(10, 6, 300.0)),
+            (tmp_path / "b.jsonl", {"label": "big"}, scored(10, 9, 950.0)),
+        ]
+    )
+    summary = page[page.index("<table id='summary'>") : page.index("</table>")]
+    assert "<th>right</th>" in summary and ">60 %<" in summary and ">90 %<" in summary
+    figure = page[page.index("<svg id='right-vs-latency'") :]
+    assert "<title>small: 60 % right, first audio p50 300 ms</title>" in figure
+    assert "<title>big: 90 % right, first audio p50 950 ms</title>" in figure
+    # A bench run (nothing scored) has no such figure and says "-".
+    plain = render([(tmp_path / "c.jsonl", {"label": "x"}, [record(1)])])
+    assert "right-vs-latency" not in plain
+
+
 def test_the_page_is_self_contained_and_labels_the_model(tmp_path: Path) -> None:
     routed = [record(i) for i in range(5)] + [
         record(9, "intent", {"endpoint": 130, "asr": 380, "tts": 20})

@@ -296,7 +296,9 @@ def summary_row(header: dict[str, Any], records: Sequence[dict[str, Any]]) -> di
     ok = [r for r in records if r.get("outcome") == "ok" and r.get("origin") != "announce"]
     first = [float(r["first_audio_ms"]) for r in ok]
     cpu = [float(r["cpu_s"]) for r in ok if isinstance(r.get("cpu_s"), int | float)]
+    scored = [bool(r["right"]) for r in records if "right" in r]  # (assistant eval's)
     return {
+        "right_pct": 100 * sum(scored) / len(scored) if scored else None,
         "label": header.get("label", "?"),
         "answered": f"{len(ok)}/{len(records)}",
         "p50_ms": percentile(first, 50) if first else None,
@@ -310,12 +312,16 @@ def summary_row(header: dict[str, Any], records: Sequence[dict[str, Any]]) -> di
 def print_comparison(
     runs: Sequence[tuple[dict[str, Any], list[dict[str, Any]]]], out: TextIO = sys.stdout
 ) -> None:
-    print("configuration  answered  first audio p50    p95  peak RSS  CPU s/turn (p50)", file=out)
+    print(
+        "configuration  answered  right  first audio p50    p95  peak RSS  CPU s/turn (p50)",
+        file=out,
+    )
     for header, records in runs:
         row = summary_row(header, records)
         mark = "" if row["measured"] else "  (modelled)"
         print(
-            f"{row['label']:<13} {row['answered']:>9} {_num(row['p50_ms'], 'ms'):>16}"
+            f"{row['label']:<13} {row['answered']:>9} {_num(row['right_pct'], '%'):>6}"
+            f" {_num(row['p50_ms'], 'ms'):>16}"
             f" {_num(row['p95_ms'], 'ms'):>7} {_num(row['peak_rss_mb'], 'MB'):>9}"
             f" {_num(row['cpu_s_per_turn'], 's', 2):>11}{mark}",
             file=out,

@@ -22,7 +22,13 @@ from typing import Any
 from assistant.commands.compare import summary_row
 from assistant.commands.report_data import COLOURS as COLOURS  # (re-exported for the tests)
 from assistant.commands.report_data import LABELS, Run, _answered, _first_audio, _names
-from assistant.commands.report_figures import WIDTH, _cdf_figure, _median_breakdown, _waterfall
+from assistant.commands.report_figures import (
+    WIDTH,
+    _cdf_figure,
+    _median_breakdown,
+    _right_vs_latency,
+    _waterfall,
+)
 from assistant.core.latency import percentile
 
 
@@ -37,6 +43,7 @@ def render(runs: Sequence[Run]) -> str:
         "stages of a turn add up to it. Runs marked <em>modelled</em> are not "
         "measurements (see the model below).</p>",
         _summary_table(runs, names),
+        *_right_section(runs, names),
         "<h2>Where the time goes</h2>",
         "<p>The median of each stage, per configuration (medians do not add up exactly to "
         "the median total).</p>",
@@ -117,6 +124,25 @@ def _ms(v: float | None) -> str:
     return "-" if v is None or math.isnan(v) else f"{v:.0f} ms"
 
 
+def _right_section(runs: Sequence[Run], names: list[str]) -> list[str]:
+    """Right answers against speed, one point per configuration, when the records were
+    scored (`assistant eval --json`): one giant model against many small ones."""
+    points = []
+    for i, (_, header, recs) in enumerate(runs):
+        s = summary_row(header, recs)
+        if s["right_pct"] is not None and s["p50_ms"] is not None:
+            points.append((names[i], float(s["p50_ms"]), float(s["right_pct"])))
+    if not points:
+        return []
+    return [
+        "<h2>Right answers against speed</h2>",
+        "<p>Share of the answer set answered right against first-audio p50, per "
+        "configuration (records scored by <code>assistant eval</code>: typed questions, "
+        "so first audio counts from the routing decision, with no end-pointing or ASR).</p>",
+        _right_vs_latency(points, "right-vs-latency"),
+    ]
+
+
 def _summary_table(runs: Sequence[Run], names: list[str]) -> str:
     rows = []
     for i, (_, header, recs) in enumerate(runs):
@@ -124,12 +150,13 @@ def _summary_table(runs: Sequence[Run], names: list[str]) -> str:
         cls = "" if s["measured"] else " class='modelled'"
         rows.append(
             f"<tr{cls}><td>{html.escape(names[i])}</td><td class='num'>{s['answered']}</td>"
+            f"<td class='num'>{_num(s['right_pct'], ' %')}</td>"
             f"<td class='num'>{_ms(s['p50_ms'])}</td><td class='num'>{_ms(s['p95_ms'])}</td>"
             f"<td class='num'>{_num(s['peak_rss_mb'], ' MB')}</td>"
             f"<td class='num'>{_num(s['cpu_s_per_turn'], ' s', 2)}</td></tr>"
         )
     return (
-        "<table id='summary'><tr><th>configuration</th><th>answered</th>"
+        "<table id='summary'><tr><th>configuration</th><th>answered</th><th>right</th>"
         "<th>first audio p50</th><th>p95</th><th>peak memory</th>"
         "<th>CPU per turn (p50)</th></tr>" + "".join(rows) + "</table>"
     )

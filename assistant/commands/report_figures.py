@@ -216,6 +216,31 @@ def _cdf_figure(series: Sequence[tuple[str, list[float]]], id_: str) -> str:
     return _svg(id_, int(max(y1 + 40, ly)), body, "cumulative distribution of first audio")
 
 
+def _right_vs_latency(points: Sequence[tuple[str, float, float]], id_: str) -> str:
+    """(name, first-audio p50 ms, right %) per configuration, as points."""
+    x0, x1, y0, y1 = 60.0, WIDTH - 200.0, 20.0, 280.0
+    max_ms = _nice_max(max(ms for _, ms, _ in points))
+    body: list[str] = []
+    for tick in (0, 25, 50, 75, 100):
+        y = y1 - (y1 - y0) * tick / 100
+        body.append(
+            f"<line x1='{x0}' y1='{y:.1f}' x2='{x1}' y2='{y:.1f}' stroke='#ddd'/>"
+            f"<text x='{x0 - 6}' y='{y + 4:.1f}' text-anchor='end'>{tick} %</text>"
+        )
+    body += _x_axis(x0, x1, y1, max_ms)
+    for i, (name, ms, pct) in enumerate(points):
+        colour = RUN_COLOURS[i % len(RUN_COLOURS)]
+        x, y = x0 + (x1 - x0) * ms / max_ms, y1 - (y1 - y0) * pct / 100
+        label = f"{name}: {pct:.0f} % right, first audio p50 {ms:.0f} ms"
+        body.append(
+            f"<circle cx='{x:.1f}' cy='{y:.1f}' r='7' fill='{colour}'>"
+            f"<title>{html.escape(label)}</title></circle>"
+            f"<text x='{x + 11:.1f}' y='{y + 4:.1f}'>{html.escape(name)}</text>"
+        )
+    body.append(f"<text x='{x0}' y='{y0 - 6}'>right answers</text>")
+    return _svg(id_, int(y1 + 40), body, "right answers against first-audio p50")
+
+
 def _ink(fill: str) -> str:
     """Black or white, whichever reads on `fill` (#rrggbb)."""
     r, g, b = (int(fill[i : i + 2], 16) for i in (1, 3, 5))
