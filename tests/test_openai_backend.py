@@ -105,7 +105,7 @@ async def test_the_large_role_served_over_http_answers_and_falls_back_when_it_di
     models = tmp_path / "models.toml"
     text = settings.models_path.read_text()
     start = text.index("[llm.large]")
-    end = text.index("\n[", start + 1)
+    end = text.index("\n[tts]", start)  # (past [llm.large] and its [llm.large.parts])
     models.write_text(
         text[:start]
         + f'[llm.large]\nengine = "openai"\nurl = "{server.url}"\nfirst_token_s = 5\n'

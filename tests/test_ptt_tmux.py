@@ -84,7 +84,8 @@ def test_push_to_talk_turns_print_latency_lines_and_timers_are_announced(
         screen = tmux.wait_for(n, timeout_s=60)
     lines = [line for line in screen.splitlines() if "first audio" in line]
     assert len(lines) == 2, screen
-    assert "capital of France" in lines[0] and "| fast |" in lines[0]
+    # A question of fact: the large model answers it (issue 21).
+    assert "capital of France" in lines[0] and "| large |" in lines[0]
     assert "time is it" in lines[1] and "| intent |" in lines[1]
     for line in lines:
         assert " asr " in line and " tts " in line and " ms " in line
