@@ -156,7 +156,12 @@ def build_chat_model(role: str, cfg: LlmModel, file: Path | None) -> ChatModel:
     assert file is not None, role
     cls = LlamaChatModel if cfg.prompt_format == "chat" else LlamaCompletionModel
     return cls(
-        file, n_ctx=cfg.n_ctx, threads=cfg.threads, temperature=cfg.temperature, n_batch=cfg.n_batch
+        file,
+        n_ctx=cfg.n_ctx,
+        threads=cfg.threads,
+        temperature=cfg.temperature,
+        n_batch=cfg.n_batch,
+        use_mmap=cfg.use_mmap,
     )
 
 

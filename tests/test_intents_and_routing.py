@@ -534,8 +534,22 @@ def test_what_it_cannot_do_is_said_plainly_and_questions_about_it_still_go_to_th
         "Weather for tomorrow?",
         "Do I need an umbrella today?",
         "Can you check the weather?",
+        "Is the weather nice today?",
+        "Whats the weather",
+        "What's the temperature outside?",
+        "Is it sunny outside?",
     ):
         assert match_intent(text) == CannotDo("weather"), text
+    for text in (
+        "What's in the news today?",
+        "Who won the football game last night?",
+        "What is the stock price of Apple right now?",
+        "Are there any new emails for me?",
+        "What's on TV tonight?",
+        "Is my package out for delivery?",
+        "Good morning, whats on my calendar today?",
+    ):
+        assert match_intent(text) == CannotDo("live"), text
     for text in ("Play some relaxing music.", "Put on some jazz.", "play my workout playlist"):
         assert match_intent(text) == CannotDo("media"), text
     for text in (
@@ -547,6 +561,19 @@ def test_what_it_cannot_do_is_said_plainly_and_questions_about_it_still_go_to_th
         "What should I wear in cold weather?",
         "What is the best food for a cold weather day?",
         "How long does a weather balloon stay up?",
+        # Questions about news, scores, prices, messages or deliveries that need no live
+        # data (found by the review of issue 21: the first rule said "I can't know" to them).
+        "What is the score in tennis called when it's zero?",
+        "Who composed the score of the film Star Wars?",
+        "What is a stock price?",
+        "How did the stock market start?",
+        "How do I delete my messages on my phone?",
+        "Can you help me reply to my emails politely?",
+        "My order arrived damaged, what should I do?",
+        "How long does a parcel take to arrive from China?",
+        "What is the traffic like in Rome usually?",
+        "Who won the 1966 World Cup?",
+        "Who was the first news anchor?",
         "Play a game with me.",
         "Who wrote the music for Star Wars?",
         "Why do I keep forgetting to call my mom?",
@@ -586,6 +613,16 @@ def test_route_reasons_and_follow_ups() -> None:
     fact, thanks = route("What is the capital of France?", DEVICES), route("Thanks!", DEVICES)
     assert (fact.path, fact.reason) == ("large", "question")
     assert (thanks.path, thanks.reason) == ("fast", "small_talk")
+    # A greeting in front of a question does not make it small talk.
+    for text in (
+        "Hey, what is the boiling point of water?",
+        "Hello, what's the capital of France?",
+        "Hi, can you tell me the distance to the moon?",
+        "How are you supposed to cook rice?",
+        "Who are you named after?",
+        "I'm hungry, what should I cook for dinner?",
+    ):
+        assert route(text, DEVICES).path == "large", text
     assert route("Turn on the kitchen lights", DEVICES).reason == "device"
     assert route("Why is the sky blue?", DEVICES, has_large=False).path == "fast"
     assert route("Why is that?", DEVICES, previous="large").reason == "follow_up"

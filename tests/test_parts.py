@@ -53,6 +53,40 @@ def test_the_slices_are_put_together_once_and_a_damaged_copy_again(
     assert not list(cache.glob(".*.part"))  # no temporary file left behind
 
 
+def test_slices_shorter_than_the_sample_are_checked_in_place(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    whole = b"GGUF" + os.urandom(996 + 3000 + 1004)
+    sizes = (1000, 3000, 1004)
+    at = 0
+    for n, size in enumerate(sizes, start=1):
+        data = site / f"shortpkg{n}" / "data"
+        data.mkdir(parents=True)
+        (data.parent / "__init__.py").write_text("")
+        (data / f"part{n:02d}.bin").write_bytes(whole[at : at + size])
+        at += size
+    sys.path.insert(0, str(site))
+    try:
+        parts = Parts("shortpkg{n}", "data/part{n:02d}.bin", 3, len(whole), "s.gguf")
+        assert assembled(parts, "x", tmp_path / "cache").read_bytes() == whole
+    finally:
+        sys.path.remove(str(site))
+
+
+def test_a_cache_that_cannot_be_written_is_a_clear_error_and_stale_parts_go(
+    slices: Parts, tmp_path: Path
+) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    with pytest.raises(ModelNotFoundError, match=r"llm\.large: cannot put .* together"):
+        assembled(slices, "models.toml: llm.large", blocked / "cache")
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    dead = cache / ".model.gguf.999999999.part"  # no such process
+    dead.write_bytes(b"x" * 100)
+    assembled(slices, "x", cache)
+    assert not dead.exists()
+
+
 def test_a_missing_or_different_slice_is_a_clear_error(slices: Parts, tmp_path: Path) -> None:
     missing = Parts("slicepkg{n}", "data/part{n:02d}.bin", 4, 4 * SLICE, "m.gguf")
     with pytest.raises(ModelNotFoundError, match="'slicepkg4' is not installed"):

@@ -10,6 +10,7 @@ is there is complete. Nothing is downloaded: the slices are installed packages.
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import logging
 import os
@@ -30,6 +31,10 @@ GGUF_MAGIC = b"GGUF"
 
 
 def cache_dir() -> Path:
+    """systemd's CacheDirectory= for the service (writable where the home is not), else
+    the user's cache."""
+    if service := os.environ.get("CACHE_DIRECTORY"):
+        return Path(service.split(":")[0]) / "models"
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "assistant" / "models"
 
@@ -83,21 +88,55 @@ def assembled(parts: Parts, where: str, directory: Path | None = None) -> Path:
     if target.exists():
         log.warning("%s: %s: assembling it again", target, problem)
     t0 = time.monotonic()
+    try:
+        _write(target, slices, parts.bytes)
+    except OSError as e:
+        raise ModelNotFoundError(
+            f"{where}: cannot put {target} together: {e.strerror or e}"
+        ) from None
+    problem = check(target, slices, parts.bytes)
+    if problem is not None:
+        raise ModelNotFoundError(f"{where}: {target} was just assembled but {problem}")
+    log.info("assembled %s from %d slices in %.1f s", target, len(slices), time.monotonic() - t0)
+    return target
+
+
+def _write(target: Path, slices: list[Path], size: int) -> None:
+    """Write the slices to `target` through a temporary file, synced before the rename: a
+    power cut leaves the old file or none, never a complete-looking one with holes."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{target.name}.*.part"):
+        if not _alive(stale.suffixes[-2].lstrip(".")):  # left by a run that was killed
+            stale.unlink(missing_ok=True)
+    if (free := shutil.disk_usage(target.parent).free) < size:
+        raise OSError(errno.ENOSPC, f"{size} bytes needed, {free} free in {target.parent}")
     partial = target.with_name(f".{target.name}.{os.getpid()}.part")
     try:
         with partial.open("wb") as out:
             for path in slices:
                 with path.open("rb") as src:
                     shutil.copyfileobj(src, out, 1 << 22)
+            out.flush()
+            os.fsync(out.fileno())
         partial.replace(target)
+        directory = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
     finally:
         partial.unlink(missing_ok=True)
-    problem = check(target, slices, parts.bytes)
-    if problem is not None:
-        raise ModelNotFoundError(f"{where}: {target} was just assembled but {problem}")
-    log.info("assembled %s from %d slices in %.1f s", target, len(slices), time.monotonic() - t0)
-    return target
+
+
+def _alive(pid: str) -> bool:
+    """Is the process that writes a temporary file (named with its pid) still running?"""
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True  # (someone else's)
+    return True
 
 
 def check(target: Path, slices: list[Path], size: int) -> str | None:
@@ -106,8 +145,17 @@ def check(target: Path, slices: list[Path], size: int) -> str | None:
         actual = target.stat().st_size
     except FileNotFoundError:
         return "not assembled yet"
+    except OSError as e:
+        return f"cannot be read: {e.strerror or e}"
     if actual != size:
         return f"{actual} bytes, not {size}"
+    try:
+        return _misplaced(target, slices)
+    except OSError as e:
+        return f"cannot be read: {e.strerror or e}"
+
+
+def _misplaced(target: Path, slices: list[Path]) -> str | None:
     with target.open("rb") as whole:
         if whole.read(len(GGUF_MAGIC)) != GGUF_MAGIC:
             return "no GGUF header"
@@ -116,9 +164,10 @@ def check(target: Path, slices: list[Path], size: int) -> str | None:
             length = path.stat().st_size
             with path.open("rb") as part:
                 for at in (0, max(0, length - SAMPLE)):
+                    n_bytes = min(SAMPLE, length - at)  # (a slice may be shorter)
                     part.seek(at)
                     whole.seek(offset + at)
-                    if part.read(SAMPLE) != whole.read(SAMPLE):
+                    if part.read(n_bytes) != whole.read(n_bytes):
                         return f"slice {n} is not where it belongs"
             offset += length
     return None

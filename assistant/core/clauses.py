@@ -151,41 +151,46 @@ class RepeatGuard:
 
 
 class PhraseLoop:
-    """Tells when a reply loops without ending a clause: any phrase of `words` words or
-    more that comes back a `times`-th time, whatever the punctuation between.
+    """Tells when a reply loops without ending a clause: a phrase of `words` words or more
+    said `times` times in a row, whatever the punctuation between.
 
     `RepeatGuard` compares clauses, so a loop with no clause end never trips it: after one
     misheard question SmolLM2-135M answered `The answer is "The answer is "The answer is
-    ...` for 15 s. Every longer phrase that repeats repeats its first `words` words, so
-    counting those is enough. Words are compared lower-case, without punctuation."""
+    ...` for 15 s. Only back-to-back repeats count: a recipe's "1 cup of flour, 1 cup of
+    sugar and 1 cup of milk" or a story's "the little fox" three times is not a loop.
+    Words are compared lower-case, without punctuation."""
 
-    def __init__(self, words: int = 3, times: int = 3) -> None:
-        self.words, self.times = words, times
+    def __init__(self, words: int = 3, times: int = 3, longest: int = 16) -> None:
+        self.words, self.times, self.longest = words, times, longest
         self._seen: list[str] = []
         self._partial = ""
-        self._counts: dict[tuple[str, ...], int] = {}
 
     def feed(self, delta: str) -> str | None:
-        """Text as it comes; the phrase that has come back `times` times, once it has."""
-        text = self._partial + delta
-        tokens = _WORD.findall(text.lower())
+        """Text as it comes; the phrase once it has come `times` times in a row."""
+        text = (self._partial + delta).lower()
+        tokens = _WORD.findall(text)
         # A word at the very end may go on in the next delta: held back until it ends.
         self._partial = ""
-        if tokens and (text[-1:].isalnum() or text[-1:] == "'"):
-            self._partial = text[text.lower().rfind(tokens[-1]) :]
-            tokens = tokens[:-1]
+        if tokens and _WORD.fullmatch(text[-1:] or " "):
+            self._partial = tokens.pop()
         for word in tokens:
             self._seen.append(word)
-            if len(self._seen) >= self.words:
-                phrase = tuple(self._seen[-self.words :])
-                n = self._counts.get(phrase, 0) + 1
-                self._counts[phrase] = n
-                if n >= self.times:
-                    return " ".join(phrase)
+            if (phrase := self._looped()) is not None:
+                return phrase
+        return None
+
+    def _looped(self) -> str | None:
+        seen = self._seen
+        for n in range(self.words, self.longest + 1):
+            if len(seen) < n * self.times:
+                break
+            unit = seen[-n:]
+            if all(seen[-n * (k + 1) : len(seen) - n * k] == unit for k in range(self.times)):
+                return " ".join(unit)
         return None
 
 
-_WORD = re.compile(r"[a-z0-9']+")
+_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")  # (\u2019: the curly apostrophe)
 _NUMBER = re.compile(r"\d[\d,.]*")
 _LOOPING_DIGITS = re.compile(r"(\d{3,}?)\1{2,}")
 

@@ -118,7 +118,14 @@ class _LlamaModel:
     """A GGUF file loaded in process by llama-cpp-python."""
 
     def __init__(
-        self, path: Path, *, n_ctx: int, threads: int, temperature: float, n_batch: int = 256
+        self,
+        path: Path,
+        *,
+        n_ctx: int,
+        threads: int,
+        temperature: float,
+        n_batch: int = 256,
+        use_mmap: bool = False,
     ) -> None:
         from llama_cpp import Llama
 
@@ -131,10 +138,8 @@ class _LlamaModel:
                 n_threads=threads,
                 n_threads_batch=threads,
                 n_batch=n_batch,
-                # Read, not mapped: llama.cpp repacks most weights for the CPU's SIMD
-                # (AVX2 here) into memory of its own, so a mapped file stayed resident
-                # beside its copy: 1.06 GB more peak RSS for the 1.5B model.
-                use_mmap=False,
+                # Read, not mapped, by default (models.toml's use_mmap says why).
+                use_mmap=use_mmap,
                 verbose=False,
             )
         except (ValueError, RuntimeError) as e:

@@ -16,7 +16,6 @@ from assistant.core.latency import Cut, Mark, Outcome, TurnTrace
 from assistant.core.router import Path
 
 Origin = Literal["voice", "text", "announce"]
-DEGENERATE: frozenset[Cut] = frozenset({"repeat", "loop", "number"})
 
 
 class TurnGate:
@@ -97,14 +96,15 @@ class Turn:
     @property
     def remembered(self) -> str | None:
         """What the memory keeps of the reply, as the model will read it next turn: the
-        text as generated (so its cache matches), or as said when it was cut for length.
-        Nothing when the reply went wrong: a degenerate cut, an apology, or the "not sure"
-        that stands in for a failed answer would be read back as the model's own words
-        and taken up again."""
-        if self.cut in DEGENERATE or self.fallback == "apology" or self.unsure:
+        text as generated (so its cache matches). Never what went wrong, which the models
+        would read back as their own words and take up again: a reply cut for repeating a
+        clause or for a runaway number is kept as it was said (its clauses are sound, the
+        rest was never spoken); a loop, an apology, or the "not sure" that stands in for
+        a failed answer is not kept at all. A reply cut for length is kept as said."""
+        if self.cut == "loop" or self.fallback == "apology" or self.unsure:
             return None
-        if self.cut == "length":
-            return self.reply
+        if self.cut is not None:
+            return self.reply or None
         return self.generated or self.reply
 
     @property

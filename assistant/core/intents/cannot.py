@@ -30,14 +30,19 @@ class CannotDo(IntentBase):
 
 
 WEATHER = re.compile(
-    r"^(?:(?:hey |okay |so )?(?:what|how)(?: is|'s| s| will be| will)|tell me|give me|check|"
+    r"^(?:(?:hey |okay |so |do you know )?(?:what|how|whats)(?: is|'s| s| will be| will)?|"
+    r"tell me|give me|check|"
     r"get|read me|(?:can|could) you (?:tell me|check|give me)) (?:the |today's |tomorrow's )?"
     r"(?:weather|forecast)\b|"
     r"^(?:the )?(?:weather|forecast)\b|"
     r"\b(?:weather|forecast) (?:for |in )?(?:today|tonight|tomorrow|this (?:week|weekend|"
     r"morning|afternoon|evening))\b|"
     r"\b(?:is it|will it|is it going to) (?:rain|snow|be (?:sunny|cold|hot|warm|windy))\b|"
-    r"\bdo i need (?:an umbrella|a coat|a jacket)\b"
+    r"\bdo i need (?:an umbrella|a coat|a jacket)\b|^do you know (?:the )?(?:weather|forecast)\b|"
+    r"\bis the weather (?:nice|good|bad|ok|okay)\b|"
+    r"\bwhat(?:'s| is) the weather\b|\bwhat the weather (?:will be|is)\b|"
+    r"\bwhat(?:'s| is) the temperature (?:outside|out there|today)\b|"
+    r"\bis it (?:sunny|raining|snowing|cold|hot|warm|windy) (?:outside|out|today)\b"
 )
 """Asks for the weather (normalized text). A question that only mentions it ("is it safe
 to run in hot weather?", "what should I wear in cold weather?") is not asking for it."""
@@ -54,13 +59,21 @@ ASKS_WHY = re.compile(
 model, and what keeps "how does weather forecasting work?" from the weather rule."""
 _NOW = r"(?:last night|yesterday|today|tonight|this (?:week|weekend|morning)|right now|now|latest)"
 LIVE = re.compile(
-    r"\b(?:the|today's|tonight's|latest|any) (?:news|headlines)\b|^(?:news|headlines)\b|"
-    rf"\bwho won\b.*\b{_NOW}\b|\bwhat(?:'s| is| was) the score\b|\bscore of the\b|"
-    r"\b(?:stock|share) price\b|\bhow (?:is|are|did) the (?:stock )?markets?\b|"
-    r"\btraffic (?:on|to|like|today|now|right now|report|jams?)\b|\bhow(?:'s| is) the traffic\b|"
-    r"\b(?:new|any|my) (?:e-?mails?|messages|texts)\b|"
-    r"\bwhat(?:'s| is) on (?:tv|television|telly|the radio)\b|\blottery (?:numbers|results)\b|"
-    r"\b(?:package|parcel|order|delivery)\b.*\b(?:out for delivery|arriv\w*|delivered|shipped)\b"
+    r"^(?!how (?:do|can|should) i\b|what (?:is|does|are) (?:a|an)\b)(?:"
+    r".*\b(?:the|today's|tonight's|latest|any) (?:news|headlines)\b|^(?:news|headlines)\b|"
+    rf".*\bwho won\b.*\b{_NOW}\b|"
+    rf".*\bscore of\b.*\b(?:game|match)\b.*\b{_NOW}\b|"
+    rf".*\bwhat(?:'s| is| was) the score\b(?:.*\b(?:game|match|{_NOW})\b)?$|"
+    r".*\b(?:stock|share) price of\b|.*\bhow (?:is|are) the (?:stock )?markets? (?:doing|today)\b|"
+    rf".*\btraffic (?:on|to|like)\b.*\b{_NOW}\b|.*\bhow(?:'s| is) the traffic\b(?! in\b)|"
+    r".*\b(?:any new |do i have (?:any )?(?:new )?|check (?:my )?|read (?:me )?my )"
+    r"(?:e-?mails?|messages|texts)\b|"
+    r".*\bwhat(?:'s| is) on (?:tv|television|telly|the radio)\b|.*\blottery (?:numbers|results)\b|"
+    r".*\b(?:when|is|has) my (?:package|parcel|order|delivery)\b.*"
+    r"\b(?:out for delivery|arriv\w*|delivered|shipped)\b|"
+    r".*\bwhat(?:'s| is|s) on my calendar\b|.*\btraffic\b.*\b(?:right now|now|today)\b|"
+    r".*\bwhat(?:'s| is) the (?:exchange rate|price of bitcoin)\b"
+    r")"
 )
 """Asks for live news, scores, prices, traffic or the user's own accounts (normalized
 text): an offline assistant cannot know them, and a small model would make them up."""

@@ -28,12 +28,13 @@ class EscalationSettings:
     # Measured on Qwen2.5-Coder-1.5B: told only "in a few words", it still answered facts
     # with a whole sentence ("The capital of Australia is Canberra.", 0.75 s); with these
     # examples it often says just the answer ("Mercury.", 0.5 s), explanations unchanged.
+    # (The examples are not in the answer set, tests/data/answers.tsv, that scores it.)
     system_prompt: str = (
         "You are a voice assistant in a home; your words are spoken aloud. Answer a question "
-        "of fact with just the answer, in a few words: 'What is the capital of Italy?' - "
-        "'Rome.' 'How many days are in a week?' - 'Seven.' 'Who wrote Hamlet?' - 'William "
-        "Shakespeare.' Explain a why or how question in two to four short sentences of plain "
-        "spoken English."
+        "of fact with just the answer, in a few words: 'What is the capital of Peru?' - "
+        "'Lima.' 'How many wheels does a tricycle have?' - 'Three.' 'Who wrote Don Quixote?' "
+        "- 'Miguel de Cervantes.' Explain a why or how question in two to four short "
+        "sentences of plain spoken English."
     )
     max_reply_tokens: Annotated[int, Gt(0)] = 160
     max_first_words: Annotated[int, Gt(0)] = 4

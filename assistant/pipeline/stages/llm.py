@@ -128,6 +128,9 @@ class ModelReply:
                     if (phrase := loop.feed(delta)) is not None:
                         log.info("reply ended: %r came back a third time", phrase)
                         turn.cut = "loop"
+                        if splitter.emitted == 0 and new(NOT_SURE_SAY):
+                            turn.unsure = True  # (rather than silence)
+                            yield NOT_SURE_SAY
                         return
                     for clause in splitter.feed(delta):
                         if not new(clause):
