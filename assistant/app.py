@@ -78,9 +78,10 @@ class Settings:
             return None
         return large
 
-    def model_files(self) -> dict[str, Path]:
+    def model_files(self, *, assemble: bool = True) -> dict[str, Path]:
         """The files of the roles this pipeline uses (ModelNotFoundError if one is missing).
-        A model served over HTTP has none."""
+        A model served over HTTP has none. `assemble=False` puts no file together (a
+        command that only reports must not write 1.1 GB)."""
         m, mf = self.models, self.models_path
         files = {"asr": resolve_model_file("asr", m.asr, mf)}
         llms = [(self.pipeline.llm_role, self.llm_model())]
@@ -88,7 +89,7 @@ class Settings:
             llms.append(("llm.large", large))
         for role, llm in llms:
             if llm.url is None:
-                files[role] = resolve_model_file(role, llm, mf)
+                files[role] = resolve_model_file(role, llm, mf, assemble=assemble)
         files["tts"] = resolve_model_file("tts", m.tts, mf)
         files["vad"] = resolve_model_file("vad", m.vad, mf)
         voice_cfg = resolve_companion("tts", m.tts, m.tts.config_call, mf)
@@ -105,7 +106,7 @@ class Settings:
             "config": redacted(self.config),
             "pipeline_def": redacted(self.pipeline),
             "models": redacted(self.models),
-            "model_files": {k: str(v) for k, v in self.model_files().items()},
+            "model_files": {k: str(v) for k, v in self.model_files(assemble=False).items()},
         }
 
 

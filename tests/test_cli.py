@@ -75,9 +75,14 @@ def test_check_config_redacts_secrets(tmp_path: Path) -> None:
     )
     cfg = tmp_path / "config.toml"
     cfg.write_text(f'models_file = "{models}"\n')
-    proc = run_assistant("check-config", "--config", str(cfg))
+    cache = tmp_path / "cache"
+    proc = run_assistant("check-config", "--config", str(cfg), env={"XDG_CACHE_HOME": str(cache)})
     assert proc.returncode == 0, proc.stderr
     assert "sk-very-secret" not in proc.stdout
+    # It reports where the large model is kept; it does not put 1.1 GB together to say so.
+    large = json.loads(proc.stdout)["model_files"]["llm.large"]
+    assert large == str(cache / "assistant" / "models" / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf")
+    assert not cache.exists()
     assert json.loads(proc.stdout)["models"]["llm"]["large"]["api_key"] == "***"
 
 

@@ -105,3 +105,15 @@ def test_the_bundled_large_model_is_the_assembled_qwen_file(settings: object) ->
     assert path.stat().st_size == 1_117_320_768
     with path.open("rb") as f:
         assert f.read(4) == b"GGUF"
+
+
+def test_locating_the_file_writes_nothing(slices: Parts, tmp_path: Path) -> None:
+    # `check-config` reports where the model is kept: it must not write 1.1 GB to do so.
+    from assistant.config.parts import located
+
+    cache = tmp_path / "cache"
+    assert located(slices, "x", cache) == cache / "model.gguf"
+    assert not cache.exists()
+    missing = Parts("slicepkg{n}", "data/part{n:02d}.bin", 4, 4 * SLICE, "m.gguf")
+    with pytest.raises(ModelNotFoundError, match="'slicepkg4' is not installed"):
+        located(missing, "x", cache)

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, model_validator
 
 from assistant.config.base import PositiveFloat, PositiveInt, Strict
-from assistant.config.parts import Parts, assembled
+from assistant.config.parts import Parts, assembled, located
 from assistant.core.errors import ConfigError, ModelNotFoundError
 
 
@@ -113,8 +113,12 @@ class ModelsFile(Strict):
     vad: VadModel
 
 
-def resolve_model_file(role: str, src: ModelSource, models_file: Path) -> Path:
-    """The file (or directory) a role's source points at; ModelNotFoundError if none."""
+def resolve_model_file(
+    role: str, src: ModelSource, models_file: Path, *, assemble: bool = True
+) -> Path:
+    """The file (or directory) a role's source points at; ModelNotFoundError if none.
+    `assemble=False`: a file in slices is only located (its slices checked), not put
+    together, for commands that only report (`check-config`)."""
     where = f"{models_file}: {role}"
     if src.url is not None:
         raise ConfigError(f"{where}: url sources are served over HTTP and have no local file")
@@ -123,7 +127,7 @@ def resolve_model_file(role: str, src: ModelSource, models_file: Path) -> Path:
             raise ModelNotFoundError(f"{where}: model file {src.path} does not exist")
         return src.path
     if src.parts is not None:
-        return assembled(src.parts, where)
+        return assembled(src.parts, where) if assemble else located(src.parts, where)
     assert src.package is not None
     if src.file is not None:
         spec = _find_spec(src.package)

@@ -78,6 +78,12 @@ class Parts:
         return paths
 
 
+def located(parts: Parts, where: str, directory: Path | None = None) -> Path:
+    """Where the whole file is (or will be) kept, its slices checked; nothing written."""
+    parts.slices(where)
+    return (directory or cache_dir()) / parts.name
+
+
 def assembled(parts: Parts, where: str, directory: Path | None = None) -> Path:
     """The whole file, from the cache if it is sound there, else put together now."""
     slices = parts.slices(where)

@@ -14,9 +14,10 @@ one a fallback (`stages/escalation.py`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -157,7 +158,7 @@ class TurnRunner:
         turn = Turn(
             TurnTrace(self.clock), origin, gate, wake_phrase, on_transcript, file, dropped_frames
         )
-        try:
+        async with self._ending(turn, speaker):
             asked = self.dialog.open_question(self.clock.now_ns())
             turn.transcript = await self.hearing.transcript(turn, heard, asked)
             if turn.on_transcript is not None:
@@ -170,9 +171,19 @@ class TurnRunner:
                 await speaker.play(audio, on_first_sample=turn.first_sample)
                 turn.trace.mark(Mark.DONE)
                 self._said(turn)
+        return self._finish(turn, speaker)
+
+    @contextlib.asynccontextmanager
+    async def _ending(self, turn: Turn, speaker: Speaker) -> AsyncIterator[None]:
+        """How any turn (an announcement too) ends when it does not end well. A cancelled
+        one is recorded and the cancellation goes on; a stage error or a bug ends the turn
+        with its outcome, never the runner."""
+        try:
+            yield
         except asyncio.CancelledError:
-            committed = gate is None or gate.is_committed
-            turn.outcome = "cancelled" if committed else "speculative"
+            gate = turn.gate
+            speculative = turn.origin != "announce" and gate is not None and not gate.is_committed
+            turn.outcome = "speculative" if speculative else "cancelled"
             self._finish(turn, speaker)
             raise
         except AssistantError as e:
@@ -183,7 +194,6 @@ class TurnRunner:
             # A bug, not bad input: the traceback goes to the log, the process goes on.
             turn.outcome, turn.error = "error", f"internal: {e!r}"
             log.exception("turn %d failed", self.turns)
-        return self._finish(turn, speaker)
 
     def _answer(self, turn: Turn, asked: Question | None) -> AsyncGenerator[str, None]:
         """Route the transcript, and start the stage that answers it."""
@@ -243,18 +253,11 @@ class TurnRunner:
         self.turns += 1
         turn = Turn(TurnTrace(self.clock), "announce", gate, route="announce", reason=reason)
         turn.trace.mark(Mark.SPEECH_END)
-        try:
+        async with self._ending(turn, speaker):
             await speaker.play(
                 self.speech.audio(turn, _one(text)), on_first_sample=turn.first_sample
             )
             turn.trace.mark(Mark.DONE)
-        except asyncio.CancelledError:
-            turn.outcome = "cancelled"
-            self._finish(turn, speaker)
-            raise
-        except AssistantError as e:
-            turn.outcome, turn.error = "error", f"{e.code}: {e}"
-            log.error("announcement failed: %s", turn.error)  # noqa: TRY400
         return self._finish(turn, speaker)
 
     def _finish(self, turn: Turn, speaker: Speaker) -> TurnRecord:
