@@ -11,12 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from assistant.audio.vad import SileroVad
 from assistant.audio.wakeword import MicroWakeWordDetector, WakeWordDetector, WakeWordSettings
 from assistant.config import (
+    AsrModel,
     Config,
     LlmModel,
     ModelsFile,
+    ModelSource,
     PipelineDef,
     load_config,
     load_models,
@@ -43,6 +47,8 @@ from assistant.engines.llm import (
     OpenAIChatModel,
 )
 from assistant.engines.tts import PiperSynthesizer
+from assistant.engines.turn_model import SmartTurn
+from assistant.engines.turn_text import ChatEndOfTurn
 from assistant.engines.worker import CpuGate, Worker
 from assistant.pipeline.listener import Listener, ListenState
 from assistant.pipeline.stages.llm import ModelSettings
@@ -92,6 +98,13 @@ class Settings:
                 files[role] = resolve_model_file(role, llm, mf, assemble=assemble)
         files["tts"] = resolve_model_file("tts", m.tts, mf)
         files["vad"] = resolve_model_file("vad", m.vad, mf)
+        turn_roles: list[tuple[str, ModelSource | None]] = [
+            ("turn.audio", m.turn.audio),
+            ("turn.text", m.turn.text),
+        ]
+        for turn_role, source in turn_roles:
+            if source is not None:
+                files[turn_role] = resolve_model_file(turn_role, source, mf)
         voice_cfg = resolve_companion("tts", m.tts, m.tts.config_call, mf)
         if voice_cfg is not None:
             files["tts.config"] = voice_cfg
@@ -214,16 +227,7 @@ async def build_engines(settings: Settings, files: dict[str, Path]) -> Engines:
     t0 = time.monotonic()
     try:
         asr, llm, tts = await asyncio.gather(
-            asr_w.call(
-                lambda: WhisperTranscriber(
-                    files["asr"],
-                    compute_type=m.asr.compute_type,
-                    threads=m.asr.threads,
-                    language=m.asr.language,
-                    beam_size=m.asr.beam_size,
-                    window_s=m.asr.window_s,
-                )
-            ),
+            asr_w.call(lambda: build_transcriber(m.asr, files["asr"])),
             llm_w.call(lambda: build_chat_model(role, llm_cfg, files.get(role))),
             tts_w.call(
                 lambda: PiperSynthesizer(
@@ -245,12 +249,41 @@ async def build_engines(settings: Settings, files: dict[str, Path]) -> Engines:
                 lambda: build_chat_model("llm.large", large_cfg, files.get("llm.large"))
             )
             await large_w.call(large.warm, settings.config.escalation.system_prompt)
+        turn = turn_w = text_turn = text_w = None
+        if (audio_cfg := m.turn.audio) is not None and "turn.audio" in files:
+            turn_w = Worker("turn-audio")
+            workers.append(turn_w)
+            turn = await turn_w.call(
+                lambda: SmartTurn(files["turn.audio"], threads=audio_cfg.threads)
+            )
+            await turn_w.call(turn.probability, np.zeros(16_000, np.int16), 16_000)
+        if (text_cfg := m.turn.text) is not None and "turn.text" in files:
+            text_w = Worker("turn-text")
+            workers.append(text_w)
+            text_turn = await text_w.call(
+                lambda: ChatEndOfTurn(files["turn.text"], threads=text_cfg.threads)
+            )
+            await text_w.call(text_turn.end_log10, "what time is it")
     except BaseException:
         for w in workers:
             w.shutdown()
         raise
     log.info("models loaded and warmed in %.1f s", time.monotonic() - t0)
-    return Engines(asr, llm, tts, asr_w, llm_w, tts_w, CpuGate(), large, large_w)
+    return Engines(
+        asr, llm, tts, asr_w, llm_w, tts_w, CpuGate(), large, large_w,
+        turn=turn, turn_worker=turn_w, text_turn=text_turn, text_turn_worker=text_w,
+    )  # fmt: skip
+
+
+def build_transcriber(m: AsrModel, model_dir: Path) -> WhisperTranscriber:
+    return WhisperTranscriber(
+        model_dir,
+        compute_type=m.compute_type,
+        threads=m.threads,
+        language=m.language,
+        beam_size=m.beam_size,
+        window_s=m.window_s,
+    )
 
 
 @dataclass
@@ -271,6 +304,7 @@ class Assistant:
         label: str | None = None,
         dropped_frames: Callable[[], int] = lambda: 0,
         on_state: Callable[[ListenState], None] = lambda state: None,
+        echo_cancelled: bool = False,
     ) -> Listener:
         """The always-listening front end as the pipeline defines it (for run and bench)."""
         self.vad.reset()
@@ -286,6 +320,9 @@ class Assistant:
             label=label,
             dropped_frames=dropped_frames,
             on_state=on_state,
+            turn_end=p.turn_end,
+            turn_models=self.engines.turn_models(),
+            echo_cancelled=echo_cancelled,
         )
 
 

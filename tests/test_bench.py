@@ -4,13 +4,12 @@ test_real_turns.py with the real models)."""
 import numpy as np
 
 from assistant.commands.bench import quiet_after
-from assistant.core.endpoint import EndpointSettings
 
 RATE = 16_000
 
 
 def test_a_file_that_ends_at_the_last_word_gets_the_quiet_the_end_pointer_may_wait_for() -> None:
-    ep = EndpointSettings(incomplete_hold_ms=1000, sound_edge_ms=250)
+    ep = 1000 + 250  # the longest hold, and the sound edge
     tone = (np.sin(np.arange(RATE // 2) / 3) * 10_000).astype(np.int16)  # 0.5 s of "speech"
     cut = np.concatenate([tone, np.zeros(RATE // 5, np.int16)])  # 0.2 s after it
     padded = quiet_after(cut, RATE, ep)

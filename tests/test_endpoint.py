@@ -70,17 +70,28 @@ def test_hysteresis_keeps_weak_frames_inside_speech() -> None:
     assert events == [SpeechStarted(0), Paused(ms(25)), Ended(ms(25), "silence")]
 
 
-def test_incomplete_transcript_extends_the_hold() -> None:
+def test_a_hold_set_at_the_pause_decides_when_it_ends_and_the_next_pause_starts_afresh() -> None:
     ep = Endpointer(SETTINGS)
     events = []
     for i, p in enumerate([0.9] * 10 + [0.0] * 40):
         ev = ep.update(p, ms(i), ms(i + 1))
         if isinstance(ev, Paused):
-            ep.set_incomplete(True)
+            ep.set_hold(1000)
         if ev is not None:
             events.append((i, ev))
     # Ends after 1000 ms of silence instead of 500 ms: 32 frames after the speech.
     assert events[-1] == (41, Ended(ms(10), "silence"))
+    # Speech again before it ran out: that pause's hold is gone.
+    ep = Endpointer(SETTINGS)
+    held = [0.9] * 10 + [0.0] * 10 + [0.9] * 10 + [0.0] * 40
+    ended = []
+    for i, p in enumerate(held):
+        ev = ep.update(p, ms(i), ms(i + 1))
+        if isinstance(ev, Paused) and i < 20:
+            ep.set_hold(1000)
+        if isinstance(ev, Ended):
+            ended.append(i)
+    assert ep.hold_ms == 500 and ended == [30 + 16 - 1]
 
 
 def run_with_levels(frames: list[tuple[float, float]]) -> list[tuple[int, Event]]:

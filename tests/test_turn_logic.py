@@ -454,3 +454,30 @@ async def test_a_long_reply_ends_at_a_clause_past_its_time_unless_a_long_one_was
     assert runner.memory.history()[0].assistant == rec.reply  # as said, not as generated
     rec = await runner.run("Tell me a story.", ListSpeaker())
     assert rec.cut is None and rec.reply.count(".") == 12
+
+
+async def test_a_committed_command_the_user_may_still_go_on_with_acts_only_once_settled() -> None:
+    actions = Actions()
+    runner = make_runner(
+        FakeChatModel("x"), asr=FakeTranscriber("Turn off the bedroom fan."), actions=actions
+    )
+    utt = Utterance(np.zeros(1600, np.int16), 16_000, 0, 0)
+    # The confirmation plays at once; the fan waits until the user can no longer go on.
+    gate = TurnGate()
+    gate.commit(0, resumable=True)
+    turn = asyncio.create_task(runner.run(utt, ListSpeaker(), gate=gate))
+    await asyncio.sleep(0.1)
+    assert not turn.done() and actions.sent == []
+    gate.settle()
+    rec = await asyncio.wait_for(turn, 3)
+    assert rec.reply == "Okay, bedroom fan off." and len(actions.sent) == 1
+    # The user went on ("... and the lights"): the first half is dropped, nothing is done.
+    gate = TurnGate()
+    gate.commit(0, resumable=True)
+    first = asyncio.create_task(runner.run(utt, ListSpeaker(), gate=gate))
+    await asyncio.sleep(0.1)
+    gate.superseded = True
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert len(actions.sent) == 1

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -202,6 +202,8 @@ class DeviceSpeaker(_Device):
         self._drained: asyncio.Event | None = None
         self.last_audible_ns = 0
         """Clock time of the last callback that handed real (non-silent) samples over."""
+        self.echo: Callable[[Pcm16, int, bool], None] | None = None
+        """Hears each block as it is handed to the device (the echo canceller's reference)."""
         self.gaps = 0
         """Times a reply was interrupted mid-way: PortAudio reported an underflow, or the
         callback came later than the audio buffered ahead of it lasts (ALSA's PulseAudio
@@ -233,6 +235,8 @@ class DeviceSpeaker(_Device):
             if on_first is not None:
                 self._on_first = None
         out[filled:] = 0
+        if self.echo is not None:
+            self.echo(out, now_ns, filled > 0)
         if filled:
             self.last_audible_ns = now_ns
         if on_first is not None:
@@ -311,6 +315,7 @@ class DeviceMicrophone(_Device):
         self._arrived = asyncio.Event()
         self._times = BlockTimes(sample_rate_hz)
         super().__init__(clock, device, sample_rate_hz, block_ms)
+        self.input_latency_s = float(self._stream.latency)
 
     def start(self) -> None:
         self._times.reset()  # (a reopened stream starts a new timeline)

@@ -19,7 +19,6 @@ import numpy as np
 
 from assistant.app import Assistant
 from assistant.audio.wav import WavSpeaker, paced_chunks, read_wav
-from assistant.core.endpoint import EndpointSettings
 from assistant.core.frames import Pcm16
 from assistant.core.latency import STAGES, TurnRecord, summarize
 from assistant.core.levels import speech_end_sample
@@ -43,7 +42,8 @@ async def run_bench(
 ) -> list[TurnRecord]:
     records: list[TurnRecord] = []
     block_ms = assistant.settings.config.audio.block_ms
-    endpoint = assistant.settings.pipeline.endpoint
+    pipeline = assistant.settings.pipeline
+    wait_ms = pipeline.turn_end.max_ms + pipeline.endpoint.sound_edge_ms
     for i, path in enumerate(files, 1):
         progress(f"[{i}/{len(files)}] {path.name}")
         # Each file is its own conversation: an earlier answer must not colour the next.
@@ -52,7 +52,7 @@ async def run_bench(
             out_dir / f"{path.stem}.reply.wav", assistant.reply_rate_hz, assistant.clock
         )
         listener = assistant.listener(label=str(path))
-        samples = quiet_after(read_wav(path, ASR_RATE_HZ), ASR_RATE_HZ, endpoint)
+        samples = quiet_after(read_wav(path, ASR_RATE_HZ), ASR_RATE_HZ, wait_ms)
         cpu_before = _cpu_s()
         await listener.run(paced_chunks(samples, ASR_RATE_HZ, assistant.clock, block_ms), speaker)
         # The whole process's CPU time while this file played in and was answered (all
@@ -64,14 +64,13 @@ async def run_bench(
     return records
 
 
-def quiet_after(samples: Pcm16, sample_rate_hz: int, endpoint: EndpointSettings) -> Pcm16:
+def quiet_after(samples: Pcm16, sample_rate_hz: int, wait_ms: int) -> Pcm16:
     """The file with digital silence after it, as long as the end-pointer may wait after the
     last word. A microphone does not stop there; a file that did would end the turn at its
     end instead of at the hold (espeak-ng leaves ~0.3 s: replies 0.2 s sooner than live)."""
     end = speech_end_sample(samples, sample_rate_hz)
     if end is None:
         return samples
-    wait_ms = endpoint.incomplete_hold_ms + endpoint.sound_edge_ms
     short = wait_ms * sample_rate_hz // 1000 - (len(samples) - end)
     return np.concatenate([samples, np.zeros(short, np.int16)]) if short > 0 else samples
 

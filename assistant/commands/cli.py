@@ -117,6 +117,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--json", type=Path, metavar="FILE", help="write one record per question")
 
+    eot = sub.add_parser(
+        "eot",
+        parents=[common],
+        help="end of turn: the pause corpus, and each rule's cut-offs against its wait",
+    )
+    eot.add_argument("action", choices=["make", "evidence", "sweep"])
+    eot.add_argument("corpus", type=Path, metavar="DIR")
+    eot.add_argument(
+        "--held-out", action="store_true", help="make: the held-out sentences; sweep: only them"
+    )
+    eot.add_argument("--tuning", action="store_true", help="sweep: only the tuning set")
+    eot.add_argument("--json", type=Path, metavar="FILE", help="sweep: write the table")
+
     route = sub.add_parser(
         "route",
         parents=[common],
@@ -192,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "route" or (args.command == "bench" and args.routing):
             return _route(settings, args)
+        if args.command == "eot":
+            return _eot(settings, args)
         if args.command == "mqtt-cleanup":
             return asyncio.run(_mqtt_cleanup(settings))
         return asyncio.run(_COMMANDS[args.command](settings, args))
@@ -381,6 +396,23 @@ async def _eval(settings: Settings, args: argparse.Namespace) -> int:
 
         header = run_header(label, settings, [s.record for s in scored])
         write_records(args.json, header, [s.to_dict() for s in scored])
+    return 0
+
+
+def _eot(settings: Settings, args: argparse.Namespace) -> int:
+    from assistant.commands import eot, pause_corpus
+
+    if args.action == "make":
+        made = pause_corpus.make(args.corpus, settings.model_files(), held_out=args.held_out)
+        print(f"{len(made)} renderings in {args.corpus}")
+    elif args.action == "evidence":
+        eot.gather(args.corpus, settings, args.corpus / "evidence.jsonl")
+    else:
+        only = True if args.held_out else False if args.tuning else None
+        table = eot.sweep(args.corpus, settings.pipeline.turn_end, held_out=only)
+        eot.print_sweep(table)
+        if args.json:
+            args.json.write_text(json.dumps(table, indent=1))
     return 0
 
 

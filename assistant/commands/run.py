@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from assistant.app import Assistant, Settings, open_assistant
 from assistant.audio.devices import SoundDevices, sound_devices
+from assistant.audio.echo import EchoCanceller, echo_canceller, without_echo
 from assistant.core.actions import LogActionSink
 from assistant.core.clock import MONOTONIC, Clock
 from assistant.core.errors import AudioDeviceError
@@ -44,7 +45,7 @@ class Health:
         """The worst event-loop lag over the last minute."""
 
     def add(self, record: TurnRecord) -> None:
-        if record.outcome == "speculative":
+        if record.dropped:
             return
         self.turns += 1
         if record.first_audio_ms is not None and record.origin == "voice":
@@ -158,15 +159,36 @@ async def run_daemon(settings: Settings, clock: Clock = MONOTONIC) -> None:
         with sound_devices(settings.config.audio, clock, a.reply_rate_hz) as devices:
             mic = devices.mic
             assert mic is not None
-            listener = a.listener(dropped_frames=lambda: mic.dropped_blocks, on_state=on_state)
+            echo = _echo_canceller(a, devices)
+            listener = a.listener(
+                dropped_frames=lambda: mic.dropped_blocks,
+                on_state=on_state,
+                echo_cancelled=echo is not None,
+            )
             controls.listener, controls.runner = listener, a.runner
             try:
-                await _serve(a, devices, listener, mqtt, notify, health)
+                await _serve(a, devices, listener, mqtt, notify, health, echo)
             finally:
                 log.info(
                     "audio: %d blocks dropped, %d input overflows, %d gaps in replies",
                     mic.dropped_blocks, mic.overflows, devices.speaker.gaps,
                 )  # fmt: skip
+
+
+def _echo_canceller(a: Assistant, devices: SoundDevices) -> EchoCanceller | None:
+    """The reply's echo taken out of the microphone, when the pipeline wants it and it can
+    run (said at start either way)."""
+    listen = a.settings.pipeline.listen
+    if not listen.echo_cancel or not listen.half_duplex:
+        return None
+    mic, speaker = devices.mic, devices.speaker
+    assert mic is not None
+    delay_ms = round((speaker.output_latency_s + mic.input_latency_s) * 1000)
+    echo = echo_canceller(a.reply_rate_hz, delay_ms)
+    if echo is not None:
+        speaker.echo = echo.played
+        log.info("echo cancellation on (WebRTC AEC3, %d ms between speaker and mic)", delay_ms)
+    return echo
 
 
 async def _serve(
@@ -176,6 +198,7 @@ async def _serve(
     mqtt: Mqtt | None,
     notify: Notifier,
     health: Health,
+    echo: EchoCanceller | None = None,
 ) -> None:
     """Until SIGINT or SIGTERM: every long-lived task, named, in one task group."""
     mic = devices.mic
@@ -202,7 +225,8 @@ async def _serve(
         # Ready: models warmed and audio flowing (not waiting for any broker).
         notify.send("READY=1", "STATUS=idle")
         async with asyncio.TaskGroup() as tg:
-            tasks = [tg.create_task(listener.run(mic.chunks(), devices.speaker), name="listener")]
+            source = mic.chunks() if echo is None else without_echo(mic.chunks(), echo)
+            tasks = [tg.create_task(listener.run(source, devices.speaker), name="listener")]
             tasks += [tg.create_task(watch, name=name) for name, watch in devices.watches().items()]
             if mqtt is not None:
                 mqtt.state(ListenState.IDLE)

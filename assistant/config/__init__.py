@@ -12,6 +12,7 @@ from assistant.config.load import (
     user_config_dir,
 )
 from assistant.config.models import (
+    AsrModel,
     LlmModel,
     ModelsFile,
     ModelSource,
@@ -24,6 +25,7 @@ from assistant.config.user import DEFAULT_DEVICES, Config, DeviceEntry, MqttSect
 __all__ = [
     "DEFAULT_DEVICES",
     "PROJECT_ROOT",
+    "AsrModel",
     "Config",
     "DeviceEntry",
     "LlmModel",

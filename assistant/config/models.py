@@ -1,4 +1,4 @@
-"""`models.toml`: the model roles (asr, llm.fast, llm.large, tts, vad) and where each one's
+"""`models.toml`: the model roles (asr, llm.fast, llm.large, tts, vad, turn) and where each one's
 files come from, and finding those files (without downloading anything)."""
 
 from __future__ import annotations
@@ -101,6 +101,25 @@ class VadModel(ModelSource):
     engine: Literal["silero"] = "silero"
 
 
+class AudioTurnModel(ModelSource):
+    """Has the speaker finished, from the audio (Smart Turn v3.2)."""
+
+    engine: Literal["smart-turn"] = "smart-turn"
+    threads: PositiveInt = 1
+
+
+class TextTurnModel(ModelSource):
+    """Has the speaker finished, from the words: a ChatML model's end-of-message token."""
+
+    engine: Literal["chat-end-token"] = "chat-end-token"
+    threads: PositiveInt = 1
+
+
+class TurnRoles(Strict):
+    audio: AudioTurnModel | None = None
+    text: TextTurnModel | None = None
+
+
 class LlmRoles(Strict):
     fast: LlmModel
     large: LlmModel | None = None
@@ -111,6 +130,9 @@ class ModelsFile(Strict):
     llm: LlmRoles
     tts: TtsModel
     vad: VadModel
+    turn: TurnRoles = TurnRoles()
+    """The end-of-turn models; without them the hold at a pause is decided from what the
+    transcript plainly says (an intent understood it whole, or its words run on)."""
 
 
 def resolve_model_file(

@@ -11,6 +11,7 @@ from assistant.audio.wakeword import WakeWordSettings
 from assistant.config.base import Strict
 from assistant.core.clauses import SplitterSettings
 from assistant.core.endpoint import EndpointSettings
+from assistant.core.turn_end import TurnEndSettings
 from assistant.pipeline.listener import ListenSettings
 from assistant.pipeline.stages import REQUIRED, STAGE_NAMES
 
@@ -26,6 +27,8 @@ class PipelineDef(Strict):
     """The model the `llm` stage asks."""
     clauses: SplitterSettings = SplitterSettings()
     endpoint: EndpointSettings = EndpointSettings()
+    turn_end: TurnEndSettings = TurnEndSettings()
+    """How long a pause holds, from evidence (with models.toml's `[turn]` model)."""
     listen: ListenSettings = ListenSettings()
     wake_word: WakeWordSettings | None = None
     """Absent: an open microphone, every utterance is a turn."""

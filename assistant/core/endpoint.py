@@ -2,10 +2,10 @@
 
 Two thresholds of silence matter. At `pause_ms` the utterance *may* be over: the listener
 starts the turn speculatively (ASR, LLM and TTS run while the user is silent). At the hold
-(`hold_ms`, or `incomplete_hold_ms` when the partial transcript plainly runs on) it *is*
-over and the reply may play. Speech before the hold resumes the utterance and the
-speculative turn is dropped, so a natural hesitation never splits a sentence, and the hold
-costs little: the reply is being prepared while it runs. No audio, no asyncio here.
+(decided per pause from evidence: `turn_end.py`) it *is* over and the reply may play.
+Speech before the hold resumes the utterance and the speculative turn is dropped, so a
+natural hesitation never splits a sentence, and the hold costs little: the reply is being
+prepared while it runs. No audio, no asyncio here.
 
 The VAD says whether the user is speaking; the levels of each frame's four 8 ms parts,
 when the caller gives them, say where the sound starts and stops. By itself the VAD heard a
@@ -42,6 +42,10 @@ ABOVE_NOISE_DB = 10.0
 AUDIBLE_DB = 6.0
 """Within what the VAD calls speech, a part of a frame this far above the room's noise
 still counts as sound (speech can be soft)."""
+DEFAULT_HOLD_MS = 500
+"""The hold when nothing sets one (a pause of 0.45 s is heard as 440-464 ms of silence, a
+0.5 s one as 488-512: `scripts/hesitation-sweep`). The listener sets each pause's from
+evidence (`turn_end.py`)."""
 NOISE_FOLLOW = 0.05
 """How fast the noise estimate follows the level between utterances, per 32 ms frame
 (about 0.6 s to come most of the way)."""
@@ -59,13 +63,6 @@ class EndpointSettings:
     """Shorter bursts (a click, a cough) do not start an utterance."""
     pause_ms: Annotated[int, Ge(64), Le(5000)] = 100
     """Silence after which the turn starts speculatively (ASR at once)."""
-    hold_ms: Annotated[int, Ge(64), Le(5000)] = 500
-    """Silence after which the utterance is over and the reply may play. A 0.45 s
-    hesitation is heard as 440-464 ms of silence, a 0.5 s one as 488-512
-    (`scripts/hesitation-sweep`; in quiet: noise that hides the quiet edges of words grows
-    it)."""
-    incomplete_hold_ms: Annotated[int, Ge(64), Le(10_000)] = 1000
-    """The hold when the partial transcript plainly runs on ("turn on the ...")."""
     max_utterance_ms: Annotated[int, Ge(1000), Le(60_000)] = 15_000
     pre_roll_ms: Annotated[int, Ge(0), Le(2000)] = 300
     """Audio kept from before the speech started, so the first syllable is never lost."""
@@ -86,8 +83,8 @@ class EndpointSettings:
     def __post_init__(self) -> None:
         if not self.neg_threshold <= self.threshold:
             raise ValueError("neg_threshold must not exceed threshold")
-        if not self.pause_ms <= self.hold_ms <= self.incomplete_hold_ms:
-            raise ValueError("need pause_ms <= hold_ms <= incomplete_hold_ms")
+        if self.pause_ms > DEFAULT_HOLD_MS:
+            raise ValueError(f"pause_ms must not exceed the hold ({DEFAULT_HOLD_MS} ms)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +120,16 @@ class _State(Enum):
 
 
 class Endpointer:
-    def __init__(self, settings: EndpointSettings | None = None) -> None:
+    def __init__(
+        self, settings: EndpointSettings | None = None, hold_ms: int = DEFAULT_HOLD_MS
+    ) -> None:
+        """`hold_ms`: the hold at each pause until `set_hold` says otherwise."""
         self.s = settings or EndpointSettings()
-        self.hold_ms = self.s.hold_ms
+        self.default_hold_ms = hold_ms
+        self.hold_ms = hold_ms
+        self.min_speech_ms = self.s.min_speech_ms
+        """Speech this long starts an utterance (the listener shortens it while the user may
+        be going on with one it committed: the reply must stop quickly)."""
         self._floor_db = -100.0  # the room's noise, followed between utterances: kept
         self.reset()
 
@@ -136,7 +140,7 @@ class Endpointer:
         self._start_ns = 0
         self._last_voiced_end_ns = 0
         self._paused = False
-        self.hold_ms = self.s.hold_ms
+        self.hold_ms = self.default_hold_ms
         self._peak_db = -math.inf  # the utterance's loudest voiced frame, once levels come
         self._sound_end_ns = 0  # the same, or the end of the sound that followed it
         self._onset_ns: int | None = None  # sound in this pause, not yet called speech
@@ -146,9 +150,10 @@ class Endpointer:
     def in_speech(self) -> bool:
         return self._state is _State.SPEECH
 
-    def set_incomplete(self, incomplete: bool) -> None:
-        """The partial transcript runs on: wait longer before ending the utterance."""
-        self.hold_ms = self.s.incomplete_hold_ms if incomplete else self.s.hold_ms
+    def set_hold(self, ms: int) -> None:
+        """The hold for the pause in progress (`turn_end.decide`: from the evidence so far);
+        the next pause starts from the default again."""
+        self.hold_ms = ms
 
     def update(
         self,
@@ -213,12 +218,12 @@ class Endpointer:
             return None
         if self._candidate_ns is None:
             self._candidate_ns = start_ns
-        if end_ns - self._candidate_ns >= self.s.min_speech_ms * 1_000_000:
+        if end_ns - self._candidate_ns >= self.min_speech_ms * 1_000_000:
             self._state = _State.SPEECH
             self._start_ns = self._candidate_ns
             self._last_voiced_end_ns = end_ns
             self._paused = False
-            self.hold_ms = self.s.hold_ms
+            self.hold_ms = self.default_hold_ms
             self._voiced(end_ns)
             return SpeechStarted(self._start_ns)
         return None
@@ -257,7 +262,7 @@ class Endpointer:
                 self._peak_db = max(self._peak_db, *(part.level_db for part in parts))
             if self._paused:
                 self._paused = False
-                self.hold_ms = self.s.hold_ms
+                self.hold_ms = self.default_hold_ms
                 return Resumed(silence_ns)
             return None
         edge_ns = self.s.sound_edge_ms * 1_000_000

@@ -67,8 +67,10 @@ STAGES: dict[Mark, str] = {
 
 Cut = Literal["repeat", "loop", "number", "length"]
 """Why a reply was ended before its model ended it."""
-Outcome = Literal["ok", "cancelled", "error", "empty", "speculative"]
-"""`speculative`: a turn started at a pause and dropped because the user went on talking."""
+Outcome = Literal["ok", "cancelled", "error", "empty", "speculative", "resumed"]
+"""`speculative`: a turn started at a pause and dropped because the user went on talking;
+`resumed`: a committed turn stopped because the user went on (the next turn answers both
+halves, and says `resumed`)."""
 
 
 class TurnTrace:
@@ -135,6 +137,13 @@ class TurnRecord:
     plays nothing before it."""
     held_ms: float | None = None
     """How long the ready reply waited for the commit, in milliseconds (0: it was later)."""
+    hold_ms: int | None = None
+    """The silence the end-pointer held for at the pause that ended the utterance (ms)."""
+    end_by: str | None = None
+    """Which evidence decided that hold (`core/turn_end.py`): "intent", "audio", "text runs
+    on", "unsure", "waiting"."""
+    resumed: bool | None = None
+    """The user went on after a commit: this turn answers both halves together."""
     ack: bool | None = None
     """The large model's acknowledgement played while it wrote its answer."""
     fallback: Literal["fast", "apology"] | None = None
@@ -151,6 +160,12 @@ class TurnRecord:
     """The place a question for the time elsewhere asked about."""
     cpu_s: float | None = None
     """The process's CPU seconds for the turn (the bench's figure)."""
+
+    @property
+    def dropped(self) -> bool:
+        """A turn nobody heard the end of by design: speculation the user talked over, or a
+        first half they went on from (the turn after answers it)."""
+        return self.outcome in ("speculative", "resumed")
 
     def to_dict(self) -> dict[str, Any]:
         """The record as the log, MQTT and the bench's JSONL carry it: unset fields left out."""

@@ -14,6 +14,7 @@ from assistant.core.frames import Utterance
 from assistant.core.intents import Question
 from assistant.core.latency import Cut, Mark, Outcome, TurnTrace
 from assistant.core.router import Path
+from assistant.core.turn_end import Hold
 
 Origin = Literal["voice", "text", "announce"]
 
@@ -27,15 +28,27 @@ class TurnGate:
         self.committed_ns: int | None = None
         self.first_sample_ns: int | None = None
         """When the first reply sample was handed to the device (set from its thread)."""
+        self.hold: Hold | None = None
+        """The hold that ended the utterance, and what decided it."""
+        self.resumed = False
+        """The user went on after an earlier commit: this turn is both halves."""
+        self.superseded = False
+        """The user went on after this commit: a later turn answers the whole."""
+        self._settled = asyncio.Event()
 
     @property
     def is_speaking(self) -> bool:
         return self.first_sample_ns is not None
 
-    def commit(self, now_ns: int) -> None:
+    def commit(self, now_ns: int, hold: Hold | None = None, *, resumable: bool = False) -> None:
+        """The utterance is over: the reply may play. `resumable`: the user may still go on
+        with it for a while (the listener settles the gate when they no longer can)."""
         if self.committed_ns is None:
             self.committed_ns = now_ns
+            self.hold = hold
             self._event.set()
+            if not resumable:
+                self.settle()
 
     @property
     def is_committed(self) -> bool:
@@ -43,6 +56,14 @@ class TurnGate:
 
     async def wait(self) -> None:
         await self._event.wait()
+
+    def settle(self) -> None:
+        """The user can no longer go on with this utterance (the window for it closed, or
+        the microphone went deaf while the reply sounds): its actions may be carried out."""
+        self._settled.set()
+
+    async def settled(self) -> None:
+        await self._settled.wait()
 
 
 @dataclass
@@ -57,8 +78,9 @@ class Turn:
     wake_phrase: str | None = None
     """The wake word was heard in this utterance: Whisper is told, and it is removed from
     the transcript."""
-    on_transcript: Callable[[str], None] | None = None
-    """Hears the transcript as soon as it is final (the end-pointer's hold depends on it)."""
+    on_transcript: Callable[[str, bool], None] | None = None
+    """Hears the transcript as soon as it is final and routed, and whether an intent took it
+    as a whole request (the end-pointer's hold depends on both)."""
     file: str | None = None
     """The record's `file` (the bench's WAV)."""
     dropped_frames: int | None = None

@@ -33,14 +33,16 @@ from assistant.core.endpoint import (
     Paused,
     Resumed,
     SpeechStarted,
-    looks_incomplete,
 )
 from assistant.core.frames import AudioChunk, Utterance
 from assistant.core.latency import TurnRecord
 from assistant.core.levels import level_dbfs, part_levels_dbfs
+from assistant.core.turn_end import TurnEndSettings
+from assistant.engines import TurnModels
 from assistant.pipeline.announcements import announce_between_turns
 from assistant.pipeline.context import TurnGate
 from assistant.pipeline.turn import TurnRunner
+from assistant.pipeline.turn_taking import TurnTaking
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +69,18 @@ class ListenSettings:
     """Deaf while speaking: with no echo cancellation, the assistant would hear itself."""
     barge_in: bool = False
     """Speech during a reply cancels it (headphones, or echo cancellation)."""
+    echo_cancel: bool = True
+    """Take the reply's echo out of the microphone (WebRTC AEC3, `audio/echo.py`), so the
+    user can be heard going on while the reply sounds; where it cannot run, half-duplex."""
     echo_tail_ms: Annotated[int, Ge(0), Le(3000)] = 300
     """After a reply ends, the microphone stays deaf this long (room echo, device latency)."""
+    resume_window_ms: Annotated[int, Ge(0), Le(10_000)] = 1500
+    """After a commit, speech this soon is the user going on: the reply stops at once, and
+    both halves are heard and answered together as one turn. An action the first half
+    asked for waits until then (0: no recovery). Half-duplex, only until the reply sounds."""
+    resume_min_speech_ms: Annotated[int, Ge(32), Le(2000)] = 64
+    """In that window, this much speech is the user going on (less than the end-pointer's
+    `min_speech_ms`: the reply has to stop within ~150 ms of their voice)."""
 
 
 class Listener:
@@ -85,6 +97,9 @@ class Listener:
         on_state: Callable[[ListenState], None] = lambda state: None,
         label: str | None = None,
         wake: WakeWordDetector | None = None,
+        turn_end: TurnEndSettings | None = None,
+        turn_models: TurnModels | None = None,
+        echo_cancelled: bool = False,
     ) -> None:
         self.runner, self.vad, self.settings, self.clock = runner, vad, settings, clock
         self.dropped_frames = dropped_frames
@@ -95,7 +110,16 @@ class Listener:
         self._armed_until_ns = 0
         endpoint = endpoint or EndpointSettings()
         wake_settings = wake_settings or WakeWordSettings()
-        self.endpointer = Endpointer(endpoint)
+        self.echo_cancelled = echo_cancelled
+        """The reply's echo is taken out of the microphone's audio (`audio/echo.py`)."""
+        turn_end = turn_end or TurnEndSettings()
+        self.endpointer = Endpointer(endpoint, hold_ms=turn_end.unsure_ms)
+        self.taking = TurnTaking(
+            self.endpointer, clock, turn_end,
+            models=turn_models or TurnModels(), resume_window_ms=settings.resume_window_ms,
+        )  # fmt: skip
+        self._resumed = False
+        """The utterance in progress goes on from a committed one."""
         self._awake_ns = int(wake_settings.awake_s * 1e9)
         """After the wake word (or a push-to-talk press), the question may start this late."""
         self._follow_up_ns = int(wake_settings.follow_up_s * 1e9)
@@ -181,6 +205,9 @@ class Listener:
             self.on_state(ListenState.WAKE)
         if self._utterance is not None:
             self._utterance.append(chunk)
+        resuming = self.taking.resuming(turn_running=self._turn is not None)
+        ep = self.endpointer
+        ep.min_speech_ms = self.settings.resume_min_speech_ms if resuming else ep.s.min_speech_ms
         for frame, start_ns, end_ns in self.reframer.push(chunk.samples, chunk.captured_ns):
             prob = self.vad.probability(frame)
             event = self.endpointer.update(prob, start_ns, end_ns, part_levels_dbfs(frame))
@@ -197,17 +224,25 @@ class Listener:
 
         Keyed on the reply's first sample, not on the turn: a turn that is still thinking,
         or says nothing (the wake word alone), must not make the microphone deaf, or the
-        start of the user's next words is lost."""
+        start of the user's next words is lost. With echo cancellation the microphone is
+        heard through the reply while the user may still go on with what they said (and
+        throughout, with barge-in); after that, deaf as without it: a reply is not stopped by
+        what is left of its own echo, or by a word to someone else in the room."""
         if self.settings.barge_in or not self.settings.half_duplex:
             return False
+        now = self.clock.now_ns()
         speaking = self._gate is not None and self._gate.is_speaking
         if speaking:
-            self._deaf_until_ns = self.clock.now_ns() + self.settings.echo_tail_ms * 1_000_000
-        if speaking or chunk.captured_ns < self._deaf_until_ns:
-            if self.endpointer.in_speech or self._utterance is not None:
-                self._reset_listening()
-            return True
-        return False
+            self._deaf_until_ns = now + self.settings.echo_tail_ms * 1_000_000
+        if not (speaking or chunk.captured_ns < self._deaf_until_ns):
+            return False
+        if self.echo_cancelled and now < self.taking.resume_until_ns:
+            return False
+        if self._gate is not None:
+            self._gate.settle()  # deaf now: the user can no longer be heard going on
+        if self.endpointer.in_speech or self._utterance is not None:
+            self._reset_listening()
+        return True
 
     def _reset_listening(self) -> None:
         self.endpointer.reset()
@@ -221,29 +256,55 @@ class Listener:
     def _on_event(self, event: Event) -> None:
         match event:
             case SpeechStarted(start_ns=start_ns):
-                if self._turn is not None and self.settings.barge_in:
-                    log.info("barge-in: the user spoke over the reply")
-                    self._cancel_soon()
                 since = start_ns - self._pre_roll_ns
                 self._utterance = [c for c in self._pre_roll if c.end_ns > since]
+                if self.taking.resuming(turn_running=self._turn is not None):
+                    # Stopped now; heard to stop once the device has played what it holds.
+                    late_ms = (self.clock.now_ns() - start_ns) / 1e6
+                    late_ms += self.speaker.output_latency_s * 1000
+                    log.info(
+                        "the user went on: the reply stops %.0f ms after their voice; "
+                        "both halves are one turn", late_ms,
+                    )  # fmt: skip
+                    self._utterance = self.taking.take_committed() + self._utterance
+                    if self._gate is not None:
+                        self._gate.superseded = True
+                    self._cancel_soon()
+                    self._resumed = True
+                elif self._turn is not None and self.settings.barge_in:
+                    log.info("barge-in: the user spoke over the reply")
+                    self._cancel_soon()
+                self.taking.forget_committed()
                 self._drops_at_start = self.dropped_frames()
                 self.on_state(ListenState.LISTENING)
             case Paused(speech_end_ns=end_ns):
-                self._start_turn(end_ns)
-            case Resumed():
+                started = self._start_turn(end_ns)
+                self.taking.paused(self._utterance, judge=started)
+            case Resumed(silence_ns=silence_ns):
+                self.taking.resumed(silence_ns)
                 if self._gate is not None and not self._gate.is_committed:
                     self._cancel_soon()
                 self.on_state(ListenState.LISTENING)
             case Ended(speech_end_ns=end_ns, reason=reason):
                 if self._gate is None or self._turn is None or self._turn.done():
+                    self.taking.ended_without_pause()
                     self._start_turn(end_ns)  # no pause came first (e.g. max length)
-                log.debug("end of utterance (%s)", reason)
-                self._utterance = None
+                log.debug("end of utterance (%s, %s)", reason, self.taking.hold)
+                utterance, self._utterance = self._utterance, None
                 if self._gate is None:
                     self.on_state(ListenState.IDLE)  # not armed: speech without the wake word
                     return
-                self._gate.commit(self.clock.now_ns())
+                self._commit(self._gate, utterance or [])
                 self.on_state(ListenState.THINKING)
+
+    def _commit(self, gate: TurnGate, utterance: list[AudioChunk]) -> None:
+        self._resumed = False
+
+        def window_open() -> None:  # going on needs no wake word
+            if self.wake is not None:
+                self._armed_until_ns = max(self._armed_until_ns, self.taking.resume_until_ns)
+
+        self.taking.commit(gate, utterance, window_open)
 
     @property
     def _wake_in_utterance(self) -> bool:
@@ -263,18 +324,22 @@ class Listener:
             or self.clock.now_ns() < self._armed_until_ns
         )
 
-    def _start_turn(self, speech_end_ns: int) -> None:
+    def _start_turn(self, speech_end_ns: int) -> bool:
+        """Start a turn on the utterance so far (speculative until committed); False if it
+        is not one (nothing heard, or no wake word)."""
         if self._utterance is None or not self._armed():
-            return
+            return False
         self._cancel_soon()
         audio = np.concatenate([c.samples for c in self._utterance])
         rate = self._utterance[0].sample_rate_hz
         utterance = Utterance(audio, rate, speech_end_ns, self.clock.now_ns())
         gate = TurnGate()
 
-        def on_transcript(text: str) -> None:
+        gate.resumed = self._resumed
+
+        def on_transcript(text: str, whole_intent: bool) -> None:
             if self._gate is gate and not gate.is_committed:
-                self.endpointer.set_incomplete(looks_incomplete(text))
+                self.taking.heard(text, whole_intent)
 
         turn = self.runner.run(
             utterance,
@@ -288,6 +353,7 @@ class Listener:
         self._gate = gate
         self._turn = asyncio.create_task(turn, name=f"turn-{self.runner.turns + 1}")
         self._turn.add_done_callback(self._turn_done)
+        return True
 
     def _turn_done(self, task: asyncio.Task[TurnRecord]) -> None:
         if not task.cancelled():

@@ -147,7 +147,7 @@ class TurnRunner:
         *,
         gate: TurnGate | None = None,
         wake_phrase: str | None = None,
-        on_transcript: Callable[[str], None] | None = None,
+        on_transcript: Callable[[str, bool], None] | None = None,
         file: str | None = None,
         dropped_frames: int | None = None,
     ) -> TurnRecord:
@@ -161,10 +161,10 @@ class TurnRunner:
         async with self._ending(turn, speaker):
             asked = self.dialog.open_question(self.clock.now_ns())
             turn.transcript = await self.hearing.transcript(turn, heard, asked)
-            if turn.on_transcript is not None:
-                turn.on_transcript(turn.transcript)
             if not turn.transcript:
                 turn.outcome = "empty"
+                if turn.on_transcript is not None:
+                    turn.on_transcript("", False)
             else:
                 clauses = self._answer(turn, asked)
                 audio = self.speech.audio(turn, clauses, self._max_reply_s(turn))
@@ -183,7 +183,10 @@ class TurnRunner:
         except asyncio.CancelledError:
             gate = turn.gate
             speculative = turn.origin != "announce" and gate is not None and not gate.is_committed
-            turn.outcome = "speculative" if speculative else "cancelled"
+            superseded = gate is not None and gate.superseded
+            turn.outcome = (
+                "speculative" if speculative else "resumed" if superseded else "cancelled"
+            )
             self._finish(turn, speaker)
             raise
         except AssistantError as e:
@@ -209,6 +212,9 @@ class TurnRunner:
         turn.trace.mark(Mark.ROUTE)
         turn.path, turn.reason = r.path, r.reason
         turn.route = st.primary_route if r.path == "fast" else r.path
+        if turn.on_transcript is not None:
+            whole = r.intent is not None and self.intents is not None and r.intent.whole
+            turn.on_transcript(turn.transcript, whole)
         if r.intent is not None and self.intents is not None:
             return self.intents.clauses(turn, r.intent)
         if r.path == "large" and self.escalation is not None:
@@ -277,6 +283,7 @@ class TurnRunner:
             error=turn.error,
             file=turn.file,
         )
+        gate_hold = turn.gate.hold if turn.gate is not None else None
         record = dataclasses.replace(
             record,
             dropped_frames=turn.dropped_frames,
@@ -284,10 +291,14 @@ class TurnRunner:
             fallback=turn.fallback,
             large_error=turn.large_error,
             cut=turn.cut,
+            hold_ms=None if gate_hold is None else gate_hold.ms,
+            end_by=None if gate_hold is None else gate_hold.by,
+            resumed=True if turn.gate is not None and turn.gate.resumed else None,
             **turn.intent_fields,
         )
-        # Dropped speculation is routine: keep it out of the INFO log.
-        level = logging.DEBUG if turn.outcome == "speculative" else logging.INFO
+        # Dropped speculation, or a first half the user went on from, is routine: kept out
+        # of the INFO log (the turn that answers says `resumed`).
+        level = logging.DEBUG if record.dropped else logging.INFO
         record_log.log(level, "%s", record.to_json())
         if self.on_record is not None:
             self.on_record(record)

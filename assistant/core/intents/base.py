@@ -87,6 +87,9 @@ class IntentBase:
 
     __slots__ = ()
     name: ClassVar[str]
+    whole: ClassVar[bool] = True
+    """The request was understood whole (evidence that the user has finished: `turn_end`);
+    False for the intents that ask which device or say what cannot be done."""
 
     def reply(self, ctx: IntentContext) -> str:
         raise NotImplementedError

@@ -36,7 +36,11 @@ class IntentAnswer:
         turn.intent_fields = intent.record()
         yield reply
         # The speaker asked for more: the confirmation has been handed over, so the turn
-        # is committed (speech before the hold cancels the turn before this point).
+        # is committed (speech before the hold cancels the turn before this point). If the
+        # user may still go on ("... ten minutes | and a half"), the whole utterance decides:
+        # the action waits until they can't (a resumed turn is cancelled here).
+        if turn.gate is not None:
+            await turn.gate.settled()
         intent.act(ctx)
         self.dialog.acted(intent, self.clock.now_ns())
         turn.asks = question(intent, turn.transcript, reply)

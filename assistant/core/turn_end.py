@@ -1,0 +1,124 @@
+"""How long to hold at a pause before the turn is over, decided per pause from evidence.
+
+The end-pointer (`endpoint.py`) times the silence; this decides the hold it waits for. The
+evidence: the text Whisper made of the utterance so far (a request an intent understood
+whole, or words that plainly run on: "turn off the"), the audio (a turn model's probability
+that the speaker has finished, which hears a voice that runs on where Whisper has already
+put a full stop), and this user's own pauses in the session. Confident: commit after
+`eager_ms`. Unsure: wait longer, up to `max_ms`. Pure policy: no audio, no models here.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Annotated
+
+from annotated_types import Ge, Gt, Le, Lt
+
+
+@dataclass(frozen=True, slots=True)
+class TurnEndSettings:
+    """A pipeline's `[turn_end]`: the hold from evidence; times in ms of silence."""
+
+    eager_ms: Annotated[int, Ge(64), Le(2000)] = 200
+    """The hold when the evidence says the turn is over."""
+    unsure_ms: Annotated[int, Ge(64), Le(10_000)] = 2100
+    """The hold when it does not say either way (or has not come in yet)."""
+    max_ms: Annotated[int, Ge(64), Le(10_000)] = 2400
+    """The hold when the words plainly run on, and the most a learned hold may grow to."""
+    finished_log10: Annotated[float, Lt(0)] = -3.0
+    """The text model's log10 probability that the message ends here, at or above which
+    the words say "finished"."""
+    intent_log10: Annotated[float, Lt(0)] = -6.0
+    """A request an intent understood whole is finished unless the text model puts it
+    below this ("remind me to call", "open the garage" before "door")."""
+    unfinished_log10: Annotated[float, Lt(0)] = -4.5
+    """At or below this the words say "not finished" (the hold is `max_ms`)."""
+    finished_p: Annotated[float, Gt(0), Le(1)] = 1.0
+    """The audio turn model's probability at or above which the audio alone says
+    "finished" (1.0: never; see `assistant eot` for why, on synthetic speech)."""
+    learn_pauses: bool = True
+    """Grow the unsure hold past the user's own mid-sentence pauses in this session."""
+
+    def __post_init__(self) -> None:
+        if not self.eager_ms <= self.unsure_ms <= self.max_ms:
+            raise ValueError("need eager_ms <= unsure_ms <= max_ms")
+        if not self.unfinished_log10 < self.finished_log10:
+            raise ValueError("need unfinished_log10 < finished_log10")
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What is known about the utterance so far, at a pause."""
+
+    text: str | None = None
+    """Whisper's transcript, once ASR has run."""
+    runs_on: bool = False
+    """The text plainly runs on (`endpoint.looks_incomplete`)."""
+    intent: bool = False
+    """An intent understood the text as a whole request."""
+    finished_p: float | None = None
+    """The audio turn model's probability, once it has run (None: not yet, or no model)."""
+    text_end: float | None = None
+    """The text turn model's log10 probability that the message ends here (None: not yet,
+    or no model)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    ms: int
+    """Silence to wait for, from the end of speech."""
+    by: str
+    """Which evidence decided: "text runs on", "intent", "audio", "unsure", "waiting"."""
+
+
+class PauseHistory:
+    """The user's own mid-sentence pauses this session (speech that resumed before the
+    hold ran out): a user who pauses 1.3 s between words gets an unsure hold past that."""
+
+    def __init__(self, size: int = 20) -> None:
+        self._pauses: deque[int] = deque(maxlen=size)
+
+    def add(self, ms: int) -> None:
+        self._pauses.append(ms)
+
+    def typical_long_ms(self) -> int | None:
+        """The second-longest of the recent pauses (one outlier does not move the hold)."""
+        if len(self._pauses) < 2:
+            return None
+        return sorted(self._pauses)[-2]
+
+
+LEARNED_MARGIN_MS = 300
+"""A learned hold waits this much past the user's long pauses."""
+
+
+def decide(
+    ev: Evidence,
+    s: TurnEndSettings,
+    history: PauseHistory | None = None,
+    *,
+    audio: bool = True,
+    text: bool = True,
+) -> Hold:
+    """The hold for a pause, from the evidence so far. `audio`, `text`: those turn models
+    run (their answers are waited for; without them the transcript decides alone)."""
+    unsure = s.unsure_ms
+    if history is not None and s.learn_pauses and (long_ms := history.typical_long_ms()):
+        unsure = min(s.max_ms, max(unsure, long_ms + LEARNED_MARGIN_MS))
+    if ev.text is not None and ev.runs_on:
+        return Hold(s.max_ms, "text runs on")
+    if ev.text is None or (text and ev.text_end is None):
+        return Hold(unsure, "waiting")
+    if ev.intent and (ev.text_end is None or ev.text_end >= s.intent_log10):
+        return Hold(s.eager_ms, "intent")
+    if ev.text_end is not None and ev.text_end <= s.unfinished_log10:
+        return Hold(s.max_ms, "text unfinished")
+    if ev.text_end is not None and ev.text_end >= s.finished_log10:
+        return Hold(s.eager_ms, "text finished")
+    if audio and s.finished_p < 1 and ev.finished_p is None:
+        return Hold(unsure, "waiting")
+    if ev.finished_p is not None and ev.finished_p >= s.finished_p:
+        return Hold(s.eager_ms, "audio")
+    return Hold(unsure, "unsure")

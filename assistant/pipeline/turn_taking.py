@@ -1,0 +1,155 @@
+"""Whose turn it is: the hold at each pause, decided from evidence as it comes in (the
+transcript when the speculative turn has it, the turn model's probability from its own
+thread), and recovery when the user goes on after a commit (their audio is kept for a
+window, so both halves are heard and answered together). The listener owns one."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Literal
+
+import numpy as np
+
+from assistant.core.clock import Clock
+from assistant.core.endpoint import Endpointer, looks_incomplete
+from assistant.core.frames import AudioChunk
+from assistant.core.turn_end import Evidence, Hold, PauseHistory, TurnEndSettings, decide
+from assistant.engines import TurnModels
+from assistant.pipeline.context import TurnGate
+
+log = logging.getLogger(__name__)
+
+
+class TurnTaking:
+    def __init__(
+        self,
+        endpointer: Endpointer,
+        clock: Clock,
+        settings: TurnEndSettings,
+        *,
+        models: TurnModels,
+        resume_window_ms: int,
+    ) -> None:
+        self.endpointer, self.clock, self.settings = endpointer, clock, settings
+        self.models = models
+        """The end-of-turn models, each with its worker thread (none: the transcript alone
+        decides)."""
+        self.evidence = Evidence()
+        """What is known at the pause in progress; decides its hold."""
+        self.hold: Hold | None = None
+        self._pause_no = 0
+        """Counts pauses: a turn model's answer for an earlier one is stale."""
+        self._answers: set[asyncio.Task[None]] = set()
+        self.pauses = PauseHistory()
+        """The user's own mid-sentence pauses this session."""
+        self._window_ns = resume_window_ms * 1_000_000
+        self.resume_until_ns = 0
+        """Until then, speech goes on with the committed utterance."""
+        self._committed: list[AudioChunk] | None = None
+        """The audio of the utterance committed last, while it may still be resumed."""
+
+    # ------------------------------------------------------------------ the hold
+
+    def paused(self, utterance: list[AudioChunk] | None, judge: bool) -> None:
+        """A pause began: the hold is unsure until evidence comes in. `judge`: a turn was
+        started for it (armed), so ask the turn model."""
+        self._pause_no += 1
+        self.evidence = Evidence()
+        self._decide()
+        if judge and utterance and self.models.audio is not None:
+            self._judge(utterance)
+
+    def resumed(self, silence_ns: int) -> None:
+        """Speech before the hold ran out: a pause of this user's, for the history."""
+        self._pause_no += 1
+        self.pauses.add(silence_ns // 1_000_000)
+
+    def heard(self, text: str, whole_intent: bool) -> None:
+        """The speculative turn's transcript, and whether an intent took it whole; then
+        the text model's view of it (on its own thread)."""
+        runs_on = looks_incomplete(text)
+        self.evidence = dataclasses.replace(
+            self.evidence, text=text, runs_on=runs_on, intent=whole_intent
+        )
+        self._decide()
+        if self.models.text is not None and not runs_on:
+            model, worker = self.models.text
+            self._later(worker.call(model.end_log10, text), "text_end")
+
+    def ended_without_pause(self) -> None:
+        self.hold = None
+
+    def _decide(self) -> None:
+        m = self.models
+        self.hold = decide(
+            self.evidence, self.settings, self.pauses,
+            audio=m.audio is not None, text=m.text is not None,
+        )  # fmt: skip
+        self.endpointer.set_hold(self.hold.ms)
+
+    def _judge(self, utterance: list[AudioChunk]) -> None:
+        """Ask the audio turn model about the utterance so far, on its own thread."""
+        assert self.models.audio is not None
+        model, worker = self.models.audio
+        audio = np.concatenate([c.samples for c in utterance])
+        rate = utterance[0].sample_rate_hz
+        self._later(worker.call(model.probability, audio, rate), "finished_p")
+
+    def _later(self, answer: Awaitable[float], field: Literal["finished_p", "text_end"]) -> None:
+        """A turn model's answer goes into the evidence for this pause when it comes (not
+        if the pause has ended by then)."""
+        pause = self._pause_no
+
+        async def wait() -> None:
+            try:
+                value = await answer
+            except Exception as e:  # the hold stays unsure; the turn goes on
+                log.warning("turn model failed: %s", e)
+                return
+            if pause == self._pause_no:
+                if field == "finished_p":
+                    self.evidence = dataclasses.replace(self.evidence, finished_p=value)
+                else:
+                    self.evidence = dataclasses.replace(self.evidence, text_end=value)
+                self._decide()
+
+        task = asyncio.create_task(wait(), name=f"turn-model-{field}")
+        self._answers.add(task)
+        task.add_done_callback(self._answers.discard)
+
+    # ------------------------------------------------------------------ recovery
+
+    def commit(
+        self, gate: TurnGate, utterance: list[AudioChunk], on_window: Callable[[], None]
+    ) -> None:
+        """The utterance is over. With recovery, the user may still go on for a while: its
+        audio is kept, and the gate settles (actions may go out) when they no longer can.
+        `on_window` hears the window's end time... (called at once with it set)."""
+        now = self.clock.now_ns()
+        resumable = self._window_ns > 0 and bool(utterance)
+        gate.commit(now, self.hold, resumable=resumable)
+        if resumable:
+            self._committed = utterance
+            self.resume_until_ns = now + self._window_ns
+            on_window()
+            asyncio.get_running_loop().call_later(self._window_ns / 1e9, gate.settle)
+
+    def resuming(self, turn_running: bool) -> bool:
+        """Is speech now the user going on with the utterance just committed (its reply
+        not yet over)?"""
+        return (
+            self._committed is not None
+            and turn_running
+            and self.clock.now_ns() < self.resume_until_ns
+        )
+
+    def take_committed(self) -> list[AudioChunk]:
+        """The committed utterance's audio, to go before what the user says now."""
+        committed, self._committed = self._committed or [], None
+        return committed
+
+    def forget_committed(self) -> None:
+        self._committed = None

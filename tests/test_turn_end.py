@@ -1,0 +1,72 @@
+"""The hold at a pause, decided from evidence (pure policy, numbers in, numbers out)."""
+
+import pytest
+
+from assistant.core.turn_end import Evidence, Hold, PauseHistory, TurnEndSettings, decide
+
+S = TurnEndSettings()
+
+
+def test_until_the_evidence_is_in_the_hold_is_unsure() -> None:
+    assert decide(Evidence(), S) == Hold(S.unsure_ms, "waiting")
+    # The transcript alone is not enough while the text model is still on it...
+    assert decide(Evidence(text="What time is it?", intent=True), S) == Hold(S.unsure_ms, "waiting")
+    # ... unless there is no text model.
+    whole = Evidence(text="What time is it?", intent=True)
+    assert decide(whole, S, audio=False, text=False) == Hold(S.eager_ms, "intent")
+
+
+def test_words_that_run_on_hold_longest_whatever_else_says() -> None:
+    ev = Evidence("Turn off the.", runs_on=True, finished_p=0.99, text_end=-1.0)
+    assert decide(ev, S) == Hold(S.max_ms, "text runs on")
+
+
+def test_the_text_model_decides_what_the_transcript_cannot() -> None:
+    finished = Evidence("Why is the sky blue?", text_end=-2.0)
+    assert decide(finished, S) == Hold(S.eager_ms, "text finished")
+    unfinished = Evidence("What is the capital?", text_end=-6.0)
+    assert decide(unfinished, S) == Hold(S.max_ms, "text unfinished")
+    between = Evidence("How far is the moon?", text_end=-3.8)
+    assert decide(between, S) == Hold(S.unsure_ms, "unsure")
+
+
+def test_a_request_understood_whole_commits_early_unless_the_words_plainly_go_on() -> None:
+    assert decide(Evidence("Turn on the kitchen lights.", intent=True, text_end=-5.5), S) == (
+        Hold(S.eager_ms, "intent")
+    )
+    # "Remind me to call." is a whole reminder to the grammar; not to the text model.
+    remind = Evidence("Remind me to call.", intent=True, text_end=-6.8)
+    assert decide(remind, S).by == "text unfinished"
+
+
+def test_the_audio_decides_only_when_asked_to() -> None:
+    confident = Evidence("How far is the moon?", finished_p=0.97, text_end=-3.8)
+    assert decide(confident, S).by == "unsure"  # by default it never commits alone
+    trusting = TurnEndSettings(finished_p=0.9)
+    assert decide(confident, trusting) == Hold(trusting.eager_ms, "audio")
+    pending = Evidence("How far is the moon?", text_end=-3.8)
+    assert decide(pending, trusting).by == "waiting"  # then its answer is waited for
+
+
+def test_a_user_who_pauses_long_gets_a_longer_unsure_hold_never_past_the_most() -> None:
+    s = TurnEndSettings(unsure_ms=1400)
+    history = PauseHistory()
+    unsure = Evidence("How far is the moon?", text_end=-3.8)
+    history.add(1800)
+    assert decide(unsure, s, history).ms == 1400  # one pause is not a habit
+    history.add(1700)
+    assert decide(unsure, s, history).ms == 1700 + 300
+    history.add(2600)
+    history.add(2500)
+    assert decide(unsure, s, history).ms == s.max_ms
+    # Confident evidence is not slowed by it.
+    assert decide(Evidence("Hi.", text_end=-1.0), s, history).ms == s.eager_ms
+    off = TurnEndSettings(unsure_ms=1400, learn_pauses=False)
+    assert decide(unsure, off, history).ms == 1400
+
+
+def test_settings_must_be_in_order() -> None:
+    with pytest.raises(ValueError, match="eager_ms <= unsure_ms <= max_ms"):
+        TurnEndSettings(eager_ms=900, unsure_ms=800)
+    with pytest.raises(ValueError, match="unfinished_log10 < finished_log10"):
+        TurnEndSettings(finished_log10=-5.0, unfinished_log10=-4.0)
