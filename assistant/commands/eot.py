@@ -161,12 +161,14 @@ def gather(corpus: Path, settings: Any, out: Path) -> None:
                     text_f = pool.submit(asr.transcribe, audio, RATE_HZ)
                     p_f = pool.submit(model.probability, audio, RATE_HZ)
                     text, p = text_f.result(), p_f.result()
+                    text_end = words.end_log10(text)  # after the transcript, as in `run`
                     ready = endpoint.pause_ms + (time.perf_counter() - t0) * 1000
                     where = _where(at, r, silence)
                     intent = (rt := route(text, devices).intent) is not None and rt.whole
                     pauses.append(PauseEvidence(
                         where, text, looks_incomplete(text), intent, p, ready,
                         by_pause if where == "split" else {} if silence is None else {"*": silence},
+                        text_end,
                     ))  # fmt: skip
                 row = {
                     "id": r.id,
