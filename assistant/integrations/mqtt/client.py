@@ -14,20 +14,17 @@ from typing import Any
 
 import aiomqtt
 
-from assistant import __version__
 from assistant.config import MqttSection
 from assistant.core.errors import ConfigError
 from assistant.core.latency import TurnRecord
 from assistant.integrations.mqtt.credentials import _password, _tls_context
+from assistant.integrations.mqtt.discovery import discovery
 from assistant.integrations.mqtt.outbox import Outbox, _Message
 from assistant.integrations.mqtt.topics import MAX_PAYLOAD, MODES, Topics, payload_text, say_text
 from assistant.pipeline.listener import ListenState
 
 log = logging.getLogger("assistant.integrations.mqtt")
 """The package's logger, so log lines name `assistant.integrations.mqtt` as before the split."""
-
-_ATTRS = "{{{{ {{'{0}': value_json.{0}, 'route': value_json.route}} | tojson }}}}"
-"""The full text (the state is cut at 255 characters) and the route, as attributes."""
 
 
 class Mqtt:
@@ -169,7 +166,7 @@ class Mqtt:
                 self.error_event(
                     f"the broker refused the subscription for user {self.cfg.username!r}", topic
                 )
-        await client.publish(t.discovery, json.dumps(self.discovery()), qos=1, retain=True)
+        await client.publish(t.discovery, json.dumps(discovery(self.topics)), qos=1, retain=True)
         # Everything retained, as it is now (status online first).
         for topic, payload in self.retained.items():
             self.outbox.put(_Message(topic, payload, True))
@@ -220,7 +217,7 @@ class Mqtt:
         if topic == self.topics.ha_status:
             if payload_text(message.payload) == "online":  # Home Assistant restarted
                 await client.publish(
-                    self.topics.discovery, json.dumps(self.discovery()), qos=1, retain=True
+                    self.topics.discovery, json.dumps(discovery(self.topics)), qos=1, retain=True
                 )
             return
         if message.retain:
@@ -268,60 +265,6 @@ class Mqtt:
             return
         with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
             await client.publish(self.topics("status"), "offline", qos=1, retain=True, timeout=1.0)
-
-    # ------------------------------------------------------------------ discovery
-
-    def discovery(self) -> dict[str, Any]:
-        """One device-based Home Assistant discovery message for all the entities."""
-        t, node = self.topics, self.topics.node_id
-
-        def entity(key: str, platform: str, name: str, **fields: Any) -> tuple[str, dict[str, Any]]:
-            return key, {"p": platform, "name": name, "unique_id": f"{node}_{key}", **fields}
-
-        last = t("last_turn")
-        components = dict(
-            [
-                entity("listening", "binary_sensor", "Listening", state_topic=t("state"),
-                       value_template="{{ 'ON' if value == 'listening' else 'OFF' }}"),
-                entity("speaking", "binary_sensor", "Speaking", state_topic=t("state"),
-                       value_template="{{ 'ON' if value == 'speaking' else 'OFF' }}"),
-                entity("transcript", "sensor", "Last transcript", state_topic=last,
-                       value_template="{{ value_json.transcript[:255] }}",
-                       json_attributes_topic=last,
-                       json_attributes_template=_ATTRS.format("transcript")),
-                entity("reply", "sensor", "Last reply", state_topic=last,
-                       value_template="{{ value_json.reply[:255] }}",
-                       json_attributes_topic=last,
-                       json_attributes_template=_ATTRS.format("reply")),
-                entity("latency", "sensor", "Last turn latency", state_topic=last,
-                       value_template="{{ value_json.first_audio_ms }}",
-                       unit_of_measurement="ms", state_class="measurement",
-                       device_class="duration"),
-                entity("mute", "switch", "Mute", state_topic=t("mute"), command_topic=t("mute/set"),
-                       payload_on="ON", payload_off="OFF"),
-                entity("say", "notify", "Say", command_topic=t("say")),
-                entity("ptt", "button", "Push to talk", command_topic=t("ptt/set"),
-                       payload_press="start"),
-                entity("model", "select", "Model mode", command_topic=t("model/set"),
-                       state_topic=t("model"), options=list(MODES)),
-                entity("turn", "event", "Turn", state_topic=t("event"),
-                       event_types=["wake", "turn_started", "turn_finished", "error"],
-                       value_template="{{ {'event_type': value_json.type} | tojson }}"),
-            ]
-        )  # fmt: skip
-        return {
-            "dev": {
-                "ids": [node],
-                "name": f"Assistant {t.base.rsplit('/', 1)[-1]}",
-                "mf": "assistant",
-                "mdl": "local voice assistant",
-                "sw": __version__,
-            },
-            "o": {"name": "assistant", "sw": __version__},
-            "avty_t": t("status"),
-            "cmps": components,
-            "qos": 1,
-        }
 
 
 def _refused(code: Any) -> bool:

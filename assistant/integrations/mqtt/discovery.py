@@ -1,0 +1,65 @@
+"""What Home Assistant is told: the one device-based discovery message for all the
+entities. No connection here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from assistant import __version__
+from assistant.integrations.mqtt.topics import MODES, Topics
+
+_ATTRS = "{{{{ {{'{0}': value_json.{0}, 'route': value_json.route}} | tojson }}}}"
+"""The full text (the state is cut at 255 characters) and the route, as attributes."""
+
+
+def discovery(t: Topics) -> dict[str, Any]:
+    """One device-based Home Assistant discovery message for all the entities."""
+    node = t.node_id
+
+    def entity(key: str, platform: str, name: str, **fields: Any) -> tuple[str, dict[str, Any]]:
+        return key, {"p": platform, "name": name, "unique_id": f"{node}_{key}", **fields}
+
+    last = t("last_turn")
+    components = dict(
+        [
+            entity("listening", "binary_sensor", "Listening", state_topic=t("state"),
+                   value_template="{{ 'ON' if value == 'listening' else 'OFF' }}"),
+            entity("speaking", "binary_sensor", "Speaking", state_topic=t("state"),
+                   value_template="{{ 'ON' if value == 'speaking' else 'OFF' }}"),
+            entity("transcript", "sensor", "Last transcript", state_topic=last,
+                   value_template="{{ value_json.transcript[:255] }}",
+                   json_attributes_topic=last,
+                   json_attributes_template=_ATTRS.format("transcript")),
+            entity("reply", "sensor", "Last reply", state_topic=last,
+                   value_template="{{ value_json.reply[:255] }}",
+                   json_attributes_topic=last,
+                   json_attributes_template=_ATTRS.format("reply")),
+            entity("latency", "sensor", "Last turn latency", state_topic=last,
+                   value_template="{{ value_json.first_audio_ms }}",
+                   unit_of_measurement="ms", state_class="measurement",
+                   device_class="duration"),
+            entity("mute", "switch", "Mute", state_topic=t("mute"), command_topic=t("mute/set"),
+                   payload_on="ON", payload_off="OFF"),
+            entity("say", "notify", "Say", command_topic=t("say")),
+            entity("ptt", "button", "Push to talk", command_topic=t("ptt/set"),
+                   payload_press="start"),
+            entity("model", "select", "Model mode", command_topic=t("model/set"),
+                   state_topic=t("model"), options=list(MODES)),
+            entity("turn", "event", "Turn", state_topic=t("event"),
+                   event_types=["wake", "turn_started", "turn_finished", "error"],
+                   value_template="{{ {'event_type': value_json.type} | tojson }}"),
+        ]
+    )  # fmt: skip
+    return {
+        "dev": {
+            "ids": [node],
+            "name": f"Assistant {t.base.rsplit('/', 1)[-1]}",
+            "mf": "assistant",
+            "mdl": "local voice assistant",
+            "sw": __version__,
+        },
+        "o": {"name": "assistant", "sw": __version__},
+        "avty_t": t("status"),
+        "cmps": components,
+        "qos": 1,
+    }
