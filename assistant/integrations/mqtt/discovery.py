@@ -11,13 +11,21 @@ from assistant.integrations.mqtt.topics import MODES, Topics
 _ATTRS = "{{{{ {{'{0}': value_json.{0}, 'route': value_json.route}} | tojson }}}}"
 """The full text (the state is cut at 255 characters) and the route, as attributes."""
 
+QOS = 1
+"""Every entity's, for its subscriptions and its commands: a command (mute, push-to-talk)
+lost on a busy Wi-Fi is a button that did nothing."""
+
 
 def discovery(t: Topics) -> dict[str, Any]:
     """One device-based Home Assistant discovery message for all the entities."""
     node = t.node_id
 
     def entity(key: str, platform: str, name: str, **fields: Any) -> tuple[str, dict[str, Any]]:
-        return key, {"p": platform, "name": name, "unique_id": f"{node}_{key}", **fields}
+        # `qos` in each component: at the top of a device-based message Home Assistant
+        # ignores it (only availability, state_topic and command_topic are passed down),
+        # and would subscribe and send commands at QoS 0.
+        common = {"p": platform, "name": name, "unique_id": f"{node}_{key}", "qos": QOS}
+        return key, common | fields
 
     last = t("last_turn")
     components = dict(
@@ -61,5 +69,4 @@ def discovery(t: Topics) -> dict[str, Any]:
         "o": {"name": "assistant", "sw": __version__},
         "avty_t": t("status"),
         "cmps": components,
-        "qos": 1,
     }
