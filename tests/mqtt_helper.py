@@ -6,6 +6,7 @@ import contextlib
 import getpass
 import json
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -63,6 +64,20 @@ class Broker:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
+        self.proc = None
+
+    def freeze(self) -> None:
+        """SIGSTOP: what clients send from now on stays unread (see `kill`)."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash, an OOM kill or `docker kill` ends it. Frozen first, with data
+        its clients sent unread, it leaves their connections reset rather than closed.
+        `start()` brings it back."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(timeout=10)
         self.proc = None
 
     @property

@@ -20,6 +20,7 @@ from assistant.core.latency import TurnRecord
 from assistant.integrations.mqtt.credentials import _password, _tls_context
 from assistant.integrations.mqtt.discovery import discovery
 from assistant.integrations.mqtt.outbox import Outbox, _Message
+from assistant.integrations.mqtt.paho_log import CONNECTION_LOSS, PAHO_LOG
 from assistant.integrations.mqtt.topics import MAX_PAYLOAD, MODES, Topics, payload_text, say_text
 from assistant.pipeline.listener import ListenState
 
@@ -52,6 +53,8 @@ class Mqtt:
         self.connected = asyncio.Event()
         self.connections = 0
         self._client_now: aiomqtt.Client | None = None
+        self._outage = False
+        """The broker was lost (or never reached), and that has been said."""
         self._echo = asyncio.Event()
         self._password = _password(cfg)
         self._tls = _tls_context(cfg)
@@ -117,18 +120,19 @@ class Mqtt:
     async def run(self) -> None:
         backoff_s = 0.5
         while True:
+            session = False
             try:
                 async with self._client() as client:
+                    session = True
                     self.connections += 1
+                    self._outage = False
                     log.info(
                         "mqtt: connected to %s:%d as %s", self.host, self.port, self.topics.base
                     )
                     backoff_s = 0.5
                     await self._session(client)
-            except aiomqtt.MqttCodeError as e:
-                log.error("mqtt: the broker refused the connection: %s", e)  # noqa: TRY400
             except aiomqtt.MqttError as e:
-                log.warning("mqtt: %s", e)
+                self._log_failure(e, session)
             except Exception:
                 # A bug here must not take the voice assistant down with it.
                 log.exception("mqtt: unexpected error")
@@ -140,6 +144,22 @@ class Mqtt:
             await asyncio.sleep(delay)
             # Capped low: a broker that comes back is found within ~5 s.
             backoff_s = min(backoff_s * 2, 3.0)
+
+    def _log_failure(self, error: aiomqtt.MqttError, session: bool) -> None:
+        """A broker that goes away (a restart, the network) is said once, as a warning with
+        its reason; the attempts until it is back are INFO. A refusal (a bad password) is an
+        ERROR every time: only the user can mend it."""
+        if not session and isinstance(error, aiomqtt.MqttCodeError):
+            log.error("mqtt: the broker refused the connection: %s", error)
+            return
+        reason = CONNECTION_LOSS.take() or _reason(error)
+        where = f"{self.host}:{self.port}"
+        if session:
+            log.warning("mqtt: lost the connection to %s (%s)", where, reason)
+        else:
+            level = logging.INFO if self._outage else logging.WARNING
+            log.log(level, "mqtt: cannot reach %s (%s)", where, reason)
+        self._outage = True
 
     def _client(self, *, suffix: str = "", will: bool = True) -> aiomqtt.Client:
         last_will = aiomqtt.Will(self.topics("status"), "offline", qos=1, retain=True)
@@ -153,6 +173,7 @@ class Mqtt:
             will=last_will if will else None,
             keepalive=self.cfg.keepalive_s,
             tls_context=self._tls,
+            logger=PAHO_LOG,
         )
 
     async def _session(self, client: aiomqtt.Client) -> None:
@@ -265,6 +286,15 @@ class Mqtt:
             return
         with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
             await client.publish(self.topics("status"), "offline", qos=1, retain=True, timeout=1.0)
+
+
+def _reason(error: aiomqtt.MqttError) -> str:
+    """What an aiomqtt error says happened, in words (its own are "Disconnected during
+    message iteration" from "[code:128] Unspecified error" for a closed connection)."""
+    cause = error.__cause__
+    if isinstance(cause, aiomqtt.MqttCodeError) and getattr(cause.rc, "value", cause.rc) == 128:
+        return "the connection was closed"
+    return str(cause or error)
 
 
 def _refused(code: Any) -> bool:
