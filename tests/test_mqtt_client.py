@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -13,8 +14,20 @@ from pathlib import Path
 import pytest
 
 from assistant.config import MqttSection
+from assistant.core.latency import TurnRecord
 from assistant.integrations.mqtt import Mqtt
-from tests.mqtt_helper import Broker
+from tests.mqtt_helper import Broker, Recorder, recorder
+
+VOICE = TurnRecord(
+    turn=1, origin="voice", transcript="What time is it?", reply="It is ten past three.",
+    route="intent", reason="time", outcome="ok", ms={"asr": 180.0, "route": 1.0, "tts": 90.0},
+    first_audio_ms=505.0, total_ms=1900.0,
+)  # fmt: skip
+ANNOUNCEMENT = TurnRecord(
+    turn=2, origin="announce", transcript="", reply="The washing machine has finished.",
+    route="announce", reason="mqtt_say", outcome="ok", ms={"tts": 150.0},
+    first_audio_ms=210.0, total_ms=2300.0,
+)  # fmt: skip
 
 
 @pytest.fixture
@@ -41,6 +54,19 @@ async def until(cond: Callable[[], object], timeout_s: float, what: str) -> None
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"not within {timeout_s} s: {what}")
         await asyncio.sleep(0.02)
+
+
+async def arrived(
+    mq: Recorder, topic: str, cond: Callable[[str], bool] = lambda p: True, timeout_s: float = 10
+) -> str:
+    """The first payload on `topic` that `cond` accepts (the recorder's `wait_for`, without
+    blocking the event loop)."""
+
+    def matching() -> list[str]:
+        return [p for p, _ in mq.on(topic) if cond(p)]
+
+    await until(matching, timeout_s, f"a message on {topic}")
+    return matching()[0]
 
 
 @contextlib.asynccontextmanager
@@ -86,3 +112,29 @@ async def test_a_broker_crash_is_one_warning_with_its_reason_and_no_error(
     messages = [r.getMessage() for r in ours]
     assert any(m.startswith(f"mqtt: cannot reach {where}") for m in messages), messages
     assert any("reconnecting in" in m for m in messages)
+
+
+async def test_an_announcement_has_its_own_sensor_and_leaves_the_voice_turns_alone(
+    broker: Broker,
+) -> None:
+    base = "assistant/say"
+    with recorder(broker, f"{base}/#", "homeassistant/#") as mq:
+        async with running(make_mqtt(broker, "say")) as mqtt:
+            mqtt.turn_finished(VOICE)
+            mqtt.turn_finished(ANNOUNCEMENT)
+            config = await arrived(mq, "homeassistant/device/assistant_say/config")
+            await arrived(mq, f"{base}/event", lambda p: "washing" in p)
+    cmps = json.loads(config)["cmps"]
+
+    def records_for(key: str) -> list[dict[str, object]]:
+        """What Home Assistant's entity `key` was sent: the records on its state topic."""
+        return [json.loads(p) for p, _ in mq.on(cmps[key]["state_topic"])]
+
+    # Last transcript, last reply and the latency sensor (in HA's long-term statistics)
+    # only ever get voice turns; the announcement is on a sensor of its own.
+    for key in ("transcript", "reply", "latency"):
+        assert [r["first_audio_ms"] for r in records_for(key)] == [505.0], key
+    assert [r["reply"] for r in records_for("announcement")] == [ANNOUNCEMENT.reply]
+    assert cmps["announcement"]["p"] == "sensor" and "state_class" not in cmps["announcement"]
+    events = [(e["type"], e["record"]["turn"]) for e in mq.json_on(f"{base}/event")]
+    assert events == [("turn_finished", 1), ("announcement_finished", 2)]

@@ -108,6 +108,12 @@ class Mqtt:
         if record.outcome == "speculative":
             return
         d = record.to_dict()
+        if record.origin == "announce":
+            # Not a voice turn: on last_turn it would blank the last transcript and put its
+            # time (no ASR, no model) into the latency sensor and its long-term statistics.
+            self.publish_retained("last_announcement", d)
+            self.publish("event", {"type": "announcement_finished", "record": d})
+            return
         self.publish_retained("last_turn", d)
         self.publish("event", {"type": "turn_finished", "record": d})
 
@@ -309,7 +315,7 @@ async def cleanup(cfg: MqttSection) -> list[str]:
     on the discovery topic and on every retained topic. Returns the topics cleared."""
     mqtt = Mqtt(cfg, on_say=lambda t, i: None, on_mute=lambda m: None, on_ptt=lambda s: None)
     t = mqtt.topics
-    retained = ("status", "state", "mute", "model", "last_turn", "health")
+    retained = ("status", "state", "mute", "model", "last_turn", "last_announcement", "health")
     topics = [t.discovery, *(t(x) for x in retained)]
     try:
         async with mqtt._client(suffix="-cleanup", will=False) as client:

@@ -8,8 +8,9 @@ from typing import Any
 from assistant import __version__
 from assistant.integrations.mqtt.topics import MODES, Topics
 
-_ATTRS = "{{{{ {{'{0}': value_json.{0}, 'route': value_json.route}} | tojson }}}}"
-"""The full text (the state is cut at 255 characters) and the route, as attributes."""
+_ATTRS = "{{{{ {{'{0}': value_json.{0}, '{1}': value_json.{1}}} | tojson }}}}"
+"""The full text (the state is cut at 255 characters) and what it came of (the route, or
+why it was announced), as attributes."""
 
 QOS = 1
 """Every entity's, for its subscriptions and its commands: a command (mute, push-to-talk)
@@ -27,7 +28,7 @@ def discovery(t: Topics) -> dict[str, Any]:
         common = {"p": platform, "name": name, "unique_id": f"{node}_{key}", "qos": QOS}
         return key, common | fields
 
-    last = t("last_turn")
+    last, said = t("last_turn"), t("last_announcement")
     components = dict(
         [
             entity("listening", "binary_sensor", "Listening", state_topic=t("state"),
@@ -37,15 +38,21 @@ def discovery(t: Topics) -> dict[str, Any]:
             entity("transcript", "sensor", "Last transcript", state_topic=last,
                    value_template="{{ value_json.transcript[:255] }}",
                    json_attributes_topic=last,
-                   json_attributes_template=_ATTRS.format("transcript")),
+                   json_attributes_template=_ATTRS.format("transcript", "route")),
             entity("reply", "sensor", "Last reply", state_topic=last,
                    value_template="{{ value_json.reply[:255] }}",
                    json_attributes_topic=last,
-                   json_attributes_template=_ATTRS.format("reply")),
+                   json_attributes_template=_ATTRS.format("reply", "route")),
             entity("latency", "sensor", "Last turn latency", state_topic=last,
                    value_template="{{ value_json.first_audio_ms }}",
                    unit_of_measurement="ms", state_class="measurement",
                    device_class="duration"),
+            # Announcements (`say`, a timer) apart: the sensors above only ever get voice
+            # turns, so the latency in Home Assistant's statistics is a voice turn's.
+            entity("announcement", "sensor", "Last announcement", state_topic=said,
+                   value_template="{{ value_json.reply[:255] }}",
+                   json_attributes_topic=said,
+                   json_attributes_template=_ATTRS.format("reply", "reason")),
             entity("mute", "switch", "Mute", state_topic=t("mute"), command_topic=t("mute/set"),
                    payload_on="ON", payload_off="OFF"),
             entity("say", "notify", "Say", command_topic=t("say")),
@@ -54,7 +61,8 @@ def discovery(t: Topics) -> dict[str, Any]:
             entity("model", "select", "Model mode", command_topic=t("model/set"),
                    state_topic=t("model"), options=list(MODES)),
             entity("turn", "event", "Turn", state_topic=t("event"),
-                   event_types=["wake", "turn_started", "turn_finished", "error"],
+                   event_types=["wake", "turn_started", "turn_finished", "announcement_finished",
+                                "error"],
                    value_template="{{ {'event_type': value_json.type} | tojson }}"),
         ]
     )  # fmt: skip
