@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from paho.mqtt.enums import CallbackAPIVersion
 
 MOSQUITTO = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/sbin")
@@ -141,6 +142,14 @@ def recorder(broker: Broker, *topics: str) -> Iterator[Recorder]:
         yield r
     finally:
         r.close()
+
+
+def ha_render(template: str, payload: str) -> str:
+    """A discovery template applied to a payload as Home Assistant's MQTT integration does:
+    Jinja's immutable sandbox, `value` and `value_json` (HA adds filters and globals of its
+    own; the templates here use none of them)."""
+    env = ImmutableSandboxedEnvironment()
+    return env.from_string(template).render(value=payload, value_json=json.loads(payload))
 
 
 def config_for(broker: Broker, path: Path, extra: str = "", site: str = "test") -> Path:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -16,7 +17,7 @@ import pytest
 from assistant.config import MqttSection
 from assistant.core.latency import TurnRecord
 from assistant.integrations.mqtt import Mqtt
-from tests.mqtt_helper import Broker, Recorder, recorder
+from tests.mqtt_helper import Broker, Recorder, ha_render, recorder
 
 VOICE = TurnRecord(
     turn=1, origin="voice", transcript="What time is it?", reply="It is ten past three.",
@@ -138,3 +139,30 @@ async def test_an_announcement_has_its_own_sensor_and_leaves_the_voice_turns_alo
     assert cmps["announcement"]["p"] == "sensor" and "state_class" not in cmps["announcement"]
     events = [(e["type"], e["record"]["turn"]) for e in mq.json_on(f"{base}/event")]
     assert events == [("turn_finished", 1), ("announcement_finished", 2)]
+
+
+async def test_the_turn_event_carries_the_record_cut_to_fit_home_assistant(broker: Broker) -> None:
+    base = "assistant/event"
+    actions = [{"device": f"lamp {n} " + "x" * 300, "command": "on"} for n in range(30)]
+    long = dataclasses.replace(
+        VOICE, transcript="tell me " * 200, reply="Once upon a time. " * 300, route="large",
+        reason="explain", actions=actions, error="e" * 2000,
+    )  # fmt: skip
+    with recorder(broker, f"{base}/#", "homeassistant/#") as mq:
+        async with running(make_mqtt(broker, "event")) as mqtt:
+            mqtt.turn_finished(long)
+            config = await arrived(mq, "homeassistant/device/assistant_event/config")
+            payload = await arrived(mq, f"{base}/event", lambda p: "turn_finished" in p)
+    turn = json.loads(config)["cmps"]["turn"]
+    # What Home Assistant makes of it: event_type, and the rest as the entity's attributes.
+    attributes = json.loads(ha_render(turn["value_template"], payload))
+    assert attributes.pop("event_type") == "turn_finished" in turn["event_types"]
+    assert {k: attributes[k] for k in ("route", "reason", "outcome", "first_audio_ms")} == {
+        "route": "large", "reason": "explain", "outcome": "ok", "first_audio_ms": 505.0
+    }  # fmt: skip
+    assert attributes["ms"] == VOICE.ms and attributes["total_ms"] == VOICE.total_ms
+    for key in ("transcript", "reply", "error"):
+        full = getattr(long, key)
+        assert len(attributes[key]) == 255 and attributes[key] == full[:254] + "…", key
+    assert len(attributes["actions"]) == 10 and attributes["actions"][0]["command"] == "on"
+    assert len(json.dumps(attributes)) < 8192  # HA's recorder drops attributes past 16 KiB

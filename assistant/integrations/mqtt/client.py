@@ -18,7 +18,7 @@ from assistant.config import MqttSection
 from assistant.core.errors import ConfigError
 from assistant.core.latency import TurnRecord
 from assistant.integrations.mqtt.credentials import _password, _tls_context
-from assistant.integrations.mqtt.discovery import discovery
+from assistant.integrations.mqtt.discovery import discovery, event_record
 from assistant.integrations.mqtt.outbox import Outbox, _Message
 from assistant.integrations.mqtt.paho_log import CONNECTION_LOSS, PAHO_LOG
 from assistant.integrations.mqtt.topics import MAX_PAYLOAD, MODES, Topics, payload_text, say_text
@@ -112,10 +112,10 @@ class Mqtt:
             # Not a voice turn: on last_turn it would blank the last transcript and put its
             # time (no ASR, no model) into the latency sensor and its long-term statistics.
             self.publish_retained("last_announcement", d)
-            self.publish("event", {"type": "announcement_finished", "record": d})
+            self.publish("event", {"type": "announcement_finished", "record": event_record(d)})
             return
         self.publish_retained("last_turn", d)
-        self.publish("event", {"type": "turn_finished", "record": d})
+        self.publish("event", {"type": "turn_finished", "record": event_record(d)})
 
     def error_event(self, problem: str, topic: str = "") -> None:
         log.warning("mqtt: %s%s", f"{topic}: " if topic else "", problem)

@@ -12,6 +12,12 @@ _ATTRS = "{{{{ {{'{0}': value_json.{0}, '{1}': value_json.{1}}} | tojson }}}}"
 """The full text (the state is cut at 255 characters) and what it came of (the route, or
 why it was announced), as attributes."""
 
+EVENT_TEXT_MAX = 255
+"""Longest text in a turn event: Home Assistant's limit for a state, so that an attribute reads
+like the sensors' states (the whole record is on `last_turn`)."""
+EVENT_LIST_MAX = 10
+"""Most items of a list in a turn event (the device commands of one turn)."""
+
 QOS = 1
 """Every entity's, for its subscriptions and its commands: a command (mute, push-to-talk)
 lost on a busy Wi-Fi is a button that did nothing."""
@@ -60,10 +66,13 @@ def discovery(t: Topics) -> dict[str, Any]:
                    payload_press="start"),
             entity("model", "select", "Model mode", command_topic=t("model/set"),
                    state_topic=t("model"), options=list(MODES)),
+            # The event's attributes: the record's fields (a turn or an announcement), or the
+            # event's own (an error's topic and problem).
             entity("turn", "event", "Turn", state_topic=t("event"),
                    event_types=["wake", "turn_started", "turn_finished", "announcement_finished",
                                 "error"],
-                   value_template="{{ {'event_type': value_json.type} | tojson }}"),
+                   value_template="{{ dict(value_json.get('record', value_json), "
+                                  "event_type=value_json.type) | tojson }}"),
         ]
     )  # fmt: skip
     return {
@@ -78,3 +87,21 @@ def discovery(t: Topics) -> dict[str, Any]:
         "avty_t": t("status"),
         "cmps": components,
     }
+
+
+def event_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A turn record as the `event` topic carries it: its fields become the Home Assistant
+    event entity's attributes, which HA's recorder drops whole past 16 KiB. Texts are cut at
+    `EVENT_TEXT_MAX` characters and lists at `EVENT_LIST_MAX` items, which keeps any record
+    under 8 KiB."""
+    return {key: _fit(value) for key, value in record.items()}
+
+
+def _fit(value: object) -> object:
+    if isinstance(value, str) and len(value) > EVENT_TEXT_MAX:
+        return value[: EVENT_TEXT_MAX - 1] + "…"
+    if isinstance(value, dict):
+        return {key: _fit(v) for key, v in value.items()}
+    if isinstance(value, list):
+        return [_fit(v) for v in value[:EVENT_LIST_MAX]]
+    return value
