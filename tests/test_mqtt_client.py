@@ -1,6 +1,7 @@
-"""The MQTT client in this process against a real Mosquitto on loopback: what Home Assistant
-and the log see, without models or audio devices (the daemon's own MQTT tests, with the
-real models on PulseAudio null sinks, are test_mqtt.py)."""
+"""The MQTT client in this process against a real Mosquitto on loopback, alone or wired to a
+listener as the daemon wires them: what Home Assistant and the log see, without models or
+audio devices (a loud tone is speech, the engines are the in-tree fakes). The daemon's own
+MQTT tests, with the real models on PulseAudio null sinks, are test_mqtt.py."""
 
 from __future__ import annotations
 
@@ -12,12 +13,21 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from assistant.audio.wakeword import WakeWordSettings
+from assistant.audio.wav import BLOCK_MS
+from assistant.commands.run import Controls
 from assistant.config import MqttSection
+from assistant.core.clock import MONOTONIC
+from assistant.core.frames import AudioChunk, Pcm16
 from assistant.core.latency import TurnRecord
+from assistant.engines.fakes import FakeChatModel, FakeTranscriber
 from assistant.integrations.mqtt import Mqtt
+from assistant.pipeline.listener import Listener
 from tests.mqtt_helper import Broker, Recorder, ha_render, recorder
+from tests.test_turn_logic import ListSpeaker, make_runner
 
 VOICE = TurnRecord(
     turn=1, origin="voice", transcript="What time is it?", reply="It is ten past three.",
@@ -166,3 +176,88 @@ async def test_the_turn_event_carries_the_record_cut_to_fit_home_assistant(broke
         assert len(attributes[key]) == 255 and attributes[key] == full[:254] + "…", key
     assert len(attributes["actions"]) == 10 and attributes["actions"][0]["command"] == "on"
     assert len(json.dumps(attributes)) < 8192  # HA's recorder drops attributes past 16 KiB
+
+
+class Microphone:
+    """Blocks in real time, as a microphone delivers them: silence, or a loud tone for the
+    seconds `speak` says."""
+
+    RATE_HZ = 16_000
+
+    def __init__(self) -> None:
+        self._voice_until_ns = 0
+
+    def speak(self, seconds: float) -> None:
+        self._voice_until_ns = MONOTONIC.now_ns() + int(seconds * 1e9)
+
+    async def chunks(self) -> AsyncIterator[AudioChunk]:
+        n = self.RATE_HZ * BLOCK_MS // 1000
+        tone = (np.sin(2 * np.pi * 300 * np.arange(n) / self.RATE_HZ) * 8000).astype(np.int16)
+        silence = np.zeros(n, np.int16)
+        captured_ns = MONOTONIC.now_ns()
+        while True:
+            due_ns = captured_ns + BLOCK_MS * 1_000_000
+            await asyncio.sleep(max(0.0, (due_ns - MONOTONIC.now_ns()) / 1e9))
+            voiced = captured_ns < self._voice_until_ns
+            yield AudioChunk(tone if voiced else silence, self.RATE_HZ, captured_ns)
+            captured_ns = due_ns
+
+
+class LoudIsSpeech:
+    """The speech detector: a loud frame is speech (the real VAD's tests are
+    test_listener.py)."""
+
+    def probability(self, frame: Pcm16) -> float:
+        return 1.0 if float(np.abs(frame.astype(np.float32)).mean()) > 1000 else 0.0
+
+    def reset(self) -> None:
+        pass
+
+
+@contextlib.asynccontextmanager
+async def assistant_on(
+    broker: Broker, site: str, *, awake_s: float = 0.5
+) -> AsyncIterator[tuple[Mqtt, Listener, Microphone]]:
+    """MQTT and a listener wired as `assistant run` wires them (commands through its
+    `Controls`, the listener's state to `Mqtt.state`), listening to a `Microphone`. A voice
+    turn hears "what time is it"."""
+    controls = Controls()
+    mqtt = Mqtt(
+        MqttSection(url=broker.url, site=site),
+        on_say=controls.say,
+        on_mute=controls.mute,
+        on_ptt=controls.push_to_talk,
+        on_mode=controls.set_mode,
+    )
+    runner = make_runner(FakeChatModel("unused"), asr=FakeTranscriber("what time is it"))
+    listener = Listener(
+        runner,
+        LoudIsSpeech(),
+        MONOTONIC,
+        wake_settings=WakeWordSettings(awake_s=awake_s),
+        on_state=mqtt.state,
+    )
+    controls.listener, controls.runner = listener, runner
+    mic = Microphone()
+    listening = asyncio.create_task(listener.run(mic.chunks(), ListSpeaker()), name="listener")
+    try:
+        async with running(mqtt):
+            yield mqtt, listener, mic
+    finally:
+        listening.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listening
+        await runner.close()
+
+
+async def test_a_push_to_talk_press_with_no_speech_goes_back_to_idle(broker: Broker) -> None:
+    state = "assistant/ptt/state"
+    with recorder(broker, "assistant/ptt/#") as mq:
+        async with assistant_on(broker, "ptt", awake_s=0.5):
+            mq.publish("assistant/ptt/ptt/set", "start")
+            await arrived(mq, state, lambda p: p == "wake")
+            # Nothing said: once the press's 0.5 s are over the state is idle again, as the
+            # listener is (it stayed `wake`, retained, until the next utterance).
+            await until(lambda: mq.on(state)[-1][0] == "idle", 3, "back to idle")
+        states = [p for p, _ in mq.on(state)]
+        assert states[states.index("wake") :] == ["wake", "idle"]

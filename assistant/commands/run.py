@@ -72,7 +72,7 @@ class Health:
         }
 
 
-class _Controls:
+class Controls:
     """What MQTT's commands act on. MQTT is built before the assistant (its device commands
     go into the turn runner's constructor), so these are set once the assistant is up;
     a command that comes before then is dropped with a line in the log."""
@@ -112,7 +112,7 @@ class _Controls:
 
 async def run_daemon(settings: Settings, clock: Clock = MONOTONIC) -> None:
     health = Health(clock)
-    controls = _Controls()
+    controls = Controls()
     devices: SoundDevices | None = None
 
     def snapshot() -> dict[str, object]:

@@ -21,7 +21,7 @@ from typing import Annotated
 import numpy as np
 from annotated_types import Ge, Le
 
-from assistant.audio.vad import Reframer, SileroVad
+from assistant.audio.vad import Reframer, SpeechDetector
 from assistant.audio.wakeword import WakeWordDetector, WakeWordSettings
 from assistant.audio.wav import Speaker
 from assistant.core.clock import Clock
@@ -75,7 +75,7 @@ class Listener:
     def __init__(
         self,
         runner: TurnRunner,
-        vad: SileroVad,
+        vad: SpeechDetector,
         clock: Clock,
         *,
         settings: ListenSettings = ListenSettings(),
@@ -89,6 +89,8 @@ class Listener:
         self.runner, self.vad, self.settings, self.clock = runner, vad, settings, clock
         self.dropped_frames = dropped_frames
         self.on_state = on_state
+        self.state = ListenState.IDLE
+        """The state last told `on_state`."""
         self.wake = wake
         self._wake_heard_ns: int | None = None
         """Audio time of the end of the block the wake word was last heard in."""
@@ -162,7 +164,9 @@ class Listener:
         gate = self._gate
         if gate is not None and gate.is_speaking and self._told_speaking is not gate:
             self._told_speaking = gate  # (checked every block: the device thread sets it)
-            self.on_state(ListenState.SPEAKING)
+            self._tell(ListenState.SPEAKING)
+        if self.state is ListenState.WAKE:
+            self._check_awake()
         if self.muted:
             if self.endpointer.in_speech or self._utterance is not None:
                 self._reset_listening()
@@ -178,7 +182,7 @@ class Listener:
                 log.info("wake word heard")
             self._wake_heard_ns = chunk.end_ns
             self._armed_until_ns = self.clock.now_ns() + self._awake_ns
-            self.on_state(ListenState.WAKE)
+            self._tell(ListenState.WAKE)
         if self._utterance is not None:
             self._utterance.append(chunk)
         for frame, start_ns, end_ns in self.reframer.push(chunk.samples, chunk.captured_ns):
@@ -191,6 +195,20 @@ class Listener:
             event = self.endpointer.tick(self.reframer.pending_end_ns, level_dbfs(pending))
             if event is not None:
                 self._on_event(event)
+
+    def _tell(self, state: ListenState) -> None:
+        self.state = state
+        self.on_state(state)
+
+    def _check_awake(self) -> None:
+        """The wake word or a push-to-talk press armed the microphone and no question began
+        in time: say so (`idle`), or the state stays `wake` until something else happens.
+        An utterance or a turn in progress says its own state when it ends."""
+        if self.clock.now_ns() < self._armed_until_ns:
+            return
+        if self.endpointer.in_speech or self._utterance is not None or self._turn is not None:
+            return
+        self._tell(ListenState.IDLE)
 
     def _deaf(self, chunk: AudioChunk) -> bool:
         """Half-duplex: is the assistant's reply sounding (or has it just stopped)?
@@ -227,23 +245,23 @@ class Listener:
                 since = start_ns - self._pre_roll_ns
                 self._utterance = [c for c in self._pre_roll if c.end_ns > since]
                 self._drops_at_start = self.dropped_frames()
-                self.on_state(ListenState.LISTENING)
+                self._tell(ListenState.LISTENING)
             case Paused(speech_end_ns=end_ns):
                 self._start_turn(end_ns)
             case Resumed():
                 if self._gate is not None and not self._gate.is_committed:
                     self._cancel_soon()
-                self.on_state(ListenState.LISTENING)
+                self._tell(ListenState.LISTENING)
             case Ended(speech_end_ns=end_ns, reason=reason):
                 if self._gate is None or self._turn is None or self._turn.done():
                     self._start_turn(end_ns)  # no pause came first (e.g. max length)
                 log.debug("end of utterance (%s)", reason)
                 self._utterance = None
                 if self._gate is None:
-                    self.on_state(ListenState.IDLE)  # not armed: speech without the wake word
+                    self._tell(ListenState.IDLE)  # not armed: speech without the wake word
                     return
                 self._gate.commit(self.clock.now_ns())
-                self.on_state(ListenState.THINKING)
+                self._tell(ListenState.THINKING)
 
     @property
     def _wake_in_utterance(self) -> bool:
@@ -304,7 +322,7 @@ class Listener:
                 self._deaf_until_ns = now + self.settings.echo_tail_ms * 1_000_000
                 if self.wake is not None:
                     self._armed_until_ns = max(self._armed_until_ns, now + self._follow_up_ns)
-            self.on_state(ListenState.IDLE)
+            self._tell(ListenState.IDLE)
 
     def cancel_soon(self) -> None:
         """Stop the turn (or announcement) in progress, now."""
@@ -330,7 +348,7 @@ class Listener:
         if start:
             self._armed_until_ns = self.clock.now_ns() + self._awake_ns
             self.muted = False
-            self.on_state(ListenState.WAKE)
+            self._tell(ListenState.WAKE)
             return
         self._armed_until_ns = max(self._armed_until_ns, self.clock.now_ns() + 1_000_000_000)
         self._flush()
