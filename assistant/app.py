@@ -271,6 +271,7 @@ class Assistant:
         label: str | None = None,
         dropped_frames: Callable[[], int] = lambda: 0,
         on_state: Callable[[ListenState], None] = lambda state: None,
+        on_mute: Callable[[bool], None] = lambda muted: None,
     ) -> Listener:
         """The always-listening front end as the pipeline defines it (for run and bench)."""
         self.vad.reset()
@@ -286,6 +287,7 @@ class Assistant:
             label=label,
             dropped_frames=dropped_frames,
             on_state=on_state,
+            on_mute=on_mute,
         )
 
 

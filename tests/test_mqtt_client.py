@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -214,13 +215,17 @@ class LoudIsSpeech:
         pass
 
 
+class Wired(NamedTuple):
+    mqtt: Mqtt
+    listener: Listener
+    mic: Microphone
+
+
 @contextlib.asynccontextmanager
-async def assistant_on(
-    broker: Broker, site: str, *, awake_s: float = 0.5
-) -> AsyncIterator[tuple[Mqtt, Listener, Microphone]]:
+async def assistant_on(broker: Broker, site: str, *, awake_s: float = 0.5) -> AsyncIterator[Wired]:
     """MQTT and a listener wired as `assistant run` wires them (commands through its
-    `Controls`, the listener's state to `Mqtt.state`), listening to a `Microphone`. A voice
-    turn hears "what time is it"."""
+    `Controls`, the listener's state and mute to `Mqtt.state` and `Mqtt.mute`), listening to
+    a `Microphone`. A voice turn hears "what time is it"."""
     controls = Controls()
     mqtt = Mqtt(
         MqttSection(url=broker.url, site=site),
@@ -236,13 +241,14 @@ async def assistant_on(
         MONOTONIC,
         wake_settings=WakeWordSettings(awake_s=awake_s),
         on_state=mqtt.state,
+        on_mute=mqtt.mute,
     )
     controls.listener, controls.runner = listener, runner
     mic = Microphone()
     listening = asyncio.create_task(listener.run(mic.chunks(), ListSpeaker()), name="listener")
     try:
         async with running(mqtt):
-            yield mqtt, listener, mic
+            yield Wired(mqtt, listener, mic)
     finally:
         listening.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -261,3 +267,47 @@ async def test_a_push_to_talk_press_with_no_speech_goes_back_to_idle(broker: Bro
             await until(lambda: mq.on(state)[-1][0] == "idle", 3, "back to idle")
         states = [p for p, _ in mq.on(state)]
         assert states[states.index("wake") :] == ["wake", "idle"]
+
+
+async def test_push_to_talk_while_muted_hears_one_question_and_the_mute_stays_on(
+    broker: Broker,
+) -> None:
+    base = "assistant/mute"
+    mute, state = f"{base}/mute", f"{base}/state"
+    with recorder(broker, f"{base}/#") as mq:
+        async with assistant_on(broker, "mute", awake_s=3.0) as (_, listener, mic):
+            mq.publish(f"{base}/mute/set", "ON")
+            await until(lambda: mq.on(mute)[-1][0] == "ON", 5, "muted")
+            mic.speak(0.8)  # the control: muted, a question is not heard
+            await asyncio.sleep(2.0)
+            assert listener.records == []
+            mq.publish(f"{base}/ptt/set", "start")
+            await arrived(mq, state, lambda p: p == "wake")
+            mic.speak(0.8)
+            await until(lambda: len(listener.records) == 1, 10, "the press's question answered")
+            # Its one question heard, the microphone is muted again, as the switch says.
+            await asyncio.sleep(0.5)
+            mic.speak(0.8)
+            await asyncio.sleep(2.0)
+            assert len(listener.records) == 1 and listener.muted
+            # The state showed meanwhile that it heard, and ended idle.
+            states = [p for p, _ in mq.on(state)]
+            assert "listening" in states[states.index("wake") :] and states[-1] == "idle"
+        # Home Assistant's switch was right all along: ON, never turned off behind its back.
+        mutes = [p for p, _ in mq.on(mute)]
+        assert mutes[mutes.index("ON") :] == ["ON"] * len(mutes[mutes.index("ON") :])
+        assert mutes[-1] == "ON"
+
+
+async def test_mute_set_is_published_once_the_listener_has_it(broker: Broker) -> None:
+    mute = "assistant/mute2/mute"
+    with recorder(broker, "assistant/mute2/#") as mq:
+        async with assistant_on(broker, "mute2") as wired:
+            await until(lambda: mq.on(mute), 5, "the mute at the start")
+            for command in ("ON", "off", "ON"):
+                n = len(mq.on(mute))
+                mq.publish(f"{mute}/set", command)
+                # (B023: the lambda is done with before `n` changes.)
+                await until(lambda: len(mq.on(mute)) > n, 5, f"mute/set {command}")  # noqa: B023
+                assert mq.on(mute)[-1][0] == command.upper()
+                assert wired.listener.muted is (command == "ON")

@@ -145,6 +145,10 @@ async def run_daemon(settings: Settings, clock: Clock = MONOTONIC) -> None:
         if mqtt is not None:
             mqtt.state(state)
 
+    def on_mute(muted: bool) -> None:
+        if mqtt is not None:
+            mqtt.mute(muted)
+
     def on_record(record: TurnRecord) -> None:
         nonlocal last_latency
         if record.first_audio_ms is not None and record.outcome == "ok":
@@ -158,7 +162,9 @@ async def run_daemon(settings: Settings, clock: Clock = MONOTONIC) -> None:
         with sound_devices(settings.config.audio, clock, a.reply_rate_hz) as devices:
             mic = devices.mic
             assert mic is not None
-            listener = a.listener(dropped_frames=lambda: mic.dropped_blocks, on_state=on_state)
+            listener = a.listener(
+                dropped_frames=lambda: mic.dropped_blocks, on_state=on_state, on_mute=on_mute
+            )
             controls.listener, controls.runner = listener, a.runner
             try:
                 await _serve(a, devices, listener, mqtt, notify, health)

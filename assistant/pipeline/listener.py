@@ -83,12 +83,15 @@ class Listener:
         wake_settings: WakeWordSettings | None = None,
         dropped_frames: Callable[[], int] = lambda: 0,
         on_state: Callable[[ListenState], None] = lambda state: None,
+        on_mute: Callable[[bool], None] = lambda muted: None,
         label: str | None = None,
         wake: WakeWordDetector | None = None,
     ) -> None:
         self.runner, self.vad, self.settings, self.clock = runner, vad, settings, clock
         self.dropped_frames = dropped_frames
         self.on_state = on_state
+        self.on_mute = on_mute
+        """Told the mute every time it is set (MQTT's retained `mute` follows it)."""
         self.state = ListenState.IDLE
         """The state last told `on_state`."""
         self.wake = wake
@@ -116,8 +119,9 @@ class Listener:
         self._drops_at_start = 0
         self.label = label
         """Goes into each turn record's `file` field (the bench's WAV file)."""
-        self.muted = False
-        """Muted (MQTT `mute/set`): the microphone is not heard at all."""
+        self._muted = False
+        self._press_heard = False
+        """Muted, a push-to-talk press is heard: until its utterance ends or its time is up."""
         self._told_speaking: TurnGate | None = None
         self.records: list[TurnRecord] = []
         """Records of the turns that ran to an end (not dropped speculation)."""
@@ -165,9 +169,9 @@ class Listener:
         if gate is not None and gate.is_speaking and self._told_speaking is not gate:
             self._told_speaking = gate  # (checked every block: the device thread sets it)
             self._tell(ListenState.SPEAKING)
-        if self.state is ListenState.WAKE:
+        if self.state is ListenState.WAKE or self._press_heard:
             self._check_awake()
-        if self.muted:
+        if self._muted and not self._press_heard:
             if self.endpointer.in_speech or self._utterance is not None:
                 self._reset_listening()
             return
@@ -208,7 +212,9 @@ class Listener:
             return
         if self.endpointer.in_speech or self._utterance is not None or self._turn is not None:
             return
-        self._tell(ListenState.IDLE)
+        self._press_heard = False
+        if self.state is ListenState.WAKE:
+            self._tell(ListenState.IDLE)
 
     def _deaf(self, chunk: AudioChunk) -> bool:
         """Half-duplex: is the assistant's reply sounding (or has it just stopped)?
@@ -257,6 +263,7 @@ class Listener:
                     self._start_turn(end_ns)  # no pause came first (e.g. max length)
                 log.debug("end of utterance (%s)", reason)
                 self._utterance = None
+                self._press_heard = False  # (muted: its one utterance is in)
                 if self._gate is None:
                     self._tell(ListenState.IDLE)  # not armed: speech without the wake word
                     return
@@ -341,13 +348,30 @@ class Listener:
             with contextlib.suppress(asyncio.CancelledError):
                 await turn
 
+    @property
+    def muted(self) -> bool:
+        """Muted (MQTT `mute/set`): the microphone is not heard, but for a push-to-talk
+        press's one utterance."""
+        return self._muted
+
+    @muted.setter
+    def muted(self, muted: bool) -> None:
+        self._muted = muted
+        self._press_heard = False  # muted again during a press: the mute wins
+        self.on_mute(muted)
+
     def push_to_talk(self, start: bool) -> None:
         """A push-to-talk button (MQTT `ptt/set`): `start` arms the microphone as the
         wake word would (the next utterance is a turn, wake word or not); `stop` ends the
         utterance in progress now instead of waiting for the silence hold."""
         if start:
             self._armed_until_ns = self.clock.now_ns() + self._awake_ns
-            self.muted = False
+            # Muted, a press hears its one utterance and leaves the mute as it was: in Home
+            # Assistant a button is a moment and mute a standing switch (often an
+            # automation's: at night, in a meeting), so a press must neither flip that
+            # switch nor leave the microphone open after it. The state (wake, listening,
+            # thinking...) shows meanwhile that it hears.
+            self._press_heard = self._muted
             self._tell(ListenState.WAKE)
             return
         self._armed_until_ns = max(self._armed_until_ns, self.clock.now_ns() + 1_000_000_000)

@@ -90,6 +90,10 @@ class Mqtt:
             self.retained[topic] = text
         self.outbox.put(_Message(topic, text, retain, qos))
 
+    def mute(self, muted: bool) -> None:
+        """The microphone's mute, whenever it is set (by `mute/set` or otherwise)."""
+        self.publish_retained("mute", "ON" if muted else "OFF")
+
     def state(self, state: ListenState) -> None:
         self.publish_retained("state", state.value)
         match state:
@@ -268,9 +272,8 @@ class Mqtt:
         if topic == self.topics("mute/set"):
             if text.upper() not in ("ON", "OFF"):
                 raise ValueError(f"mute/set takes ON or OFF, not {text[:40]!r}")
-            muted = text.upper() == "ON"
-            self.on_mute(muted)
-            self.publish_retained("mute", "ON" if muted else "OFF")
+            # (`mute` is published when the listener has it: `Mqtt.mute`.)
+            self.on_mute(text.upper() == "ON")
         elif topic == self.topics("say"):
             self.on_say(*say_text(text))
         elif topic == self.topics("model/set"):
