@@ -14,7 +14,7 @@ why it was announced), as attributes."""
 
 EVENT_TEXT_MAX = 255
 """Longest text in a turn event: Home Assistant's limit for a state, so that an attribute reads
-like the sensors' states (the whole record is on `last_turn`)."""
+like the sensors' states (the whole record is on `last_turn` or `last_announcement`)."""
 EVENT_LIST_MAX = 10
 """Most items of a list in a turn event (the device commands of one turn)."""
 
