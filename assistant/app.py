@@ -305,6 +305,7 @@ class Assistant:
         dropped_frames: Callable[[], int] = lambda: 0,
         on_state: Callable[[ListenState], None] = lambda state: None,
         echo_cancelled: bool = False,
+        on_mute: Callable[[bool], None] = lambda muted: None,
     ) -> Listener:
         """The always-listening front end as the pipeline defines it (for run and bench)."""
         self.vad.reset()
@@ -323,6 +324,7 @@ class Assistant:
             turn_end=p.turn_end,
             turn_models=self.engines.turn_models(),
             echo_cancelled=echo_cancelled,
+            on_mute=on_mute,
         )
 
 

@@ -6,6 +6,7 @@ import contextlib
 import getpass
 import json
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as paho
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from paho.mqtt.enums import CallbackAPIVersion
 
 MOSQUITTO = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/sbin")
@@ -63,6 +65,20 @@ class Broker:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
+        self.proc = None
+
+    def freeze(self) -> None:
+        """SIGSTOP: what clients send from now on stays unread (see `kill`)."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash, an OOM kill or `docker kill` ends it. Frozen first, with data
+        its clients sent unread, it leaves their connections reset rather than closed.
+        `start()` brings it back."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(timeout=10)
         self.proc = None
 
     @property
@@ -126,6 +142,14 @@ def recorder(broker: Broker, *topics: str) -> Iterator[Recorder]:
         yield r
     finally:
         r.close()
+
+
+def ha_render(template: str, payload: str) -> str:
+    """A discovery template applied to a payload as Home Assistant's MQTT integration does:
+    Jinja's immutable sandbox, `value` and `value_json` (HA adds filters and globals of its
+    own; the templates here use none of them)."""
+    env = ImmutableSandboxedEnvironment()
+    return env.from_string(template).render(value=payload, value_json=json.loads(payload))
 
 
 def config_for(broker: Broker, path: Path, extra: str = "", site: str = "test") -> Path:

@@ -83,6 +83,7 @@ def test_discovery_status_and_state_are_retained(
         "transcript": "sensor",
         "reply": "sensor",
         "latency": "sensor",
+        "announcement": "sensor",
         "mute": "switch",
         "say": "notify",
         "ptt": "button",
@@ -122,7 +123,7 @@ def test_say_speaks_and_mute_mutes(
     rec = SinkRecorder(pulse, "spk", tmp_path / "spk.wav")
     mq.publish(f"{BASE}/say", json.dumps({"text": "The washing machine has finished.", "id": 7}))
     said = json.loads(
-        mq.wait_for(f"{BASE}/last_turn", lambda p: json.loads(p)["origin"] == "announce")
+        mq.wait_for(f"{BASE}/last_announcement", lambda p: json.loads(p)["origin"] == "announce")
     )
     time.sleep(1.0)
     assert said["reply"] == "The washing machine has finished." and said["outcome"] == "ok"
@@ -320,7 +321,9 @@ def test_say_with_interrupt_cuts_in(daemon: Daemon, mq: Recorder) -> None:
     mq.publish(f"{BASE}/say", json.dumps({"text": long}))
     mq.wait_for(f"{BASE}/state", lambda p: p == "speaking")
     mq.publish(f"{BASE}/say", json.dumps({"text": "Someone is at the door.", "interrupt": True}))
-    door = json.loads(mq.wait_for(f"{BASE}/last_turn", lambda p: "door" in json.loads(p)["reply"]))
+    door = json.loads(
+        mq.wait_for(f"{BASE}/last_announcement", lambda p: "door" in json.loads(p)["reply"])
+    )
     assert door["outcome"] == "ok"
     cut = [t for t in daemon.turns() if t["origin"] == "announce" and "long" in t["reply"]]
     assert cut and cut[-1]["outcome"] == "cancelled"

@@ -7,7 +7,7 @@ A frame costs ~0.1 ms on one thread, so it runs where the audio arrives, on the 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -17,6 +17,19 @@ from assistant.core.frames import Pcm16
 FRAME_SAMPLES = 512  # 32 ms at 16 kHz: the frame size this model was trained for
 CONTEXT_SAMPLES = 64
 RATE_HZ = 16_000
+
+
+class SpeechDetector(Protocol):
+    """Voice activity, frame by frame: `SileroVad`, or a fake in the tests of what the
+    listener does with it."""
+
+    def probability(self, frame: Pcm16) -> float:
+        """Speech probability of one `FRAME_SAMPLES` frame; a state may carry to the next."""
+        ...
+
+    def reset(self) -> None:
+        """Forget what the frames before said."""
+        ...
 
 
 class SileroVad:

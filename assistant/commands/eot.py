@@ -39,6 +39,7 @@ from assistant.core.endpoint import (
     SpeechStarted,
     looks_incomplete,
 )
+from assistant.core.errors import ConfigError
 from assistant.core.levels import part_levels_dbfs
 from assistant.core.router import route
 from assistant.core.turn_end import Evidence, TurnEndSettings, decide
@@ -113,19 +114,17 @@ def _pauses(vad: SileroVad, ep: Endpointer, pcm: np.ndarray) -> list[tuple[int, 
 
 def gather(corpus: Path, settings: Any, out: Path) -> None:
     """Write `evidence.jsonl` in `corpus`: per rendering and room, the evidence at each pause."""
-    from assistant.app import turn_settings
-    from assistant.config.models import resolve_model_file
-    from assistant.engines.asr import WhisperTranscriber
+    from assistant.app import build_transcriber, turn_settings
     from assistant.engines.turn_model import SmartTurn
+    from assistant.engines.turn_text import ChatEndOfTurn
 
-    m, mf = settings.models, settings.models_path
-    asr = WhisperTranscriber(
-        resolve_model_file("asr", m.asr, mf), compute_type=m.asr.compute_type,
-        threads=m.asr.threads, language=m.asr.language, beam_size=m.asr.beam_size,
-        window_s=m.asr.window_s,
-    )  # fmt: skip
-    model = SmartTurn(resolve_model_file("turn", m.turn, mf), threads=m.turn.threads)
-    vad = SileroVad(resolve_model_file("vad", m.vad, mf))
+    m, files = settings.models, settings.model_files()
+    if m.turn.audio is None or m.turn.text is None:
+        raise ConfigError(f"{settings.models_path}: [turn.audio] and [turn.text] are needed")
+    asr = build_transcriber(m.asr, files["asr"])
+    model = SmartTurn(files["turn.audio"], threads=m.turn.audio.threads)
+    words = ChatEndOfTurn(files["turn.text"], threads=m.turn.text.threads)
+    vad = SileroVad(files["vad"])
     endpoint: EndpointSettings = settings.pipeline.endpoint
     pre_roll = endpoint.pre_roll_ms * RATE_HZ // 1000
     endless = Endpointer(endpoint, hold_ms=60_000)

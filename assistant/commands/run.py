@@ -73,7 +73,7 @@ class Health:
         }
 
 
-class _Controls:
+class Controls:
     """What MQTT's commands act on. MQTT is built before the assistant (its device commands
     go into the turn runner's constructor), so these are set once the assistant is up;
     a command that comes before then is dropped with a line in the log."""
@@ -113,7 +113,7 @@ class _Controls:
 
 async def run_daemon(settings: Settings, clock: Clock = MONOTONIC) -> None:
     health = Health(clock)
-    controls = _Controls()
+    controls = Controls()
     devices: SoundDevices | None = None
 
     def snapshot() -> dict[str, object]:
@@ -146,6 +146,10 @@ async def run_daemon(settings: Settings, clock: Clock = MONOTONIC) -> None:
         if mqtt is not None:
             mqtt.state(state)
 
+    def on_mute(muted: bool) -> None:
+        if mqtt is not None:
+            mqtt.mute(muted)
+
     def on_record(record: TurnRecord) -> None:
         nonlocal last_latency
         if record.first_audio_ms is not None and record.outcome == "ok":
@@ -164,6 +168,7 @@ async def run_daemon(settings: Settings, clock: Clock = MONOTONIC) -> None:
                 dropped_frames=lambda: mic.dropped_blocks,
                 on_state=on_state,
                 echo_cancelled=echo is not None,
+                on_mute=on_mute,
             )
             controls.listener, controls.runner = listener, a.runner
             try:

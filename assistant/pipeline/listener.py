@@ -14,14 +14,10 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import Annotated
 
 import numpy as np
-from annotated_types import Ge, Le
 
-from assistant.audio.vad import Reframer, SileroVad
+from assistant.audio.vad import Reframer, SpeechDetector
 from assistant.audio.wakeword import WakeWordDetector, WakeWordSettings
 from assistant.audio.wav import Speaker
 from assistant.core.clock import Clock
@@ -41,8 +37,11 @@ from assistant.core.turn_end import TurnEndSettings
 from assistant.engines import TurnModels
 from assistant.pipeline.announcements import announce_between_turns
 from assistant.pipeline.context import TurnGate
+from assistant.pipeline.listening import ListenSettings, ListenState
 from assistant.pipeline.turn import TurnRunner
 from assistant.pipeline.turn_taking import TurnTaking
+
+__all__ = ["ListenSettings", "ListenState", "Listener"]
 
 log = logging.getLogger(__name__)
 
@@ -50,60 +49,33 @@ WAKE_REFRACTORY_NS = 2_000_000_000
 """The detector fires on every block while it is sure; one wake word per 2 s is logged."""
 
 
-class ListenState(StrEnum):
-    IDLE = "idle"
-    WAKE = "wake"
-    """The wake word was heard."""
-    LISTENING = "listening"
-    THINKING = "thinking"
-    """The utterance is over; the reply is being made."""
-    SPEAKING = "speaking"
-    """The reply (or an announcement) is sounding."""
-
-
-@dataclass(frozen=True, slots=True)
-class ListenSettings:
-    """A pipeline's `[listen]`: whether the microphone is heard while the assistant speaks."""
-
-    half_duplex: bool = True
-    """Deaf while speaking: with no echo cancellation, the assistant would hear itself."""
-    barge_in: bool = False
-    """Speech during a reply cancels it (headphones, or echo cancellation)."""
-    echo_cancel: bool = True
-    """Take the reply's echo out of the microphone (WebRTC AEC3, `audio/echo.py`), so the
-    user can be heard going on while the reply sounds; where it cannot run, half-duplex."""
-    echo_tail_ms: Annotated[int, Ge(0), Le(3000)] = 300
-    """After a reply ends, the microphone stays deaf this long (room echo, device latency)."""
-    resume_window_ms: Annotated[int, Ge(0), Le(10_000)] = 1500
-    """After a commit, speech this soon is the user going on: the reply stops at once, and
-    both halves are heard and answered together as one turn. An action the first half
-    asked for waits until then (0: no recovery). Half-duplex, only until the reply sounds."""
-    resume_min_speech_ms: Annotated[int, Ge(32), Le(2000)] = 64
-    """In that window, this much speech is the user going on (less than the end-pointer's
-    `min_speech_ms`: the reply has to stop within ~150 ms of their voice)."""
-
-
 class Listener:
     def __init__(
         self,
         runner: TurnRunner,
-        vad: SileroVad,
+        vad: SpeechDetector,
         clock: Clock,
         *,
-        settings: ListenSettings = ListenSettings(),
+        settings: ListenSettings | None = None,
         endpoint: EndpointSettings | None = None,
         wake_settings: WakeWordSettings | None = None,
         dropped_frames: Callable[[], int] = lambda: 0,
         on_state: Callable[[ListenState], None] = lambda state: None,
+        on_mute: Callable[[bool], None] = lambda muted: None,
         label: str | None = None,
         wake: WakeWordDetector | None = None,
         turn_end: TurnEndSettings | None = None,
         turn_models: TurnModels | None = None,
         echo_cancelled: bool = False,
     ) -> None:
+        settings = settings or ListenSettings()
         self.runner, self.vad, self.settings, self.clock = runner, vad, settings, clock
         self.dropped_frames = dropped_frames
         self.on_state = on_state
+        self.on_mute = on_mute
+        """Told the mute every time it is set (MQTT's retained `mute` follows it)."""
+        self.state = ListenState.IDLE
+        """The state last told `on_state`."""
         self.wake = wake
         self._wake_heard_ns: int | None = None
         """Audio time of the end of the block the wake word was last heard in."""
@@ -138,8 +110,9 @@ class Listener:
         self._drops_at_start = 0
         self.label = label
         """Goes into each turn record's `file` field (the bench's WAV file)."""
-        self.muted = False
-        """Muted (MQTT `mute/set`): the microphone is not heard at all."""
+        self._muted = False
+        self._press_heard = False
+        """Muted, a push-to-talk press is heard: until its utterance ends or its time is up."""
         self._told_speaking: TurnGate | None = None
         self.records: list[TurnRecord] = []
         """Records of the turns that ran to an end (not dropped speculation)."""
@@ -186,8 +159,10 @@ class Listener:
         gate = self._gate
         if gate is not None and gate.is_speaking and self._told_speaking is not gate:
             self._told_speaking = gate  # (checked every block: the device thread sets it)
-            self.on_state(ListenState.SPEAKING)
-        if self.muted:
+            self._tell(ListenState.SPEAKING)
+        if self.state is ListenState.WAKE or self._press_heard:
+            self._check_awake()
+        if self._muted and not self._press_heard:
             if self.endpointer.in_speech or self._utterance is not None:
                 self._reset_listening()
             return
@@ -202,7 +177,7 @@ class Listener:
                 log.info("wake word heard")
             self._wake_heard_ns = chunk.end_ns
             self._armed_until_ns = self.clock.now_ns() + self._awake_ns
-            self.on_state(ListenState.WAKE)
+            self._tell(ListenState.WAKE)
         if self._utterance is not None:
             self._utterance.append(chunk)
         resuming = self.taking.resuming(turn_running=self._turn is not None)
@@ -218,6 +193,22 @@ class Listener:
             event = self.endpointer.tick(self.reframer.pending_end_ns, level_dbfs(pending))
             if event is not None:
                 self._on_event(event)
+
+    def _tell(self, state: ListenState) -> None:
+        self.state = state
+        self.on_state(state)
+
+    def _check_awake(self) -> None:
+        """The wake word or a push-to-talk press armed the microphone and no question began
+        in time: say so (`idle`), or the state stays `wake` until something else happens.
+        An utterance or a turn in progress says its own state when it ends."""
+        if self.clock.now_ns() < self._armed_until_ns:
+            return
+        if self.endpointer.in_speech or self._utterance is not None or self._turn is not None:
+            return
+        self._press_heard = False
+        if self.state is ListenState.WAKE:
+            self._tell(ListenState.IDLE)
 
     def _deaf(self, chunk: AudioChunk) -> bool:
         """Half-duplex: is the assistant's reply sounding (or has it just stopped)?
@@ -259,14 +250,8 @@ class Listener:
                 since = start_ns - self._pre_roll_ns
                 self._utterance = [c for c in self._pre_roll if c.end_ns > since]
                 if self.taking.resuming(turn_running=self._turn is not None):
-                    # Stopped now; heard to stop once the device has played what it holds.
-                    late_ms = (self.clock.now_ns() - start_ns) / 1e6
-                    late_ms += self.speaker.output_latency_s * 1000
-                    log.info(
-                        "the user went on: the reply stops %.0f ms after their voice; "
-                        "both halves are one turn", late_ms,
-                    )  # fmt: skip
-                    self._utterance = self.taking.take_committed() + self._utterance
+                    first_half = self.taking.resume(start_ns, self.speaker.output_latency_s)
+                    self._utterance = first_half + self._utterance
                     if self._gate is not None:
                         self._gate.superseded = True
                     self._cancel_soon()
@@ -276,7 +261,7 @@ class Listener:
                     self._cancel_soon()
                 self.taking.forget_committed()
                 self._drops_at_start = self.dropped_frames()
-                self.on_state(ListenState.LISTENING)
+                self._tell(ListenState.LISTENING)
             case Paused(speech_end_ns=end_ns):
                 started = self._start_turn(end_ns)
                 self.taking.paused(self._utterance, judge=started)
@@ -284,18 +269,19 @@ class Listener:
                 self.taking.resumed(silence_ns)
                 if self._gate is not None and not self._gate.is_committed:
                     self._cancel_soon()
-                self.on_state(ListenState.LISTENING)
+                self._tell(ListenState.LISTENING)
             case Ended(speech_end_ns=end_ns, reason=reason):
                 if self._gate is None or self._turn is None or self._turn.done():
                     self.taking.ended_without_pause()
                     self._start_turn(end_ns)  # no pause came first (e.g. max length)
                 log.debug("end of utterance (%s, %s)", reason, self.taking.hold)
                 utterance, self._utterance = self._utterance, None
+                self._press_heard = False  # (muted: its one utterance is in)
                 if self._gate is None:
-                    self.on_state(ListenState.IDLE)  # not armed: speech without the wake word
+                    self._tell(ListenState.IDLE)  # not armed: speech without the wake word
                     return
                 self._commit(self._gate, utterance or [])
-                self.on_state(ListenState.THINKING)
+                self._tell(ListenState.THINKING)
 
     def _commit(self, gate: TurnGate, utterance: list[AudioChunk]) -> None:
         self._resumed = False
@@ -370,7 +356,7 @@ class Listener:
                 self._deaf_until_ns = now + self.settings.echo_tail_ms * 1_000_000
                 if self.wake is not None:
                     self._armed_until_ns = max(self._armed_until_ns, now + self._follow_up_ns)
-            self.on_state(ListenState.IDLE)
+            self._tell(ListenState.IDLE)
 
     def cancel_soon(self) -> None:
         """Stop the turn (or announcement) in progress, now."""
@@ -389,14 +375,31 @@ class Listener:
             with contextlib.suppress(asyncio.CancelledError):
                 await turn
 
+    @property
+    def muted(self) -> bool:
+        """Muted (MQTT `mute/set`): the microphone is not heard, but for a push-to-talk
+        press's one utterance."""
+        return self._muted
+
+    @muted.setter
+    def muted(self, muted: bool) -> None:
+        self._muted = muted
+        self._press_heard = False  # muted again during a press: the mute wins
+        self.on_mute(muted)
+
     def push_to_talk(self, start: bool) -> None:
         """A push-to-talk button (MQTT `ptt/set`): `start` arms the microphone as the
         wake word would (the next utterance is a turn, wake word or not); `stop` ends the
         utterance in progress now instead of waiting for the silence hold."""
         if start:
             self._armed_until_ns = self.clock.now_ns() + self._awake_ns
-            self.muted = False
-            self.on_state(ListenState.WAKE)
+            # Muted, a press hears its one utterance and leaves the mute as it was: in Home
+            # Assistant a button is a moment and mute a standing switch (often an
+            # automation's: at night, in a meeting), so a press must neither flip that
+            # switch nor leave the microphone open after it. The state (wake, listening,
+            # thinking...) shows meanwhile that it hears.
+            self._press_heard = self._muted
+            self._tell(ListenState.WAKE)
             return
         self._armed_until_ns = max(self._armed_until_ns, self.clock.now_ns() + 1_000_000_000)
         self._flush()

@@ -146,8 +146,15 @@ class TurnTaking:
             and self.clock.now_ns() < self.resume_until_ns
         )
 
-    def take_committed(self) -> list[AudioChunk]:
-        """The committed utterance's audio, to go before what the user says now."""
+    def resume(self, voice_ns: int, output_latency_s: float) -> list[AudioChunk]:
+        """The user went on (their voice from `voice_ns`): the committed utterance's audio,
+        to go before what they say now (the listener stops the reply)."""
+        # Stopped now; heard to stop once the device has played what it holds.
+        late_ms = (self.clock.now_ns() - voice_ns) / 1e6 + output_latency_s * 1000
+        log.info(
+            "the user went on: the reply stops %.0f ms after their voice; both halves are one"
+            " turn", late_ms,
+        )  # fmt: skip
         committed, self._committed = self._committed or [], None
         return committed
 

@@ -14,9 +14,10 @@ Topics under the base topic (default `assistant/<site>`), retained where marked 
 |                  |           | utterance now)                                               |
 | `model` (R)      | out       | the routing mode: `auto` / `fast` / `large`                  |
 | `model/set`      | in        | `auto` / `fast` / `large`                                    |
-| `last_turn` (R)  | out       | the last turn's record (JSON)                                |
+| `last_turn` (R)  | out       | the last voice turn's record (JSON)                          |
+| `last_announcement` (R) | out | the last announcement's record (JSON)                     |
 | `event`          | out       | JSON `{"type": "wake" / "turn_started" / "turn_finished" /   |
-|                  |           | "error", ...}`                                               |
+|                  |           | "announcement_finished" / "error", ...}`                     |
 | `health` (R)     | out       | JSON: uptime, turns, first-audio p50/p95, loop lag, drops    |
 
 Device commands from the intents go to each device's own `command_topic`.

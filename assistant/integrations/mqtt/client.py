@@ -14,20 +14,18 @@ from typing import Any
 
 import aiomqtt
 
-from assistant import __version__
 from assistant.config import MqttSection
 from assistant.core.errors import ConfigError
 from assistant.core.latency import TurnRecord
 from assistant.integrations.mqtt.credentials import _password, _tls_context
+from assistant.integrations.mqtt.discovery import discovery, event_record
 from assistant.integrations.mqtt.outbox import Outbox, _Message
+from assistant.integrations.mqtt.paho_log import CONNECTION_LOSS, PAHO_LOG
 from assistant.integrations.mqtt.topics import MAX_PAYLOAD, MODES, Topics, payload_text, say_text
 from assistant.pipeline.listener import ListenState
 
 log = logging.getLogger("assistant.integrations.mqtt")
 """The package's logger, so log lines name `assistant.integrations.mqtt` as before the split."""
-
-_ATTRS = "{{{{ {{'{0}': value_json.{0}, 'route': value_json.route}} | tojson }}}}"
-"""The full text (the state is cut at 255 characters) and the route, as attributes."""
 
 
 class Mqtt:
@@ -55,6 +53,8 @@ class Mqtt:
         self.connected = asyncio.Event()
         self.connections = 0
         self._client_now: aiomqtt.Client | None = None
+        self._outage = False
+        """The broker was lost (or never reached), and that has been said."""
         self._echo = asyncio.Event()
         self._password = _password(cfg)
         self._tls = _tls_context(cfg)
@@ -90,6 +90,10 @@ class Mqtt:
             self.retained[topic] = text
         self.outbox.put(_Message(topic, text, retain, qos))
 
+    def mute(self, muted: bool) -> None:
+        """The microphone's mute, whenever it is set (by `mute/set` or otherwise)."""
+        self.publish_retained("mute", "ON" if muted else "OFF")
+
     def state(self, state: ListenState) -> None:
         self.publish_retained("state", state.value)
         match state:
@@ -108,8 +112,14 @@ class Mqtt:
         if record.outcome == "speculative":
             return
         d = record.to_dict()
+        if record.origin == "announce":
+            # Not a voice turn: on last_turn it would blank the last transcript and put its
+            # time (no ASR, no model) into the latency sensor and its long-term statistics.
+            self.publish_retained("last_announcement", d)
+            self.publish("event", {"type": "announcement_finished", "record": event_record(d)})
+            return
         self.publish_retained("last_turn", d)
-        self.publish("event", {"type": "turn_finished", "record": d})
+        self.publish("event", {"type": "turn_finished", "record": event_record(d)})
 
     def error_event(self, problem: str, topic: str = "") -> None:
         log.warning("mqtt: %s%s", f"{topic}: " if topic else "", problem)
@@ -120,18 +130,19 @@ class Mqtt:
     async def run(self) -> None:
         backoff_s = 0.5
         while True:
+            session = False
             try:
                 async with self._client() as client:
+                    session = True
                     self.connections += 1
+                    self._outage = False
                     log.info(
                         "mqtt: connected to %s:%d as %s", self.host, self.port, self.topics.base
                     )
                     backoff_s = 0.5
                     await self._session(client)
-            except aiomqtt.MqttCodeError as e:
-                log.error("mqtt: the broker refused the connection: %s", e)  # noqa: TRY400
             except aiomqtt.MqttError as e:
-                log.warning("mqtt: %s", e)
+                self._log_failure(e, session)
             except Exception:
                 # A bug here must not take the voice assistant down with it.
                 log.exception("mqtt: unexpected error")
@@ -143,6 +154,22 @@ class Mqtt:
             await asyncio.sleep(delay)
             # Capped low: a broker that comes back is found within ~5 s.
             backoff_s = min(backoff_s * 2, 3.0)
+
+    def _log_failure(self, error: aiomqtt.MqttError, session: bool) -> None:
+        """A broker that goes away (a restart, the network) is said once, as a warning with
+        its reason; the attempts until it is back are INFO. A refusal (a bad password) is an
+        ERROR every time: only the user can mend it."""
+        if not session and isinstance(error, aiomqtt.MqttCodeError):
+            log.error("mqtt: the broker refused the connection: %s", error)
+            return
+        reason = CONNECTION_LOSS.take() or _reason(error)
+        where = f"{self.host}:{self.port}"
+        if session:
+            log.warning("mqtt: lost the connection to %s (%s)", where, reason)
+        else:
+            level = logging.INFO if self._outage else logging.WARNING
+            log.log(level, "mqtt: cannot reach %s (%s)", where, reason)
+        self._outage = True
 
     def _client(self, *, suffix: str = "", will: bool = True) -> aiomqtt.Client:
         last_will = aiomqtt.Will(self.topics("status"), "offline", qos=1, retain=True)
@@ -156,6 +183,7 @@ class Mqtt:
             will=last_will if will else None,
             keepalive=self.cfg.keepalive_s,
             tls_context=self._tls,
+            logger=PAHO_LOG,
         )
 
     async def _session(self, client: aiomqtt.Client) -> None:
@@ -169,7 +197,7 @@ class Mqtt:
                 self.error_event(
                     f"the broker refused the subscription for user {self.cfg.username!r}", topic
                 )
-        await client.publish(t.discovery, json.dumps(self.discovery()), qos=1, retain=True)
+        await client.publish(t.discovery, json.dumps(discovery(self.topics)), qos=1, retain=True)
         # Everything retained, as it is now (status online first).
         for topic, payload in self.retained.items():
             self.outbox.put(_Message(topic, payload, True))
@@ -220,7 +248,7 @@ class Mqtt:
         if topic == self.topics.ha_status:
             if payload_text(message.payload) == "online":  # Home Assistant restarted
                 await client.publish(
-                    self.topics.discovery, json.dumps(self.discovery()), qos=1, retain=True
+                    self.topics.discovery, json.dumps(discovery(self.topics)), qos=1, retain=True
                 )
             return
         if message.retain:
@@ -244,9 +272,8 @@ class Mqtt:
         if topic == self.topics("mute/set"):
             if text.upper() not in ("ON", "OFF"):
                 raise ValueError(f"mute/set takes ON or OFF, not {text[:40]!r}")
-            muted = text.upper() == "ON"
-            self.on_mute(muted)
-            self.publish_retained("mute", "ON" if muted else "OFF")
+            # (`mute` is published when the listener has it: `Mqtt.mute`.)
+            self.on_mute(text.upper() == "ON")
         elif topic == self.topics("say"):
             self.on_say(*say_text(text))
         elif topic == self.topics("model/set"):
@@ -269,59 +296,14 @@ class Mqtt:
         with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
             await client.publish(self.topics("status"), "offline", qos=1, retain=True, timeout=1.0)
 
-    # ------------------------------------------------------------------ discovery
 
-    def discovery(self) -> dict[str, Any]:
-        """One device-based Home Assistant discovery message for all the entities."""
-        t, node = self.topics, self.topics.node_id
-
-        def entity(key: str, platform: str, name: str, **fields: Any) -> tuple[str, dict[str, Any]]:
-            return key, {"p": platform, "name": name, "unique_id": f"{node}_{key}", **fields}
-
-        last = t("last_turn")
-        components = dict(
-            [
-                entity("listening", "binary_sensor", "Listening", state_topic=t("state"),
-                       value_template="{{ 'ON' if value == 'listening' else 'OFF' }}"),
-                entity("speaking", "binary_sensor", "Speaking", state_topic=t("state"),
-                       value_template="{{ 'ON' if value == 'speaking' else 'OFF' }}"),
-                entity("transcript", "sensor", "Last transcript", state_topic=last,
-                       value_template="{{ value_json.transcript[:255] }}",
-                       json_attributes_topic=last,
-                       json_attributes_template=_ATTRS.format("transcript")),
-                entity("reply", "sensor", "Last reply", state_topic=last,
-                       value_template="{{ value_json.reply[:255] }}",
-                       json_attributes_topic=last,
-                       json_attributes_template=_ATTRS.format("reply")),
-                entity("latency", "sensor", "Last turn latency", state_topic=last,
-                       value_template="{{ value_json.first_audio_ms }}",
-                       unit_of_measurement="ms", state_class="measurement",
-                       device_class="duration"),
-                entity("mute", "switch", "Mute", state_topic=t("mute"), command_topic=t("mute/set"),
-                       payload_on="ON", payload_off="OFF"),
-                entity("say", "notify", "Say", command_topic=t("say")),
-                entity("ptt", "button", "Push to talk", command_topic=t("ptt/set"),
-                       payload_press="start"),
-                entity("model", "select", "Model mode", command_topic=t("model/set"),
-                       state_topic=t("model"), options=list(MODES)),
-                entity("turn", "event", "Turn", state_topic=t("event"),
-                       event_types=["wake", "turn_started", "turn_finished", "error"],
-                       value_template="{{ {'event_type': value_json.type} | tojson }}"),
-            ]
-        )  # fmt: skip
-        return {
-            "dev": {
-                "ids": [node],
-                "name": f"Assistant {t.base.rsplit('/', 1)[-1]}",
-                "mf": "assistant",
-                "mdl": "local voice assistant",
-                "sw": __version__,
-            },
-            "o": {"name": "assistant", "sw": __version__},
-            "avty_t": t("status"),
-            "cmps": components,
-            "qos": 1,
-        }
+def _reason(error: aiomqtt.MqttError) -> str:
+    """What an aiomqtt error says happened, in words (its own are "Disconnected during
+    message iteration" from "[code:128] Unspecified error" for a closed connection)."""
+    cause = error.__cause__
+    if isinstance(cause, aiomqtt.MqttCodeError) and getattr(cause.rc, "value", cause.rc) == 128:
+        return "the connection was closed"
+    return str(cause or error)
 
 
 def _refused(code: Any) -> bool:
@@ -336,7 +318,7 @@ async def cleanup(cfg: MqttSection) -> list[str]:
     on the discovery topic and on every retained topic. Returns the topics cleared."""
     mqtt = Mqtt(cfg, on_say=lambda t, i: None, on_mute=lambda m: None, on_ptt=lambda s: None)
     t = mqtt.topics
-    retained = ("status", "state", "mute", "model", "last_turn", "health")
+    retained = ("status", "state", "mute", "model", "last_turn", "last_announcement", "health")
     topics = [t.discovery, *(t(x) for x in retained)]
     try:
         async with mqtt._client(suffix="-cleanup", will=False) as client:

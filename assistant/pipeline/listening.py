@@ -1,0 +1,42 @@
+"""What the listener is doing (the state MQTT and sd_notify show) and its settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated
+
+from annotated_types import Ge, Le
+
+
+class ListenState(StrEnum):
+    IDLE = "idle"
+    WAKE = "wake"
+    """The wake word was heard."""
+    LISTENING = "listening"
+    THINKING = "thinking"
+    """The utterance is over; the reply is being made."""
+    SPEAKING = "speaking"
+    """The reply (or an announcement) is sounding."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListenSettings:
+    """A pipeline's `[listen]`: whether the microphone is heard while the assistant speaks."""
+
+    half_duplex: bool = True
+    """Deaf while speaking: with no echo cancellation, the assistant would hear itself."""
+    barge_in: bool = False
+    """Speech during a reply cancels it (headphones, or echo cancellation)."""
+    echo_cancel: bool = True
+    """Take the reply's echo out of the microphone (WebRTC AEC3, `audio/echo.py`), so the
+    user can be heard going on while the reply sounds; where it cannot run, half-duplex."""
+    echo_tail_ms: Annotated[int, Ge(0), Le(3000)] = 300
+    """After a reply ends, the microphone stays deaf this long (room echo, device latency)."""
+    resume_window_ms: Annotated[int, Ge(0), Le(10_000)] = 1500
+    """After a commit, speech this soon is the user going on: the reply stops at once, and
+    both halves are heard and answered together as one turn. An action the first half
+    asked for waits until then (0: no recovery). Half-duplex, only until the reply sounds."""
+    resume_min_speech_ms: Annotated[int, Ge(32), Le(2000)] = 64
+    """In that window, this much speech is the user going on (less than the end-pointer's
+    `min_speech_ms`: the reply has to stop within ~150 ms of their voice)."""
