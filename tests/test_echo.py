@@ -68,3 +68,25 @@ def test_the_reply_s_echo_is_taken_out_and_the_user_is_kept(tmp_path: Path) -> N
         for i in range(2)
     ]
     assert any(aec.cancel(block) == [block] for block in later)
+
+
+def test_where_nothing_comes_back_the_microphone_is_passed_on_untouched(tmp_path: Path) -> None:
+    # Headphones, or the sound server's virtual devices: AEC3 would still suppress a voice
+    # in a reply's first half second while it looks for an echo path that is not there.
+    reply = espeak_pcm("Timer set for ten minutes.", tmp_path)
+    user = espeak_pcm("and thirty seconds", tmp_path, voice="en-gb")
+    n = len(reply) + RATE
+    far = np.zeros(n)
+    far[: len(reply)] = reply
+    mic = np.zeros(n, np.int16)
+    start = RATE * 4 // 10  # 0.4 s into the reply
+    mic[start : start + len(user)] = user[: n - start].astype(np.int16)
+    aec = EchoCanceller(RATE, delay_ms=30)
+    out = []
+    for i in range(0, n - BLOCK, BLOCK):
+        block = far[i : i + BLOCK].astype(np.int16)
+        aec.played(block, now_ns=i * 62_500, audible=bool(np.any(block)))
+        out += aec.cancel(AudioChunk(mic[i : i + BLOCK], RATE, i * 62_500))
+    assert not aec.echo_heard
+    cleaned = np.concatenate([c.samples for c in out])
+    assert np.array_equal(cleaned, mic[: len(cleaned)])

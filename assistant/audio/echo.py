@@ -27,6 +27,11 @@ log = logging.getLogger(__name__)
 RATE_HZ = 16_000
 FRAME = RATE_HZ // 100  # the module's 10 ms frames
 FRAME_NS = 10_000_000
+NO_ECHO = 10 ** (-60 / 10)
+"""Below this ratio of the microphone's energy to the reply's (-60 dB), none of the reply is
+coming back."""
+MEASURE_FRAMES = 20
+"""The echo is measured over a reply's first 200 ms (before the user is likely to speak)."""
 
 
 class _Linear:
@@ -67,6 +72,10 @@ class EchoCanceller:
         self._near_ns = 0
         self.frames = 0
         """Microphone frames cancelled so far."""
+        self._far_energy = 0.0
+        self._near_energy = 0.0
+        self._measured = 0
+        """Over the first MEASURE_FRAMES of a reply: is any of it coming back?"""
 
     # --------------------------------------------------------------- the speaker's side
 
@@ -76,7 +85,12 @@ class EchoCanceller:
         if not audible and now_ns >= self._active_until_ns:
             return
         if audible:
+            if now_ns >= self._active_until_ns:  # a new reply: measure its echo afresh
+                self._far_energy = self._near_energy = 0.0
+                self._measured = 0
             self._active_until_ns = now_ns + self._tail_ns
+            if self._measured < MEASURE_FRAMES:
+                self._far_energy += float(np.mean(block.astype(np.float64) ** 2))
         far = np.concatenate([self._far, self._resampler.push(block)])
         n = len(far) // FRAME * FRAME
         with self._lock:
@@ -100,14 +114,30 @@ class EchoCanceller:
         self._near = np.concatenate([self._near, chunk.samples])
         out = []
         while len(self._near) >= FRAME:
-            frame = self._frame(self._near[:FRAME])
+            raw = self._near[:FRAME]
+            if self._measured < MEASURE_FRAMES:  # (then the user may be speaking too)
+                self._measured += 1
+                self._near_energy += float(np.mean(raw.astype(np.float64) ** 2))
+            frame = self._frame(raw)
             with self._lock:
                 self._apm.process_stream(frame)
             cleaned = np.frombuffer(frame.data, np.int16).copy()
+            if not self.echo_heard:
+                cleaned = raw.copy()  # (the module still hears it, to keep its state)
             out.append(AudioChunk(cleaned, RATE_HZ, self._near_ns))
             self._near, self._near_ns = self._near[FRAME:], self._near_ns + FRAME_NS
             self.frames += 1
         return out
+
+    @property
+    def echo_heard(self) -> bool:
+        """Does the reply come back into the microphone at all? Through headphones, or a
+        sound server's virtual devices, nothing does: then the microphone's audio is passed
+        on as it is. AEC3 suppresses the near end hard while it learns an echo path (a
+        voice in the first ~0.5 s of a reply came out 25-60 dB down), and with no echo there
+        is nothing for it to learn. Measured over each reply's first 200 ms (a voice in them
+        counts as echo)."""
+        return self._near_energy > self._far_energy * NO_ECHO
 
     def _frame(self, x: np.ndarray) -> Any:
         pcm = np.clip(np.round(x), -32768, 32767).astype(np.int16)

@@ -28,9 +28,11 @@ class ListenSettings:
     """Deaf while speaking: with no echo cancellation, the assistant would hear itself."""
     barge_in: bool = False
     """Speech during a reply cancels it (headphones, or echo cancellation)."""
-    echo_cancel: bool = True
+    echo_cancel: bool = False
     """Take the reply's echo out of the microphone (WebRTC AEC3, `audio/echo.py`), so the
-    user can be heard going on while the reply sounds; where it cannot run, half-duplex."""
+    user can be heard going on while the reply sounds; where it cannot run, half-duplex.
+    Off by default: in a reply's first half second AEC3 suppresses the user's voice too
+    (25-60 dB), and a user going on then was misheard in end-to-end runs."""
     echo_tail_ms: Annotated[int, Ge(0), Le(3000)] = 300
     """After a reply ends, the microphone stays deaf this long (room echo, device latency)."""
     resume_window_ms: Annotated[int, Ge(0), Le(10_000)] = 1500

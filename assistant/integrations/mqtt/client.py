@@ -109,7 +109,7 @@ class Mqtt:
             await asyncio.sleep(every_s)
 
     def turn_finished(self, record: TurnRecord) -> None:
-        if record.outcome == "speculative":
+        if record.dropped:
             return
         d = record.to_dict()
         if record.origin == "announce":
