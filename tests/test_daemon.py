@@ -46,7 +46,7 @@ def test_answers_a_spoken_question_through_the_sound_devices(
     assert turn["transcript"] == "What is the tallest mountain in the world?"
     assert turn["outcome"] == "ok" and turn["route"] == "large"  # a fact (issue 21)
     assert 0 < turn["first_audio_ms"] < 5000
-    assert turn["commit_ms"] >= 500  # the hold ran before anything played
+    assert turn["commit_ms"] >= turn["hold_ms"] >= 200  # the hold ran before anything played
     assert loud_seconds(reply_audio) > 0.5  # the reply reached the speaker
     # Shut down promptly and cleanly.
     assert daemon.stop() < 2.0

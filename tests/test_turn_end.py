@@ -70,3 +70,22 @@ def test_settings_must_be_in_order() -> None:
         TurnEndSettings(eager_ms=900, unsure_ms=800)
     with pytest.raises(ValueError, match="unfinished_log10 < finished_log10"):
         TurnEndSettings(finished_log10=-5.0, unfinished_log10=-4.0)
+
+
+def test_a_user_who_has_not_hesitated_in_several_utterances_is_not_kept_waiting() -> None:
+    history = PauseHistory()
+    unsure = Evidence("How far is the moon?", text_end=-3.8)
+    for n in range(S.fluent_after):
+        assert decide(unsure, S, history).ms == S.unsure_ms, n
+        history.add(120)  # the gaps of fluent speech are not hesitations
+        history.utterance_ended()
+    assert decide(unsure, S, history) == Hold(S.fluent_unsure_ms, "unsure")
+    history.add(400)  # a short hesitation still fits inside the fluent hold
+    assert decide(unsure, S, history).ms == S.fluent_unsure_ms
+    history.add(900)  # a longer one does not: back to the unsure hold, then past it
+    assert decide(unsure, S, history).ms == S.unsure_ms
+    history.add(2000)
+    history.add(2500)
+    assert decide(unsure, S, history).ms == 2000 + 300  # the second-longest, and a margin
+    # Words that plainly run on are never shortened.
+    assert decide(Evidence("What is the capital?", text_end=-6.0), S, history).ms == S.max_ms

@@ -4,11 +4,17 @@ can be heard while the assistant speaks (the user going on after a commit, barge
 
 The speaker's callback hands each block it plays to `played` (its device thread); the
 microphone's blocks pass through `cancel` (on the loop) in 10 ms frames, the size the module
-takes. Only while a reply sounds, and for `tail_ms` after: in silence there is no echo to
-cancel, and the idle microphone costs nothing more. Measured here on a reply with its echo
-8 dB down at 30 ms plus a reflection: 34 dB of the echo removed, the user's voice over it
-kept within 3 dB; ~140 us per 10 ms frame (both directions), ~1.4 % of one core while a
-reply sounds.
+takes. The cancelled audio is what the VAD hears (so the reply's echo starts no utterance);
+speech recognition gets the microphone's own (`AudioChunk.raw`): AEC3 suppresses the near end
+hard while it learns an echo path (a voice 0.3 s into a reply came out 25 dB down, and
+Whisper lost "and thirty" of "... ten minutes and thirty seconds"), while Whisper took the
+user's words over the reply's echo at -6 and -12 dB without a miss.
+
+Only while a reply sounds, and for `tail_ms` after: in silence there is no echo to cancel,
+and the idle microphone costs nothing more. Measured here on a reply with its echo 8 dB down
+at 30 ms plus a reflection: 34 dB of the echo removed (once converged), the user's voice
+over it kept within 3 dB; ~140 us per 10 ms frame (both directions), ~1.4 % of one core
+while a reply sounds.
 """
 
 from __future__ import annotations
@@ -124,7 +130,7 @@ class EchoCanceller:
             cleaned = np.frombuffer(frame.data, np.int16).copy()
             if not self.echo_heard:
                 cleaned = raw.copy()  # (the module still hears it, to keep its state)
-            out.append(AudioChunk(cleaned, RATE_HZ, self._near_ns))
+            out.append(AudioChunk(cleaned, RATE_HZ, self._near_ns, raw=raw.copy()))
             self._near, self._near_ns = self._near[FRAME:], self._near_ns + FRAME_NS
             self.frames += 1
         return out

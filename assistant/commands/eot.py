@@ -259,6 +259,10 @@ def rules(s: TurnEndSettings) -> list[tuple[str, Rule]]:
         ("today: 500 ms / 1000 if the text runs on", today),
         ("pipecat: smart-turn or 3 s", pipecat),
         ("evidence, and the audio decides at p>=0.5", ours(dataclasses.replace(s, finished_p=0.5))),
+        (
+            "evidence, half-duplex (the default: eager hold 500)",
+            ours(dataclasses.replace(s, eager_ms=s.half_duplex_eager_ms)),
+        ),
     ]
     for fin in sorted({-3.5, s.finished_log10}):
         for unf in sorted({-5.0, s.unfinished_log10}):

@@ -22,7 +22,12 @@ class TurnEndSettings:
     """A pipeline's `[turn_end]`: the hold from evidence; times in ms of silence."""
 
     eager_ms: Annotated[int, Ge(64), Le(2000)] = 200
-    """The hold when the evidence says the turn is over."""
+    """The hold when the evidence says the turn is over, where the user can be heard
+    going on while the reply sounds (headphones, echo cancellation: `[listen]`)."""
+    half_duplex_eager_ms: Annotated[int, Ge(64), Le(2000)] = 500
+    """The same where the microphone is deaf while the reply sounds: a user going on after
+    a complete-looking half ("set a timer for ten minutes ... and thirty seconds") could
+    not be heard, so the hold covers a hesitation (0.45 s is heard as at most 464 ms)."""
     unsure_ms: Annotated[int, Ge(64), Le(10_000)] = 2100
     """The hold when it does not say either way (or has not come in yet)."""
     max_ms: Annotated[int, Ge(64), Le(10_000)] = 2400
@@ -39,11 +44,19 @@ class TurnEndSettings:
     """The audio turn model's probability at or above which the audio alone says
     "finished" (1.0: never; see `assistant eot` for why, on synthetic speech)."""
     learn_pauses: bool = True
-    """Grow the unsure hold past the user's own mid-sentence pauses in this session."""
+    """Learn from the user's own pauses in this session: the unsure hold grows past their
+    hesitations, and shrinks to `fluent_unsure_ms` once they have said `fluent_after`
+    utterances without one (a first hesitation after that may be cut off: the price)."""
+    fluent_after: Annotated[int, Ge(1)] = 3
+    fluent_unsure_ms: Annotated[int, Ge(64), Le(10_000)] = 800
 
     def __post_init__(self) -> None:
         if not self.eager_ms <= self.unsure_ms <= self.max_ms:
             raise ValueError("need eager_ms <= unsure_ms <= max_ms")
+        if not self.half_duplex_eager_ms <= self.unsure_ms:
+            raise ValueError("need half_duplex_eager_ms <= unsure_ms")
+        if not self.eager_ms <= self.fluent_unsure_ms <= self.max_ms:
+            raise ValueError("need eager_ms <= fluent_unsure_ms <= max_ms")
         if not self.unfinished_log10 < self.finished_log10:
             raise ValueError("need unfinished_log10 < finished_log10")
 
@@ -74,22 +87,44 @@ class Hold:
 
 
 class PauseHistory:
-    """The user's own mid-sentence pauses this session (speech that resumed before the
-    hold ran out): a user who pauses 1.3 s between words gets an unsure hold past that."""
+    """The user's own pauses this session. Mid-sentence hesitations (speech that resumed
+    before the hold ran out, after `HESITATION_MS` or more): a user who pauses 1.3 s between
+    words gets an unsure hold past that. And how many utterances they have finished: a user
+    who has said several without a hesitation is not kept waiting the full unsure hold."""
 
     def __init__(self, size: int = 20) -> None:
         self._pauses: deque[int] = deque(maxlen=size)
+        self.utterances = 0
 
     def add(self, ms: int) -> None:
-        self._pauses.append(ms)
+        if ms >= HESITATION_MS:
+            self._pauses.append(ms)
+
+    def utterance_ended(self) -> None:
+        self.utterances += 1
 
     def typical_long_ms(self) -> int | None:
-        """The second-longest of the recent pauses (one outlier does not move the hold)."""
+        """The second-longest of the recent hesitations (one outlier does not move it)."""
         if len(self._pauses) < 2:
             return None
         return sorted(self._pauses)[-2]
 
+    def unsure_ms(self, s: TurnEndSettings) -> int:
+        """The unsure hold for this user so far."""
+        if not s.learn_pauses:
+            return s.unsure_ms
+        if (long_ms := self.typical_long_ms()) is not None:
+            return min(s.max_ms, max(s.unsure_ms, long_ms + LEARNED_MARGIN_MS))
+        longest = max(self._pauses, default=0)
+        fluent = self.utterances >= s.fluent_after
+        if fluent and longest + LEARNED_MARGIN_MS <= s.fluent_unsure_ms:
+            return s.fluent_unsure_ms
+        return s.unsure_ms
 
+
+HESITATION_MS = 250
+"""A pause between words this long or longer is a hesitation (shorter ones are the gaps of
+fluent speech: a stop consonant, a breath)."""
 LEARNED_MARGIN_MS = 300
 """A learned hold waits this much past the user's long pauses."""
 
@@ -104,9 +139,7 @@ def decide(
 ) -> Hold:
     """The hold for a pause, from the evidence so far. `audio`, `text`: those turn models
     run (their answers are waited for; without them the transcript decides alone)."""
-    unsure = s.unsure_ms
-    if history is not None and s.learn_pauses and (long_ms := history.typical_long_ms()):
-        unsure = min(s.max_ms, max(unsure, long_ms + LEARNED_MARGIN_MS))
+    unsure = s.unsure_ms if history is None else history.unsure_ms(s)
     if ev.text is not None and ev.runs_on:
         return Hold(s.max_ms, "text runs on")
     if ev.text is None or (text and ev.text_end is None):

@@ -63,10 +63,13 @@ class ChatEndOfTurn:
     def end_log10(self, text: str) -> float:
         import llama_cpp
 
-        words = normalized(text)
-        tokens = self._prefix + self._tokens(words)[:200]
-        self._llm.reset()
-        self._llm.eval(tokens)
+        words = self._tokens(normalized(text))[:200]
+        if self._llm.n_tokens < len(self._prefix) or not words:
+            self._llm.reset()
+            self._llm.eval(self._prefix + words)
+        else:  # the prefix stays in the model's cache: only the words are read
+            self._llm.n_tokens = len(self._prefix)
+            self._llm.eval(words)
         raw = llama_cpp.llama_get_logits_ith(self._llm.ctx, -1)
         logits = np.ctypeslib.as_array(raw, shape=(self._llm.n_vocab(),)).astype(np.float64)
         top = logits.max()

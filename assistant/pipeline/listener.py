@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -85,6 +86,9 @@ class Listener:
         self.echo_cancelled = echo_cancelled
         """The reply's echo is taken out of the microphone's audio (`audio/echo.py`)."""
         turn_end = turn_end or TurnEndSettings()
+        if settings.half_duplex and not settings.barge_in and not echo_cancelled:
+            # Deaf while the reply sounds: a user going on could not be heard then.
+            turn_end = dataclasses.replace(turn_end, eager_ms=turn_end.half_duplex_eager_ms)
         self.endpointer = Endpointer(endpoint, hold_ms=turn_end.unsure_ms)
         self.taking = TurnTaking(
             self.endpointer, clock, turn_end,
@@ -280,17 +284,17 @@ class Listener:
                 if self._gate is None:
                     self._tell(ListenState.IDLE)  # not armed: speech without the wake word
                     return
-                self._commit(self._gate, utterance or [])
+                self._commit(self._gate, utterance or [], end_ns)
                 self._tell(ListenState.THINKING)
 
-    def _commit(self, gate: TurnGate, utterance: list[AudioChunk]) -> None:
+    def _commit(self, gate: TurnGate, utterance: list[AudioChunk], speech_end_ns: int) -> None:
         self._resumed = False
 
         def window_open() -> None:  # going on needs no wake word
             if self.wake is not None:
                 self._armed_until_ns = max(self._armed_until_ns, self.taking.resume_until_ns)
 
-        self.taking.commit(gate, utterance, window_open)
+        self.taking.commit(gate, utterance, speech_end_ns, window_open)
 
     @property
     def _wake_in_utterance(self) -> bool:
@@ -316,7 +320,7 @@ class Listener:
         if self._utterance is None or not self._armed():
             return False
         self._cancel_soon()
-        audio = np.concatenate([c.samples for c in self._utterance])
+        audio = np.concatenate([c.heard for c in self._utterance])
         rate = self._utterance[0].sample_rate_hz
         utterance = Utterance(audio, rate, speech_end_ns, self.clock.now_ns())
         gate = TurnGate()

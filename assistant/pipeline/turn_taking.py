@@ -22,6 +22,9 @@ from assistant.pipeline.context import TurnGate
 
 log = logging.getLogger(__name__)
 
+KEPT_AFTER_SPEECH_NS = 150_000_000
+"""Of a committed utterance's silence, this much is kept before what the user says next."""
+
 
 class TurnTaking:
     def __init__(
@@ -94,7 +97,7 @@ class TurnTaking:
         """Ask the audio turn model about the utterance so far, on its own thread."""
         assert self.models.audio is not None
         model, worker = self.models.audio
-        audio = np.concatenate([c.samples for c in utterance])
+        audio = np.concatenate([c.heard for c in utterance])
         rate = utterance[0].sample_rate_hz
         self._later(worker.call(model.probability, audio, rate), "finished_p")
 
@@ -123,16 +126,24 @@ class TurnTaking:
     # ------------------------------------------------------------------ recovery
 
     def commit(
-        self, gate: TurnGate, utterance: list[AudioChunk], on_window: Callable[[], None]
+        self,
+        gate: TurnGate,
+        utterance: list[AudioChunk],
+        speech_end_ns: int,
+        on_window: Callable[[], None],
     ) -> None:
         """The utterance is over. With recovery, the user may still go on for a while: its
         audio is kept, and the gate settles (actions may go out) when they no longer can.
-        `on_window` hears the window's end time... (called at once with it set)."""
+        `on_window` is called when such a window opens (`resume_until_ns` is set)."""
         now = self.clock.now_ns()
+        self.pauses.utterance_ended()
         resumable = self._window_ns > 0 and bool(utterance)
         gate.commit(now, self.hold, resumable=resumable)
         if resumable:
-            self._committed = utterance
+            # Its speech, not the silence of the hold: joined to what the user says next,
+            # a long gap made Whisper drop or repeat words at the join.
+            keep_until = speech_end_ns + KEPT_AFTER_SPEECH_NS
+            self._committed = [c for c in utterance if c.captured_ns < keep_until]
             self.resume_until_ns = now + self._window_ns
             on_window()
             asyncio.get_running_loop().call_later(self._window_ns / 1e9, gate.settle)
