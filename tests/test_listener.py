@@ -21,6 +21,7 @@ from assistant.core.endpoint import Ended, Endpointer, EndpointSettings
 from assistant.core.frames import AudioChunk, Pcm16
 from assistant.core.latency import TurnRecord
 from assistant.core.levels import speech_end_sample
+from assistant.core.turn_end import TurnEndSettings
 from assistant.engines.asr import Transcriber, WhisperTranscriber
 from assistant.engines.fakes import FakeChatModel
 from assistant.pipeline.listener import Listener, ListenSettings
@@ -66,6 +67,10 @@ class RealTimeSpeaker:
             self.played_s += seconds
 
 
+FIXED_HOLD = TurnEndSettings(unsure_ms=500, half_duplex_eager_ms=500, learn_pauses=False)
+"""The hold of before evidence decided it: 500 ms at every pause."""
+
+
 async def listen(
     settings: Settings,
     audio: Pcm16,
@@ -76,6 +81,7 @@ async def listen(
     asr: Transcriber | None = None,
     wake: WakeWordDetector | None = None,
     speaker: RealTimeSpeaker | None = None,
+    turn_end: TurnEndSettings | None = None,
 ) -> list[TurnRecord]:
     """`audio` played in real time to a listener with the real VAD, and Whisper unless
     `asr` is given; the chat model says `reply`. The records of its turns."""
@@ -87,6 +93,7 @@ async def listen(
         settings=listen_settings or ListenSettings(),
         endpoint=endpoint,
         wake=wake,
+        turn_end=turn_end,
     )
     await listener.run(paced_chunks(audio, 16_000, MONOTONIC), speaker or RealTimeSpeaker())
     return listener.records
@@ -153,12 +160,22 @@ async def test_a_turn_that_says_nothing_does_not_deafen_the_microphone(
     # begins. Half-duplex must not swallow the question's first word.
     first = read_wav(espeak_wav("Okay Nabu.", tmp_path / "a.wav", trail_s=0.8))
     question = read_wav(espeak_wav("What time is it?", tmp_path / "b.wav", lead_s=0, trail_s=1.0))
-    asr = RecordingTranscriber("", "what time is it", delay_s=1.2)
-    records = await listen(settings, np.concatenate([first, question]), asr=asr)
-    assert [r.outcome for r in records] == ["empty", "ok"]
+    audio = np.concatenate([first, question])
     question_s = (len(question) - 1.0 * 16_000) / 16_000
+    # The hold before the slow transcript is in is the old fixed 500 ms (by default it is
+    # unsure, and the two would be one utterance), and no recovery: the deafness is tested.
+    asr = RecordingTranscriber("", "what time is it", delay_s=1.2)
+    no_recovery = ListenSettings(resume_window_ms=0)
+    records = await listen(settings, audio, no_recovery, asr=asr, turn_end=FIXED_HOLD)
+    assert [r.outcome for r in records] == ["empty", "ok"]
     heard_s = [len(h) / 16_000 for h in asr.heard]
     assert heard_s[-1] >= question_s, (heard_s, question_s)
+    # With recovery, the question going on from the committed "Okay Nabu." is one turn
+    # with it; nothing of the question is lost either way.
+    asr = RecordingTranscriber("", "what time is it", delay_s=1.2)
+    records = await listen(settings, audio, asr=asr, turn_end=FIXED_HOLD)
+    assert [(r.outcome, r.resumed) for r in records] == [("ok", True)], records
+    assert len(asr.heard[-1]) / 16_000 >= question_s
 
 
 async def test_the_pre_roll_is_as_long_whatever_the_size_of_the_blocks(
@@ -232,8 +249,14 @@ async def test_frame_levels_keep_a_pause_the_vad_alone_hears_too_long_one_turn(
     second = read_wav(espeak_wav("and thirty seconds.", tmp_path / "b.wav", 0, 1.5))
     audio = np.concatenate([first, np.zeros(int(0.45 * 16_000), np.int16), second])
 
+    # The end-pointer alone, as it was tuned: the 500 ms hold whatever the evidence, and no
+    # recovery (a user going on before the reply sounds is heard whole anyway, and a hold
+    # waiting for a slow transcript would not end there either: either hides the control).
+    alone_end = ListenSettings(resume_window_ms=0)
+
     async def transcripts(endpoint: EndpointSettings) -> list[str]:
-        return [r.transcript.lower() for r in await listen(settings, audio, endpoint=endpoint)]
+        records = await listen(settings, audio, alone_end, endpoint=endpoint, turn_end=FIXED_HOLD)
+        return [r.transcript.lower() for r in records]
 
     heard = await transcripts(EndpointSettings())
     assert len(heard) == 1 and "minutes" in heard[0] and "seconds" in heard[0], heard

@@ -89,3 +89,8 @@ def test_a_user_who_has_not_hesitated_in_several_utterances_is_not_kept_waiting(
     assert decide(unsure, S, history).ms == 2000 + 300  # the second-longest, and a margin
     # Words that plainly run on are never shortened.
     assert decide(Evidence("What is the capital?", text_end=-6.0), S, history).ms == S.max_ms
+
+
+def test_nothing_said_is_not_waited_for() -> None:
+    # The wake word alone, a cough: Whisper hears nothing, and the question may follow.
+    assert decide(Evidence("", runs_on=True), S) == Hold(S.eager_ms, "nothing said")

@@ -5,6 +5,7 @@ commit is heard whole and answered once, the reply stopping at once."""
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,3 +73,49 @@ def test_going_on_after_a_commit_is_heard_whole_and_answered_once(
     assert turn["reply"] == "Timer set for 10 minutes and 30 seconds.", turn
     stops = [int(m[1]) for line in daemon.stderr[log_before:] if (m := STOPPED.search(line))]
     assert len(stops) == 1 and stops[0] <= 150, stops
+
+
+ECHO_CANCELLED = """description = "a speaker the microphone hears; its echo cancelled"
+[listen]
+echo_cancel = true
+"""
+
+
+@pytest.fixture
+def room(pulse: Pulse) -> Iterator[None]:
+    """The speaker heard by the microphone, quieter and 30 ms late, as a room would."""
+    module = subprocess.run(
+        ["pactl", "load-module", "module-loopback", "source=spk.monitor", "sink=mic",
+         "latency_msec=30"],
+        env=pulse.env, check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+    try:
+        inputs = subprocess.run(
+            ["pactl", "list", "short", "sink-inputs"],
+            env=pulse.env, check=True, capture_output=True, text=True,
+        ).stdout  # fmt: skip
+        for line in inputs.splitlines():
+            if line.split("\t")[2] == module:  # its volume: 50 % is -18 dB (cubic)
+                subprocess.run(
+                    ["pactl", "set-sink-input-volume", line.split("\t")[0], "50%"],
+                    env=pulse.env, check=True,
+                )  # fmt: skip
+        yield
+    finally:
+        subprocess.run(["pactl", "unload-module", module], env=pulse.env, capture_output=True)
+
+
+def test_with_its_own_voice_in_the_microphone_the_user_is_heard_and_its_voice_is_not(
+    pulse: Pulse, room: None, tmp_path: Path
+) -> None:
+    pipeline = tmp_path / "echo.toml"
+    pipeline.write_text(ECHO_CANCELLED)
+    with running_daemon(pulse, "--pipeline", str(pipeline)) as d:
+        assert any("echo cancellation on" in line for line in d.stderr), d.stderr[-20:]
+        said(pulse, tmp_path, "Set a timer for ten minutes", 0.7, "and thirty seconds.")
+        turn = d.wait_turn_about("seconds", 0)
+        time.sleep(4.0)  # its confirmation comes back through the room: time to mishear it
+        turns = d.turns()
+    assert turn["resumed"] is True, turn
+    assert turn["reply"] == "Timer set for 10 minutes and 30 seconds.", turn
+    assert len(turns) == 1, [t["transcript"] for t in turns]  # never its own "timer set"

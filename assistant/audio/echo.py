@@ -4,7 +4,8 @@ can be heard while the assistant speaks (the user going on after a commit, barge
 
 The speaker's callback hands each block it plays to `played` (its device thread); the
 microphone's blocks pass through `cancel` (on the loop) in 10 ms frames, the size the module
-takes. The cancelled audio is what the VAD hears (so the reply's echo starts no utterance);
+takes. The cancelled audio is what the VAD hears (so the reply's echo starts no utterance), but
+for frames with more in them than the echo expected (double talk, `_heard`);
 speech recognition gets the microphone's own (`AudioChunk.raw`): AEC3 suppresses the near end
 hard while it learns an echo path (a voice 0.3 s into a reply came out 25 dB down, and
 Whisper lost "and thirty" of "... ten minutes and thirty seconds"), while Whisper took the
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -36,8 +38,20 @@ FRAME_NS = 10_000_000
 NO_ECHO = 10 ** (-60 / 10)
 """Below this ratio of the microphone's energy to the reply's (-60 dB), none of the reply is
 coming back."""
-MEASURE_FRAMES = 20
-"""The echo is measured over a reply's first 200 ms (before the user is likely to speak)."""
+MEASURE_FRAMES = 30
+"""How loud the echo is, measured over a reply's first 300 ms of sound."""
+COUPLING_PERCENTILE = 90
+"""Of those frames' ratios: the echo takes a few frames to arrive (the two devices'
+buffers, the room), so not the median; a user who speaks then makes it too loud, and is
+then heard only over the echo it expects (safe: not heard, as half-duplex)."""
+ECHO_SPAN_FRAMES = 15
+"""The reference's last 150 ms may be echoing in a microphone frame now (delay, reverb)."""
+DOUBLE_TALK = 4.0
+"""A microphone frame 6 dB over the echo expected from the reference is the user too."""
+FAR_FLOOR = 1.0
+"""Reference frames quieter than this (energy, in 16-bit units squared) say nothing."""
+SILENT = 1.0
+"""A microphone frame this quiet is silence, echo or not."""
 
 
 class _Linear:
@@ -78,10 +92,12 @@ class EchoCanceller:
         self._near_ns = 0
         self.frames = 0
         """Microphone frames cancelled so far."""
-        self._far_energy = 0.0
-        self._near_energy = 0.0
-        self._measured = 0
-        """Over the first MEASURE_FRAMES of a reply: is any of it coming back?"""
+        self._far_recent: deque[float] = deque(maxlen=ECHO_SPAN_FRAMES)
+        """Energy of the reference's last 10 ms frames (what may be echoing now)."""
+        self._ratios: list[float] = []
+        """Microphone over reference energy, per frame of a reply's first MEASURE_FRAMES."""
+        self.coupling: float | None = None
+        """How loud the reply comes back (energy ratio), measured at its start."""
 
     # --------------------------------------------------------------- the speaker's side
 
@@ -92,23 +108,19 @@ class EchoCanceller:
             return
         if audible:
             if now_ns >= self._active_until_ns:  # a new reply: measure its echo afresh
-                self._far_energy = self._near_energy = 0.0
-                self._measured = 0
+                with self._lock:
+                    self._ratios, self.coupling = [], None
             self._active_until_ns = now_ns + self._tail_ns
-            if self._measured < MEASURE_FRAMES:
-                self._far_energy += float(np.mean(block.astype(np.float64) ** 2))
         far = np.concatenate([self._far, self._resampler.push(block)])
         n = len(far) // FRAME * FRAME
         with self._lock:
             for i in range(0, n, FRAME):
-                self._apm.process_reverse_stream(self._frame(far[i : i + FRAME]))
+                frame = far[i : i + FRAME]
+                self._far_recent.append(float(np.mean(frame**2)))
+                self._apm.process_reverse_stream(self._frame(frame))
         self._far = far[n:]
 
     # --------------------------------------------------------------- the microphone's side
-
-    @property
-    def active(self) -> bool:
-        return bool(self._active_until_ns) and self._near_ns < self._active_until_ns
 
     def cancel(self, chunk: AudioChunk) -> list[AudioChunk]:
         """The microphone's block with the reply's echo taken out (in 10 ms frames while a
@@ -121,29 +133,36 @@ class EchoCanceller:
         out = []
         while len(self._near) >= FRAME:
             raw = self._near[:FRAME]
-            if self._measured < MEASURE_FRAMES:  # (then the user may be speaking too)
-                self._measured += 1
-                self._near_energy += float(np.mean(raw.astype(np.float64) ** 2))
             frame = self._frame(raw)
             with self._lock:
                 self._apm.process_stream(frame)
-            cleaned = np.frombuffer(frame.data, np.int16).copy()
-            if not self.echo_heard:
-                cleaned = raw.copy()  # (the module still hears it, to keep its state)
+                heard = self._heard(float(np.mean(raw.astype(np.float64) ** 2)))
+            cleaned = raw.copy() if heard else np.frombuffer(frame.data, np.int16).copy()
             out.append(AudioChunk(cleaned, RATE_HZ, self._near_ns, raw=raw.copy()))
             self._near, self._near_ns = self._near[FRAME:], self._near_ns + FRAME_NS
             self.frames += 1
         return out
 
-    @property
-    def echo_heard(self) -> bool:
-        """Does the reply come back into the microphone at all? Through headphones, or a
-        sound server's virtual devices, nothing does: then the microphone's audio is passed
-        on as it is. AEC3 suppresses the near end hard while it learns an echo path (a
-        voice in the first ~0.5 s of a reply came out 25-60 dB down), and with no echo there
-        is nothing for it to learn. Measured over each reply's first 200 ms (a voice in them
-        counts as echo)."""
-        return self._near_energy > self._far_energy * NO_ECHO
+    def _heard(self, near: float) -> bool:
+        """Is there more in this microphone frame than the reply's echo (the user, over it,
+        or no echo at all)? Then it is passed on as it came: AEC3 suppresses the near end
+        hard while it learns an echo path (a voice in a reply's first ~0.5 s came out 25-60
+        dB down). Otherwise it is the module's output: the echo, or what is left of it while
+        it learns, is not heard as the user going on.
+
+        How loud the reply comes back is measured over its first MEASURE_FRAMES; a frame is
+        more than echo when it is DOUBLE_TALK above that times the loudest of the reference's
+        recent frames."""
+        far = max(self._far_recent, default=0.0)
+        if self.coupling is None:
+            if far > FAR_FLOOR:
+                self._ratios.append(near / far)
+            if len(self._ratios) < MEASURE_FRAMES:
+                return near <= SILENT  # still measuring: only silence passes untouched
+            self.coupling = float(np.percentile(self._ratios, COUPLING_PERCENTILE))
+        if self.coupling < NO_ECHO:
+            return True  # nothing comes back: headphones, or virtual devices
+        return near > DOUBLE_TALK * self.coupling * far
 
     def _frame(self, x: np.ndarray) -> Any:
         pcm = np.clip(np.round(x), -32768, 32767).astype(np.int16)

@@ -140,6 +140,8 @@ def decide(
     """The hold for a pause, from the evidence so far. `audio`, `text`: those turn models
     run (their answers are waited for; without them the transcript decides alone)."""
     unsure = s.unsure_ms if history is None else history.unsure_ms(s)
+    if ev.text == "":
+        return Hold(s.eager_ms, "nothing said")  # (a cough, the wake word alone)
     if ev.text is not None and ev.runs_on:
         return Hold(s.max_ms, "text runs on")
     if ev.text is None or (text and ev.text_end is None):

@@ -31,8 +31,9 @@ class ListenSettings:
     echo_cancel: bool = False
     """Take the reply's echo out of the microphone (WebRTC AEC3, `audio/echo.py`), so the
     user can be heard going on while the reply sounds; where it cannot run, half-duplex.
-    Off by default: with the speaker looped back into the microphone, the echo of a reply's
-    first half second (before AEC3 has learnt the room) was heard as the user going on."""
+    Off by default until it has been tried in more rooms than PulseAudio's loopback (where,
+    with the double-talk check, a user going on during the reply was heard whole and its
+    own voice never was: `tests/test_turn_taking_live.py`)."""
     echo_tail_ms: Annotated[int, Ge(0), Le(3000)] = 300
     """After a reply ends, the microphone stays deaf this long (room echo, device latency)."""
     resume_window_ms: Annotated[int, Ge(0), Le(10_000)] = 1500
