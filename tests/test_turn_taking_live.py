@@ -112,7 +112,10 @@ def test_with_its_own_voice_in_the_microphone_the_user_is_heard_and_its_voice_is
     pipeline.write_text(ECHO_CANCELLED)
     with running_daemon(pulse, "--pipeline", str(pipeline)) as d:
         assert any("echo cancellation on" in line for line in d.stderr), d.stderr[-20:]
-        said(pulse, tmp_path, "Set a timer for ten minutes", 0.7, "and thirty seconds.")
+        # 1.0 s, not 0.7: the confirmation must be sounding (and echoing) when the user goes
+        # on. (Under load the evidence can come after 0.7 s: then nothing had played, and
+        # nothing echoed, when the user went on.)
+        said(pulse, tmp_path, "Set a timer for ten minutes", 1.0, "and thirty seconds.")
         turn = d.wait_turn_about("seconds", 0)
         time.sleep(4.0)  # its confirmation comes back through the room: time to mishear it
         turns = d.turns()
