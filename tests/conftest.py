@@ -16,12 +16,8 @@ import numpy as np
 import pytest
 
 from assistant.app import Settings, load_settings
-from assistant.audio.vad import Reframer, SileroVad
-from assistant.audio.wav import BLOCK_MS
 from assistant.core.clock import Clock
-from assistant.core.endpoint import Endpointer, Event
-from assistant.core.frames import Pcm16, Utterance
-from assistant.core.levels import part_levels_dbfs
+from assistant.core.frames import Utterance
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSISTANT = Path(sys.executable).parent / "assistant"
@@ -64,32 +60,6 @@ PROBE_UTTERANCES = [
     ("10_france", "What is the capital of France?"),
 ]
 """The black-box probe's ten utterances (../shared/latency/make_utterances.py)."""
-
-
-def endpoint_frames(
-    vad: SileroVad, endpointer: Endpointer, audio: Pcm16
-) -> Iterator[tuple[float, int, Event | None]]:
-    """`audio` through the VAD and the end-pointer as the listener feeds them: blocks of
-    `BLOCK_MS` re-framed into the VAD's frames, with the levels of their 8 ms parts. Per
-    frame: its speech probability, its end (audio time from the first sample) and the event."""
-    vad.reset()
-    endpointer.reset()
-    reframer = Reframer()
-    block = 16 * BLOCK_MS
-    for i in range(0, len(audio), block):
-        for frame, start_ns, end_ns in reframer.push(audio[i : i + block], i * 62_500):
-            prob = vad.probability(frame)
-            yield prob, end_ns, endpointer.update(prob, start_ns, end_ns, part_levels_dbfs(frame))
-
-
-def pink_noise(samples: int, dbfs: float, seed: int = 1) -> np.ndarray:
-    """A room's steady noise (a fan, traffic far off): pink, at `dbfs` RMS, 16 kHz."""
-    spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal(samples))
-    hz = np.fft.rfftfreq(samples, 1 / 16_000)
-    hz[0] = hz[1]
-    x: np.ndarray = np.fft.irfft(spectrum / np.sqrt(hz), samples)
-    x *= 32768 * 10 ** (dbfs / 20) / np.sqrt(np.mean(x**2))
-    return x
 
 
 def espeak_wav(

@@ -21,6 +21,17 @@ def espeak_pcm(text: str, tmp: Path, voice: str = "en-us") -> np.ndarray:
     return read_wav(path, RATE).astype(np.float64)
 
 
+def through(aec: EchoCanceller, far: np.ndarray, mic: np.ndarray) -> list[AudioChunk]:
+    """The reply (`far`) played and the microphone (`mic`) heard block by block, in step:
+    the speaker's block, then the microphone's, as the two devices' callbacks would."""
+    out = []
+    for i in range(0, len(far) - BLOCK, BLOCK):
+        block = far[i : i + BLOCK].astype(np.int16)
+        aec.played(block, now_ns=i * 62_500, audible=bool(np.any(block)))
+        out += aec.cancel(AudioChunk(mic[i : i + BLOCK], RATE, i * 62_500))
+    return out
+
+
 def db(x: np.ndarray) -> float:
     return float(10 * np.log10(np.mean(x.astype(np.float64) ** 2) + 1e-9))
 
@@ -50,15 +61,15 @@ def test_the_reply_s_echo_is_taken_out_and_the_user_is_kept(tmp_path: Path) -> N
     mic = np.clip(echo + voice, -32768, 32767).astype(np.int16)
 
     aec = EchoCanceller(RATE, delay_ms=30)
-    out = []
-    for i in range(0, n - BLOCK, BLOCK):  # the speaker's block, then the microphone's
-        block = far[i : i + BLOCK].astype(np.int16)
-        aec.played(block, now_ns=i * 62_500, audible=bool(np.any(block)))
-        out += aec.cancel(AudioChunk(mic[i : i + BLOCK], RATE, i * 62_500))
+    out = through(aec, far, mic)
     cleaned = np.concatenate([c.samples for c in out])
     assert all(b.captured_ns - a.captured_ns == FRAME_NS for a, b in itertools.pairwise(out))
     alone = slice(RATE // 2, start)  # the echo alone, after half a second to converge
     assert db(mic[alone]) - db(cleaned[alone]) >= 20, (db(mic[alone]), db(cleaned[alone]))
+    # Before it has converged the echo is not passed as it came either (the double-talk
+    # check): it would be heard as the user going on.
+    early = slice(30 * RATE // 1000, RATE // 2)
+    assert db(mic[early]) - db(cleaned[early]) >= 15, (db(mic[early]), db(cleaned[early]))
     spoken = slice(start, start + len(user))
     assert db(cleaned[spoken]) >= db(voice[spoken]) - 4
     # Once the reply and its tail are over (and a half-filled frame is done), blocks pass
@@ -82,11 +93,7 @@ def test_where_nothing_comes_back_the_microphone_is_passed_on_untouched(tmp_path
     start = RATE * 4 // 10  # 0.4 s into the reply
     mic[start : start + len(user)] = user[: n - start].astype(np.int16)
     aec = EchoCanceller(RATE, delay_ms=30)
-    out = []
-    for i in range(0, n - BLOCK, BLOCK):
-        block = far[i : i + BLOCK].astype(np.int16)
-        aec.played(block, now_ns=i * 62_500, audible=bool(np.any(block)))
-        out += aec.cancel(AudioChunk(mic[i : i + BLOCK], RATE, i * 62_500))
+    out = through(aec, far, mic)
     assert aec.coupling is not None and aec.coupling < NO_ECHO  # nothing came back
     cleaned = np.concatenate([c.samples for c in out])
     assert np.array_equal(cleaned, mic[: len(cleaned)])

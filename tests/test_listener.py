@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from assistant.app import Settings
-from assistant.audio.vad import SileroVad
+from assistant.audio.vad import SileroVad, endpoint_frames
 from assistant.audio.wakeword import WakeWordDetector
 from assistant.audio.wav import paced_chunks, read_wav
 from assistant.commands.bench import sample_files
@@ -20,12 +20,12 @@ from assistant.core.clock import MONOTONIC
 from assistant.core.endpoint import Ended, Endpointer, EndpointSettings
 from assistant.core.frames import AudioChunk, Pcm16
 from assistant.core.latency import TurnRecord
-from assistant.core.levels import speech_end_sample
+from assistant.core.levels import pink_noise, speech_end_sample
 from assistant.core.turn_end import TurnEndSettings
 from assistant.engines.asr import Transcriber, WhisperTranscriber
 from assistant.engines.fakes import FakeChatModel
 from assistant.pipeline.listener import Listener, ListenSettings
-from tests.conftest import endpoint_frames, espeak_wav, pink_noise
+from tests.conftest import espeak_wav
 from tests.test_turn_logic import make_runner
 
 pytestmark = pytest.mark.models

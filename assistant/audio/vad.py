@@ -6,13 +6,16 @@ A frame costs ~0.1 ms on one thread, so it runs where the audio arrives, on the 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from assistant.core.endpoint import Endpointer, Event
 from assistant.core.errors import ConfigError
 from assistant.core.frames import Pcm16
+from assistant.core.levels import part_levels_dbfs
 
 FRAME_SAMPLES = 512  # 32 ms at 16 kHz: the frame size this model was trained for
 CONTEXT_SAMPLES = 64
@@ -96,3 +99,19 @@ class Reframer:
 
     def reset(self) -> None:
         self._buf = np.zeros(0, np.int16)
+
+
+def endpoint_frames(
+    vad: SpeechDetector, endpointer: Endpointer, audio: Pcm16, block_samples: int = 80
+) -> Iterator[tuple[float, int, Event | None]]:
+    """16 kHz `audio` through the VAD and the end-pointer as the listener feeds them: blocks
+    (default 5 ms) re-framed into the VAD's frames, with the levels of their 8 ms parts. Per
+    frame: its speech probability, its end (audio time from the first sample), its event.
+    For measuring the end-pointer off line (`assistant eot`, the tests, the sweeps)."""
+    vad.reset()
+    endpointer.reset()
+    reframer = Reframer()
+    for i in range(0, len(audio), block_samples):
+        for frame, start_ns, end_ns in reframer.push(audio[i : i + block_samples], i * 62_500):
+            prob = vad.probability(frame)
+            yield prob, end_ns, endpointer.update(prob, start_ns, end_ns, part_levels_dbfs(frame))

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from assistant.audio.vad import Reframer, SileroVad
-from assistant.audio.wav import BLOCK_MS, read_wav
+from assistant.audio.vad import SileroVad, endpoint_frames
+from assistant.audio.wav import read_wav
 from assistant.commands.pause_corpus import RATE_HZ, Rendering, load, spliced
 from assistant.core.endpoint import (
     Endpointer,
@@ -40,7 +40,7 @@ from assistant.core.endpoint import (
     looks_incomplete,
 )
 from assistant.core.errors import ConfigError
-from assistant.core.levels import part_levels_dbfs
+from assistant.core.levels import pink_noise
 from assistant.core.router import route
 from assistant.core.turn_end import Evidence, TurnEndSettings, decide
 
@@ -67,32 +67,10 @@ class PauseEvidence:
     """The text turn model's log10 probability that the message ends here."""
 
 
-def _frames(vad: SileroVad, ep: Endpointer, pcm: np.ndarray) -> Iterator[tuple[int, Any]]:
-    """(sample index at the frame's end, event) as the listener feeds them."""
-    vad.reset()
-    ep.reset()
-    reframer = Reframer()
-    block = RATE_HZ * BLOCK_MS // 1000
-    for i in range(0, len(pcm), block):
-        for frame, start_ns, end_ns in reframer.push(pcm[i : i + block], i * 62_500):
-            event = ep.update(vad.probability(frame), start_ns, end_ns, part_levels_dbfs(frame))
-            yield end_ns // 62_500, event
-
-
-def _noise(n: int, seed: int) -> np.ndarray:
-    """A room's steady pink noise at NOISE_DBFS RMS."""
-    spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal(n))
-    hz = np.fft.rfftfreq(n, 1 / RATE_HZ)
-    hz[0] = hz[1]
-    x: np.ndarray = np.fft.irfft(spectrum / np.sqrt(hz), n)
-    scaled: np.ndarray = x * 32768 * 10 ** (NOISE_DBFS / 20) / np.sqrt(np.mean(x**2))
-    return scaled
-
-
 def _mixed(pcm: np.ndarray, noisy: bool, seed: int) -> np.ndarray:
     if not noisy:
         return pcm
-    x = pcm.astype(np.float64) + _noise(len(pcm), seed)
+    x = pcm.astype(np.float64) + pink_noise(len(pcm), NOISE_DBFS, seed)
     out: np.ndarray = np.clip(x, -32768, 32767).astype(np.int16)
     return out
 
@@ -101,7 +79,8 @@ def _pauses(vad: SileroVad, ep: Endpointer, pcm: np.ndarray) -> list[tuple[int, 
     """Each pause heard: (utterance start sample, sample at the Paused event, silence ms
     measured when speech resumed, or None if it did not)."""
     start, out = 0, list[tuple[int, int, float | None]]()
-    for sample, event in _frames(vad, ep, pcm):
+    for _, end_ns, event in endpoint_frames(vad, ep, pcm):
+        sample = end_ns // 62_500
         match event:
             case SpeechStarted(start_ns=s):
                 start = s // 62_500

@@ -72,3 +72,14 @@ def audible_start(samples: Pcm16) -> int:
     floor = 32768 * 10 ** (INAUDIBLE_DBFS / 20)
     loud = np.flatnonzero(np.abs(samples.astype(np.int32)) >= floor)
     return int(loud[0]) if loud.size else len(samples)
+
+
+def pink_noise(samples: int, dbfs: float, seed: int = 1) -> np.ndarray:
+    """A room's steady noise (a fan, traffic far off): pink, at `dbfs` RMS, 16 kHz, as
+    float samples (for measuring the end-pointer in noise: `assistant eot`, the sweeps)."""
+    spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal(samples))
+    hz = np.fft.rfftfreq(samples, 1 / 16_000)
+    hz[0] = hz[1]
+    x: np.ndarray = np.fft.irfft(spectrum / np.sqrt(hz), samples)
+    x *= 32768 * 10 ** (dbfs / 20) / np.sqrt(np.mean(x**2))
+    return x
