@@ -6,10 +6,13 @@ import itertools
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from assistant.app import Settings
 from assistant.audio.echo import FRAME_NS, NO_ECHO, EchoCanceller, _Linear
 from assistant.audio.wav import read_wav
 from assistant.core.frames import AudioChunk
+from assistant.engines.asr import WhisperTranscriber
 from tests.conftest import espeak_wav
 
 RATE = 16_000
@@ -97,3 +100,60 @@ def test_where_nothing_comes_back_the_microphone_is_passed_on_untouched(tmp_path
     assert aec.coupling is not None and aec.coupling < NO_ECHO  # nothing came back
     cleaned = np.concatenate([c.samples for c in out])
     assert np.array_equal(cleaned, mic[: len(cleaned)])
+
+
+def a_user_going_on(tmp: Path, into_reply_ms: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """The reply "Timer set for 10 minutes." coming back 12 dB down, the user going on with
+    "and thirty seconds" `into_reply_ms` into it, and the reply stopped 150 ms later (as the
+    listener stops it): what the speaker played, the microphone, and where the user began."""
+    reply = espeak_pcm("Timer set for 10 minutes.", tmp, voice="en-gb")
+    user = espeak_pcm("and thirty seconds.", tmp)
+    start = into_reply_ms * RATE // 1000
+    stop = start + 15 * RATE // 100
+    n = start + len(user) + RATE
+    far = np.zeros(n)
+    far[:stop] = reply[:stop]
+    delay = 30 * RATE // 1000
+    mic = np.zeros(n)
+    mic[delay : delay + stop] = reply[:stop] * 10 ** (-12 / 20)
+    mic[start : start + len(user)] += user
+    return far, np.clip(mic, -32768, 32767).astype(np.int16), start
+
+
+def test_speech_recognition_hears_the_user_as_they_came_and_not_the_echo_before_them(
+    tmp_path: Path,
+) -> None:
+    far, mic, start = a_user_going_on(tmp_path, 500)
+    out = through(EchoCanceller(RATE, delay_ms=30), far, mic)
+    heard = np.concatenate([c.heard for c in out])
+    # The 300 ms before the user (the listener's pre-roll): the echo alone, taken out.
+    before = slice(start - 3 * RATE // 10, start)
+    assert db(mic[before]) - db(heard[before]) >= 15, (db(mic[before]), db(heard[before]))
+    # From their first loud frame on, as the microphone had it (the quiet parts of their
+    # words too, which the double-talk check alone would give to AEC3 to take out).
+    loud = start + int(np.flatnonzero(np.abs(mic[start:]) > 3000)[0]) // 160 * 160 + 160
+    spoken = slice(loud, start + RATE)
+    assert np.array_equal(heard[spoken], mic[spoken])
+
+
+@pytest.mark.models
+def test_whisper_hears_the_user_going_on_and_none_of_the_echo(
+    settings: Settings, tmp_path: Path
+) -> None:
+    m = settings.models
+    asr = WhisperTranscriber(
+        settings.model_files()["asr"], compute_type=m.asr.compute_type,
+        threads=m.asr.threads, language=m.asr.language, beam_size=m.asr.beam_size,
+        window_s=m.asr.window_s,
+    )  # fmt: skip
+    first = espeak_pcm("Set a timer for ten minutes", tmp_path).astype(np.int16)
+    gap = np.zeros(15 * RATE // 100, np.int16)  # what the listener keeps of the pause
+    heard = []
+    for into_reply_ms in (300, 350, 400, 450):  # after the echo's level is measured
+        far, mic, start = a_user_going_on(tmp_path, into_reply_ms)
+        out = through(EchoCanceller(RATE, delay_ms=30), far, mic)
+        second = np.concatenate([c.heard for c in out])[start - 3 * RATE // 10 :]
+        heard.append(asr.transcribe(np.concatenate([first, gap, second]), RATE).lower())
+    # As it came, the echo before the user ("timer set for ...") came out as "time and 30
+    # seconds", "timer 10 30 seconds", "i'm a fan 30 seconds", "i must hand 30 seconds".
+    assert all("10 minutes and 30 seconds" in text for text in heard), heard

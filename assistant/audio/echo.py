@@ -5,11 +5,17 @@ can be heard while the assistant speaks (the user going on after a commit, barge
 The speaker's callback hands each block it plays to `played` (its device thread); the
 microphone's blocks pass through `cancel` (on the loop) in 10 ms frames, the size the module
 takes. The cancelled audio is what the VAD hears (so the reply's echo starts no utterance), but
-for frames with more in them than the echo expected (double talk, `_heard`);
-speech recognition gets the microphone's own (`AudioChunk.raw`): AEC3 suppresses the near end
-hard while it learns an echo path (a voice 0.3 s into a reply came out 25 dB down, and
-Whisper lost "and thirty" of "... ten minutes and thirty seconds"), while Whisper took the
-user's words over the reply's echo at -6 and -12 dB without a miss.
+for frames with more in them than the echo expected (double talk, `_heard`).
+Speech recognition (`AudioChunk.raw`) gets the microphone's own audio from the user's first
+such frame until they have been quiet for 300 ms: AEC3 suppresses the near end hard while it
+learns an echo path (a voice 0.3 s into a reply came out 25 dB down, and Whisper lost "and
+thirty" of "... ten minutes and thirty seconds"), while Whisper took the user's words over
+the reply's echo at -6 and -12 dB without a miss. Before their voice it gets the module's
+output: the echo alone, in the 300 ms the listener keeps before an utterance, came out as
+words ("... ten minutes, time and 30 seconds", "I'm a fan 30 seconds").
+
+A user who goes on in the reply's first 300 ms, while the echo's level is measured, makes it
+look louder than it is, and is not heard until the reply has stopped (as half-duplex would).
 
 Only while a reply sounds, and for `tail_ms` after: in silence there is no echo to cancel,
 and the idle microphone costs nothing more. Measured here on a reply with its echo 8 dB down
@@ -52,6 +58,11 @@ FAR_FLOOR = 1.0
 """Reference frames quieter than this (energy, in 16-bit units squared) say nothing."""
 SILENT = 1.0
 """A microphone frame this quiet is silence, echo or not."""
+TALK_HANGOVER_FRAMES = 30
+"""After a frame with the user in it, speech recognition hears the microphone as it came for
+300 ms (the quiet parts of their words fall under the double-talk check, and AEC3 would
+take them out while it learns); before it, and once the user has been quiet that long, the
+module's output (the reply's echo alone, which Whisper would take for words)."""
 
 
 class _Linear:
@@ -98,6 +109,10 @@ class EchoCanceller:
         """Microphone over reference energy, per frame of a reply's first MEASURE_FRAMES."""
         self.coupling: float | None = None
         """How loud the reply comes back (energy ratio), measured at its start."""
+        self._silent = False
+        """The last microphone frame was silence."""
+        self._talk_left = 0
+        """Frames left in which speech recognition hears the microphone as it came."""
 
     # --------------------------------------------------------------- the speaker's side
 
@@ -138,7 +153,13 @@ class EchoCanceller:
                 self._apm.process_stream(frame)
                 heard = self._heard(float(np.mean(raw.astype(np.float64) ** 2)))
             cleaned = raw.copy() if heard else np.frombuffer(frame.data, np.int16).copy()
-            out.append(AudioChunk(cleaned, RATE_HZ, self._near_ns, raw=raw.copy()))
+            if heard and not self._silent:
+                self._talk_left = TALK_HANGOVER_FRAMES
+            talking = self._talk_left > 0
+            self._talk_left = max(0, self._talk_left - 1)
+            out.append(
+                AudioChunk(cleaned, RATE_HZ, self._near_ns, raw=raw.copy() if talking else cleaned)
+            )
             self._near, self._near_ns = self._near[FRAME:], self._near_ns + FRAME_NS
             self.frames += 1
         return out
@@ -154,6 +175,7 @@ class EchoCanceller:
         more than echo when it is DOUBLE_TALK above that times the loudest of the reference's
         recent frames."""
         far = max(self._far_recent, default=0.0)
+        self._silent = near <= SILENT
         if self.coupling is None:
             if far > FAR_FLOOR:
                 self._ratios.append(near / far)
