@@ -34,6 +34,7 @@ from assistant.core.actions import ActionSink
 from assistant.core.clauses import NOT_SURE_SAY
 from assistant.core.clock import MONOTONIC, Clock
 from assistant.core.errors import ConfigError
+from assistant.core.home import Home
 from assistant.core.intents import Device, fixed_replies
 from assistant.core.latency import TurnRecord
 from assistant.core.memory import ConversationMemory
@@ -146,14 +147,23 @@ def turn_settings(settings: Settings) -> TurnSettings:
         else ModelSettings(
             esc.system_prompt, esc.max_reply_tokens, large.first_token_s, large.stall_s
         ),
-        devices=tuple(
-            Device(d.name, d.kind, d.room, tuple(d.aliases)) for d in settings.config.devices
-        ),
+        devices=configured_devices(settings),
         stages=settings.pipeline.stages,
         max_reply_s=reply.max_reply_s,
         long_reply_s=reply.long_reply_s,
         primary_route="large" if settings.pipeline.llm_role == "llm.large" else "fast",
     )
+
+
+def configured_devices(settings: Settings) -> tuple[Device, ...]:
+    return tuple(Device(d.name, d.kind, d.room, tuple(d.aliases)) for d in settings.config.devices)
+
+
+def home_of(settings: Settings) -> Home:
+    """The home as configured; the integrations add what they find. Without `[[devices]]` in
+    the config the bundled example household stands in until a real device is found."""
+    examples = "devices" not in settings.config.model_fields_set
+    return Home(configured_devices(settings), examples=examples)
 
 
 def build_chat_model(role: str, cfg: LlmModel, file: Path | None) -> ChatModel:
@@ -335,9 +345,11 @@ async def open_assistant(
     *,
     actions: ActionSink | None = None,
     on_record: Callable[[TurnRecord], None] | None = None,
+    home: Home | None = None,
 ) -> AsyncIterator[Assistant]:
     """Load, warm and wire everything the settings describe. `actions` carries out device
-    commands (default: logged); `on_record` hears every turn's record."""
+    commands (default: logged); `on_record` hears every turn's record; `home`: the devices
+    as the integrations find them (default: as configured)."""
     files = settings.model_files()
     engines = await build_engines(settings, files)
     memory = ConversationMemory(clock, settings.config.memory)
@@ -367,6 +379,7 @@ async def open_assistant(
             actions=actions,
             on_record=on_record,
             large_first_clause_ms=large_first_clause_ms,
+            home=home if home is not None else home_of(settings),
         )
         yield Assistant(settings, engines, runner, clock, SileroVad(files["vad"]))
     finally:

@@ -18,6 +18,7 @@ import pytest
 from assistant.app import Settings, load_settings
 from assistant.core.clock import Clock
 from assistant.core.frames import Utterance
+from tests.mqtt_helper import Broker
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSISTANT = Path(sys.executable).parent / "assistant"
@@ -213,3 +214,11 @@ def stop_leftover_recorders() -> Iterator[None]:
     from tests.daemon_helper import stop_leftover_recorders as stop
 
     stop()
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """A Mosquitto on loopback for the module's tests."""
+    b = Broker(tmp_path_factory.mktemp("mosquitto"))
+    yield b
+    b.stop()

@@ -38,13 +38,6 @@ def config_dir(factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
-    b = Broker(tmp_path_factory.mktemp("mosquitto"))
-    yield b
-    b.stop()
-
-
-@pytest.fixture(scope="module")
 def daemon(
     pulse: Pulse, broker: Broker, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Daemon]:

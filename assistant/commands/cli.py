@@ -144,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser(
+        "devices",
+        parents=[common],
+        help="the devices the assistant knows (config, Zigbee2MQTT, MQTT discovery), where "
+        "each came from, what it can do with each, and what each last reported",
+    )
+    sub.add_parser(
         "mqtt-cleanup",
         parents=[common],
         help="remove the Home Assistant entities and retained topics from the broker",
@@ -209,6 +215,11 @@ def main(argv: list[str] | None = None) -> int:
             return _eot(settings, args)
         if args.command == "mqtt-cleanup":
             return asyncio.run(_mqtt_cleanup(settings))
+        if args.command == "devices":
+            from assistant.commands.devices import list_devices
+
+            print(asyncio.run(list_devices(settings)))
+            return 0
         return asyncio.run(_COMMANDS[args.command](settings, args))
     except AssistantError as e:
         error_line(f"assistant: {e.code}: {e}")

@@ -10,18 +10,22 @@ from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assistant.app import Assistant, Settings, open_assistant
+from assistant.app import Assistant, Settings, home_of, open_assistant
 from assistant.audio.devices import SoundDevices, sound_devices
 from assistant.audio.echo import EchoCanceller, echo_canceller, without_echo
-from assistant.core.actions import LogActionSink
+from assistant.core.actions import ActionSink, LogActionSink
 from assistant.core.clock import MONOTONIC, Clock
 from assistant.core.errors import AudioDeviceError
+from assistant.core.home import Home
+from assistant.core.intents import DeviceAction
 from assistant.core.latency import TurnRecord, percentile
+from assistant.integrations.homeassistant.entities import HOME_ASSISTANT
 from assistant.integrations.sdnotify import Notifier
 from assistant.pipeline.listener import Listener, ListenState
 from assistant.pipeline.turn import TurnRunner
 
 if TYPE_CHECKING:
+    from assistant.integrations.homeassistant.link import HomeAssistantLink
     from assistant.integrations.mqtt import Mqtt
 
 log = logging.getLogger(__name__)
@@ -123,19 +127,31 @@ async def run_daemon(settings: Settings, clock: Clock = MONOTONIC) -> None:
         return health.snapshot(mic.dropped_blocks, mic.overflows, speaker.gaps)
 
     mqtt = None
-    actions = None
-    if settings.config.mqtt.url is not None:
-        from assistant.integrations.mqtt import Mqtt, MqttActionSink
+    actions: ActionSink | None = None
+    home = home_of(settings)
+    if (cfg := settings.config.mqtt).url is not None:
+        from assistant.integrations.mqtt import BrokerDevices, Mqtt, MqttActionSink, Topics
 
+        broker = None
+        if cfg.find_devices:
+            own = Topics.from_config(cfg).node_id
+            broker = BrokerDevices(
+                home, prefix=cfg.discovery_prefix, zigbee2mqtt=cfg.zigbee2mqtt_topic, own_node=own
+            )
         mqtt = Mqtt(
-            settings.config.mqtt,
+            cfg,
             on_say=controls.say,
             on_mute=controls.mute,
             on_ptt=controls.push_to_talk,
             on_mode=controls.set_mode,
             health=snapshot,
+            devices=broker,
         )
         actions = MqttActionSink(mqtt, settings.config.devices, LogActionSink())
+
+    link = home_assistant_link(settings, home)
+    if link is not None:
+        actions = DeviceActions(home, link, actions or LogActionSink())
 
     notify = Notifier()
     last_latency = ""
@@ -158,7 +174,9 @@ async def run_daemon(settings: Settings, clock: Clock = MONOTONIC) -> None:
         if mqtt is not None:
             mqtt.turn_finished(record)
 
-    async with open_assistant(settings, clock, actions=actions, on_record=on_record) as a:
+    async with open_assistant(
+        settings, clock, actions=actions, on_record=on_record, home=home
+    ) as a:
         # Open both devices before saying ready: a missing device is a clear error now.
         with sound_devices(settings.config.audio, clock, a.reply_rate_hz) as devices:
             mic = devices.mic
@@ -172,12 +190,43 @@ async def run_daemon(settings: Settings, clock: Clock = MONOTONIC) -> None:
             )
             controls.listener, controls.runner = listener, a.runner
             try:
-                await _serve(a, devices, listener, mqtt, notify, health, echo)
+                await _serve(a, devices, listener, mqtt, notify, health, echo, link)
             finally:
                 log.info(
                     "audio: %d blocks dropped, %d input overflows, %d gaps in replies",
                     mic.dropped_blocks, mic.overflows, devices.speaker.gaps,
                 )  # fmt: skip
+
+
+def home_assistant_link(settings: Settings, home: Home) -> HomeAssistantLink | None:
+    """The link to Home Assistant, if the config names one (its token read now: a token
+    that cannot be read is a ConfigError before anything loads)."""
+    cfg = settings.config.homeassistant
+    if cfg.url is None:
+        return None
+    from assistant.integrations.homeassistant.link import HomeAssistantLink
+    from assistant.integrations.secrets import read_secret
+
+    token = read_secret(
+        "homeassistant", "token", file=cfg.token_file, credential=cfg.token_credential,
+        what="a long-lived access token",
+    )  # fmt: skip
+    assert token is not None  # (one of the two is required with a url)
+    return HomeAssistantLink(cfg, token, home)
+
+
+class DeviceActions:
+    """Commands to Home Assistant's devices as its service calls; the rest as before (MQTT,
+    or logged)."""
+
+    def __init__(self, home: Home, link: HomeAssistantLink, others: ActionSink) -> None:
+        self.home, self.link, self.others = home, link, others
+
+    def send(self, action: DeviceAction) -> None:
+        if self.home.source(action.device).startswith(HOME_ASSISTANT):
+            self.link.send(action)
+        else:
+            self.others.send(action)
 
 
 def _echo_canceller(a: Assistant, devices: SoundDevices) -> EchoCanceller | None:
@@ -204,6 +253,7 @@ async def _serve(
     notify: Notifier,
     health: Health,
     echo: EchoCanceller | None = None,
+    link: HomeAssistantLink | None = None,
 ) -> None:
     """Until SIGINT or SIGTERM: every long-lived task, named, in one task group."""
     mic = devices.mic
@@ -239,6 +289,8 @@ async def _serve(
                 every_s = a.settings.config.mqtt.health_interval_s
                 tasks.append(tg.create_task(mqtt.publish_health(every_s), name="health"))
                 tasks.append(tg.create_task(health.watch_loop(), name="loop-lag"))
+            if link is not None:
+                tasks.append(tg.create_task(link.run(), name="home-assistant"))
             tasks.append(tg.create_task(notify.watchdog(), name="watchdog"))
             await stop.wait()
             log.info("stopping")

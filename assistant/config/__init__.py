@@ -20,7 +20,13 @@ from assistant.config.models import (
     resolve_model_file,
 )
 from assistant.config.pipeline import PipelineDef
-from assistant.config.user import DEFAULT_DEVICES, Config, DeviceEntry, MqttSection
+from assistant.config.user import (
+    DEFAULT_DEVICES,
+    Config,
+    DeviceEntry,
+    HomeAssistantSection,
+    MqttSection,
+)
 
 __all__ = [
     "DEFAULT_DEVICES",
@@ -28,6 +34,7 @@ __all__ = [
     "AsrModel",
     "Config",
     "DeviceEntry",
+    "HomeAssistantSection",
     "LlmModel",
     "ModelSource",
     "ModelsFile",

@@ -51,6 +51,19 @@ class LogSection(Strict):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+def private_file(path: Path | None) -> Path | None:
+    """A file holding a secret: it must exist and be readable by its owner alone."""
+    if path is None:
+        return None
+    try:
+        mode = path.stat().st_mode
+    except OSError as e:
+        raise ValueError(f"{path}: {e.strerror}") from None
+    if mode & 0o077:
+        raise ValueError(f"{path} is readable by others (mode {mode & 0o777:o}): chmod 600 it")
+    return path
+
+
 class MqttSection(Strict):
     """The MQTT broker (optional: without `url` the daemon runs without MQTT)."""
 
@@ -73,22 +86,16 @@ class MqttSection(Strict):
     base_topic: str | None = None
     """Default: assistant/<site>."""
     discovery_prefix: str = "homeassistant"
+    find_devices: bool = True
+    """Take the home's devices, and what they report, from the broker: Zigbee2MQTT's
+    `bridge/devices` and Home Assistant's retained MQTT discovery configs."""
+    zigbee2mqtt_topic: str = "zigbee2mqtt"
+    """Zigbee2MQTT's base topic."""
     keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
     health_interval_s: Annotated[float, Field(ge=1, le=3600)] = 60.0
     """How often `health` is published."""
 
-    @field_validator("password_file", "key_file")
-    @classmethod
-    def _private(cls, path: Path | None) -> Path | None:
-        if path is None:
-            return None
-        try:
-            mode = path.stat().st_mode
-        except OSError as e:
-            raise ValueError(f"{path}: {e.strerror}") from None
-        if mode & 0o077:
-            raise ValueError(f"{path} is readable by others (mode {mode & 0o777:o}): chmod 600 it")
-        return path
+    _private = field_validator("password_file", "key_file")(private_file)
 
     @model_validator(mode="after")
     def _url(self) -> MqttSection:
@@ -105,6 +112,34 @@ class MqttSection(Strict):
         return self
 
 
+class HomeAssistantSection(Strict):
+    """Home Assistant (optional): its areas, devices and the entities exposed to Assist, kept
+    in step through its WebSocket API; commands as its service calls."""
+
+    url: str | None = None
+    """http://homeassistant.local:8123 (or https://)."""
+    token_file: Path | None = None
+    """A file holding a long-lived access token (your profile, Security), not readable by
+    others."""
+    token_credential: str | None = None
+    """The name of a systemd credential holding the token: read from $CREDENTIALS_DIRECTORY."""
+    refresh_s: Annotated[float, Field(ge=5, le=3600)] = 60.0
+    """How often what is exposed to Assist is read again (Home Assistant announces renames
+    and new devices, but not a change of what is exposed)."""
+
+    _private = field_validator("token_file")(private_file)
+
+    @model_validator(mode="after")
+    def _url(self) -> HomeAssistantSection:
+        if self.url is None:
+            return self
+        if not self.url.startswith(("http://", "https://")):
+            raise ValueError("url must start with http:// or https://")
+        if (self.token_file is None) == (self.token_credential is None):
+            raise ValueError("give one of token_file or token_credential")
+        return self
+
+
 class Config(Strict):
     models_file: Path | None = None
     """models.toml to use (relative paths are relative to this config file)."""
@@ -116,4 +151,5 @@ class Config(Strict):
     memory: MemorySettings = MemorySettings()
     audio: AudioSettings = AudioSettings()
     mqtt: MqttSection = MqttSection()
+    homeassistant: HomeAssistantSection = HomeAssistantSection()
     log: LogSection = LogSection()

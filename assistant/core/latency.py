@@ -158,6 +158,9 @@ class TurnRecord:
     """The device commands sent: device, command, and value where one was set."""
     place: str | None = None
     """The place a question for the time elsewhere asked about."""
+    asked: dict[str, Any] | None = None
+    """What a question about the home asked: a device and a state ("is the garage door
+    open?"), or a place and the devices that may know its temperature."""
     cpu_s: float | None = None
     """The process's CPU seconds for the turn (the bench's figure)."""
 

@@ -29,6 +29,7 @@ from assistant.core.clock import Clock
 from assistant.core.dialog import Dialog
 from assistant.core.errors import AssistantError
 from assistant.core.frames import Utterance
+from assistant.core.home import Home
 from assistant.core.intents import Device, Question
 from assistant.core.latency import Mark, TurnRecord, TurnTrace, build_record
 from assistant.core.memory import ConversationMemory
@@ -90,11 +91,14 @@ class TurnRunner:
         on_record: Callable[[TurnRecord], None] | None = None,
         actions: ActionSink | None = None,
         large_first_clause_ms: Mapping[str, float] | None = None,
+        home: Home | None = None,
     ) -> None:
         """`large_first_clause_ms`: how long the large model took to its first clause at
         warm-up, per routing reason ("default" for the rest): the acknowledgement's first
-        estimate."""
+        estimate. `home`: the devices as they are found and what they report (default: the
+        settings' devices, and nothing reported)."""
         self.memory, self.settings, self.clock = memory, settings, clock
+        self.home = home if home is not None else Home(settings.devices)
         self.on_record = on_record
         self.announcements: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
         """(text, reason) to say between turns, played by whoever owns the speaker (the
@@ -110,7 +114,7 @@ class TurnRunner:
         self.intents: IntentAnswer | None = None
         if "intents" in settings.stages:
             self.intents = IntentAnswer(
-                settings.devices, self.timers, actions or LogActionSink(), self.dialog, clock,
+                self.home, self.timers, actions or LogActionSink(), self.dialog, clock,
                 wall_clock,
             )  # fmt: skip
 
@@ -203,7 +207,7 @@ class TurnRunner:
         st = self.settings
         r = self.dialog.route_turn(
             turn.transcript,
-            st.devices,
+            self.home.devices,
             intents=self.intents is not None,
             has_large=self.escalation is not None,
             asked=asked,

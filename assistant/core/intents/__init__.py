@@ -14,6 +14,7 @@ from assistant.core.intents.base import (
     DeviceAction,
     DeviceKind,
     IntentContext,
+    Reading,
     normalize,
 )
 from assistant.core.intents.cannot import ASKS_WHY, CANNOT_SAY, CannotDo
@@ -45,6 +46,7 @@ from assistant.core.intents.reminders import (
     reminder_due_say,
     reminder_reply,
 )
+from assistant.core.intents.states import StateQuestion, TemperatureQuestion
 from assistant.core.intents.time_of_day import DateQuery, TimeQuery, say_date, say_time
 from assistant.core.intents.timers import CancelTimer, SetTimer, TimerLeft, set_reply
 from assistant.core.intents.world_time import WorldTime
@@ -69,8 +71,11 @@ __all__ = [
     "NeverMind",
     "NoSuchAction",
     "Question",
+    "Reading",
     "Reminder",
     "SetTimer",
+    "StateQuestion",
+    "TemperatureQuestion",
     "TimeQuery",
     "TimerLeft",
     "UnknownDevice",

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal, Protocol
 
-DeviceKind = Literal["light", "switch", "fan", "cover", "climate"]
+DeviceKind = Literal["light", "switch", "fan", "cover", "climate", "sensor"]
+"""A sensor takes no command: it is only asked about (its temperature, a door open or shut)."""
 Command = Literal["on", "off", "open", "close", "set"]
 
 
@@ -40,6 +41,22 @@ class Device:
         if self.kind == "climate" and self.room:
             names |= {f"{self.room} heating", f"{self.room} temperature"}
         return sorted((normalize(n) for n in names), key=len, reverse=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What a device last reported: its state ("on", "off", "open", "closed") and, for a
+    thermostat or a sensor, the temperature it measures (degrees Celsius)."""
+
+    state: str | None = None
+    temperature: float | None = None
+
+    def merged(self, newer: Reading) -> Reading:
+        """A partial report (Zigbee2MQTT sends what changed) keeps what it does not say."""
+        return Reading(
+            newer.state if newer.state is not None else self.state,
+            newer.temperature if newer.temperature is not None else self.temperature,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +97,8 @@ class IntentContext:
     devices: Sequence[Device]
     timers: Timers
     actions: Actions
+    readings: Mapping[str, Reading] = field(default_factory=dict)
+    """What each device last reported, by name (`core/home.py`)."""
 
 
 class IntentBase:

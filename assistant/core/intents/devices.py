@@ -103,6 +103,7 @@ KIND_WORDS: dict[DeviceKind, tuple[str, ...]] = {
     "switch": ("switch", "switches", "plug", "plugs"),
     "cover": ("door", "doors", "blinds", "shutters", "curtains"),
     "climate": ("thermostat", "thermostats", "heating", "heat", "temperature"),
+    "sensor": ("sensor", "sensors"),
 }
 
 
@@ -196,6 +197,8 @@ def no_such_action_reply(no: NoSuchAction) -> str:
             return f"Sorry, I can only open or close {it}, or set a position in percent."
         case "light" | "fan":
             return f"Sorry, I can only switch {it} on or off, or set a level in percent."
+        case "sensor":
+            return f"Sorry, {it} is a sensor: I can only tell you what it reads."
         case _:
             return f"Sorry, I can only switch {it} on or off."
 
@@ -211,6 +214,7 @@ def all_confirmations(devices: Sequence[Device]) -> list[str]:
     out = [
         confirmation(DeviceCommand((DeviceAction(d.name, d.kind, c),)))
         for d in devices
+        if d.kind != "sensor"
         for c in commands.get(d.kind, ("on", "off"))
     ]
     lights = [d for d in devices if d.kind == "light"]

@@ -32,6 +32,7 @@ from assistant.core.intents.followups import (
 from assistant.core.intents.home_control import home_control
 from assistant.core.intents.numbers import parse_duration
 from assistant.core.intents.reminders import NO_TIME_SAY, REMIND, Reminder, parse_reminder
+from assistant.core.intents.states import StateQuestion, TemperatureQuestion, state_question
 from assistant.core.intents.time_of_day import DATE, TIME, DateQuery, TimeQuery
 from assistant.core.intents.timers import (
     TIMER_CANCEL,
@@ -58,6 +59,8 @@ Intent = (
     | NoSuchAction
     | NeverMind
     | WorldTime
+    | StateQuestion
+    | TemperatureQuestion
 )
 
 
@@ -86,6 +89,8 @@ def match_intent(
         return TimerLeft()  # "how much time is left?"
     if REMIND.match(text):
         return parse_reminder(text)
+    if (asked := state_question(text, devices)) is not None:  # before the weather
+        return asked
     if WEATHER.search(text) and not ASKS_WHY.search(text):
         return CannotDo("weather")
     if MEDIA.match(text):

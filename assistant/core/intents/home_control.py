@@ -117,6 +117,8 @@ def _device_command(
         named = find_devices(target, devices, "set", last)
         if not isinstance(named, Named):
             return named
+        if sensor := next((d for d in named.devices if d.kind == "sensor"), None):
+            return NoSuchAction(sensor.name, "sensor")
         return DeviceCommand(
             tuple(
                 DeviceAction(
@@ -137,6 +139,8 @@ def _device_command(
             return None  # "<anything> on" is too loose to claim without a known device.
         if not isinstance(named, Named):
             return named
+        if sensor := next((d for d in named.devices if d.kind == "sensor"), None):
+            return NoSuchAction(sensor.name, "sensor")
         return DeviceCommand(
             tuple(DeviceAction(d.name, d.kind, _on_off(on, d.kind)) for d in named.devices),
             named.all_of,
@@ -147,6 +151,8 @@ def _device_command(
             return None
         if not isinstance(named, Named):
             return named
+        if sensor := next((d for d in named.devices if d.kind == "sensor"), None):
+            return NoSuchAction(sensor.name, "sensor")
         opening = _OPEN_WORDS[m.group(1)] == "open"
         return DeviceCommand(
             tuple(

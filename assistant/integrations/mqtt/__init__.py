@@ -20,7 +20,9 @@ Topics under the base topic (default `assistant/<site>`), retained where marked 
 |                  |           | "announcement_finished" / "error", ...}`                     |
 | `health` (R)     | out       | JSON: uptime, turns, first-audio p50/p95, loop lag, drops    |
 
-Device commands from the intents go to each device's own `command_topic`.
+Device commands from the intents go to each device's own `command_topic`. The home's devices
+(and what they report) come from Zigbee2MQTT's `bridge/devices` and Home Assistant's retained
+MQTT discovery configs (`home.py`, `found.py`), besides `[[devices]]`.
 
 Home Assistant finds it through one retained device-based discovery message, re-sent when
 `<prefix>/status` says `online`. Publishing never blocks a turn: messages go to an outbox
@@ -35,6 +37,7 @@ from __future__ import annotations
 from assistant.integrations.mqtt.actions import DEFAULT_PAYLOADS, MqttActionSink, device_payload
 from assistant.integrations.mqtt.client import Mqtt, cleanup
 from assistant.integrations.mqtt.credentials import check_credentials
+from assistant.integrations.mqtt.home import BrokerDevices
 from assistant.integrations.mqtt.outbox import Outbox
 from assistant.integrations.mqtt.topics import MAX_PAYLOAD, MODES, Topics, sanitise
 
@@ -42,6 +45,7 @@ __all__ = [
     "DEFAULT_PAYLOADS",
     "MAX_PAYLOAD",
     "MODES",
+    "BrokerDevices",
     "Mqtt",
     "MqttActionSink",
     "Outbox",

@@ -9,7 +9,8 @@ from assistant.integrations.mqtt.client import Mqtt
 
 
 class MqttActionSink:
-    """Device commands to each device's command topic (logged for devices without one)."""
+    """Device commands to each device's command topic: as `[[devices]]` gives it, else as
+    the broker described the device (logged for devices with neither)."""
 
     def __init__(self, mqtt: Mqtt, devices: list[DeviceEntry], fallback: ActionSink) -> None:
         self.mqtt, self.fallback = mqtt, fallback
@@ -17,10 +18,12 @@ class MqttActionSink:
 
     def send(self, action: DeviceAction) -> None:
         device = self.devices.get(action.device)
-        if device is None or device.command_topic is None:
+        if device is not None and device.command_topic is not None:
+            self.mqtt.publish_to(device.command_topic, device_payload(device, action))
+        elif self.mqtt.devices is not None and (to := self.mqtt.devices.route(action)):
+            self.mqtt.publish_to(*to)
+        else:
             self.fallback.send(action)
-            return
-        self.mqtt.publish_to(device.command_topic, device_payload(device, action))
 
 
 DEFAULT_PAYLOADS = {

@@ -19,6 +19,7 @@ from assistant.core.errors import ConfigError
 from assistant.core.latency import TurnRecord
 from assistant.integrations.mqtt.credentials import _password, _tls_context
 from assistant.integrations.mqtt.discovery import discovery, event_record
+from assistant.integrations.mqtt.home import BrokerDevices
 from assistant.integrations.mqtt.outbox import Outbox, _Message
 from assistant.integrations.mqtt.paho_log import CONNECTION_LOSS, PAHO_LOG
 from assistant.integrations.mqtt.topics import MAX_PAYLOAD, MODES, Topics, payload_text, say_text
@@ -40,13 +41,16 @@ class Mqtt:
         on_ptt: Callable[[bool], None],
         on_mode: Callable[[str], None] = lambda mode: None,
         health: Callable[[], dict[str, Any]] = dict,
+        devices: BrokerDevices | None = None,
     ) -> None:
+        """`devices`: keeps the home's devices in step with what the broker says of them."""
         assert cfg.url is not None
         self.cfg = cfg
         self.topics = Topics.from_config(cfg)
         self.on_say, self.on_mute, self.on_ptt = on_say, on_mute, on_ptt
         self.on_mode = on_mode
         self.health = health
+        self.devices = devices
         self.outbox = Outbox()
         self.retained: dict[str, str] = {}
         """The current value of every retained topic, re-sent after a reconnect."""
@@ -197,6 +201,8 @@ class Mqtt:
                 self.error_event(
                     f"the broker refused the subscription for user {self.cfg.username!r}", topic
                 )
+        for topic in self.devices.topics() if self.devices is not None else ():
+            await client.subscribe(topic, qos=0)
         await client.publish(t.discovery, json.dumps(discovery(self.topics)), qos=1, retain=True)
         # Everything retained, as it is now (status online first).
         for topic, payload in self.retained.items():
@@ -250,6 +256,13 @@ class Mqtt:
                 await client.publish(
                     self.topics.discovery, json.dumps(discovery(self.topics)), qos=1, retain=True
                 )
+            return
+        if self.devices is not None and not topic.startswith(self.topics.base + "/"):
+            if self.devices.wants(topic):  # the home's devices, and what they report
+                payload = message.payload
+                data = payload if isinstance(payload, bytes) else str(payload or "").encode()
+                for more in self.devices.receive(topic, data):
+                    await client.subscribe(more, qos=0)
             return
         if message.retain:
             log.info("mqtt: ignoring a retained command on %s", topic)
@@ -327,3 +340,25 @@ async def cleanup(cfg: MqttSection) -> list[str]:
     except aiomqtt.MqttError as e:
         raise ConfigError(f"mqtt: cannot reach {mqtt.host}:{mqtt.port}: {e}") from None
     return topics
+
+
+async def survey(cfg: MqttSection, devices: BrokerDevices, quiet_s: float = 0.5) -> None:
+    """Read what the broker holds about the home (its retained messages), once, for a
+    listing: until nothing has come for `quiet_s`."""
+    mqtt = Mqtt(cfg, on_say=lambda t, i: None, on_mute=lambda m: None, on_ptt=lambda s: None)
+    try:
+        async with mqtt._client(suffix="-devices", will=False) as client:
+            for topic in devices.topics():
+                await client.subscribe(topic, qos=0)
+            while True:
+                try:
+                    async with asyncio.timeout(quiet_s):
+                        message = await anext(aiter(client.messages))
+                except TimeoutError:
+                    return
+                payload = message.payload
+                data = payload if isinstance(payload, bytes) else str(payload or "").encode()
+                for more in devices.receive(str(message.topic), data):
+                    await client.subscribe(more, qos=0)
+    except aiomqtt.MqttError as e:
+        raise ConfigError(f"mqtt: cannot reach {mqtt.host}:{mqtt.port}: {e}") from None

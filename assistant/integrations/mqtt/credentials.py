@@ -4,12 +4,10 @@ the TLS context; a file that cannot be read is a ConfigError."""
 from __future__ import annotations
 
 import logging
-import os
 import ssl
-from pathlib import Path
 
 from assistant.config import MqttSection
-from assistant.core.errors import ConfigError
+from assistant.integrations.secrets import read_secret
 
 log = logging.getLogger("assistant.integrations.mqtt")
 """The package's logger, so log lines name `assistant.integrations.mqtt` as before the split."""
@@ -25,28 +23,11 @@ def check_credentials(cfg: MqttSection) -> None:
 
 
 def _password(cfg: MqttSection) -> str | None:
-    if cfg.password is not None:
-        return cfg.password.get_secret_value()
-    if cfg.password_credential is not None:
-        directory = os.environ.get("CREDENTIALS_DIRECTORY")
-        if not directory:
-            raise ConfigError(
-                "mqtt.password_credential: $CREDENTIALS_DIRECTORY is not set "
-                "(run under systemd with LoadCredential=)"
-            )
-        path, field = Path(directory) / cfg.password_credential, "password_credential"
-    elif cfg.password_file is not None:
-        path, field = cfg.password_file, "password_file"  # (checked private at load)
-    else:
-        return None
-    try:
-        password = path.read_text().strip()
-    except OSError as e:
-        raise ConfigError(f"mqtt.{field}: {path}: {e.strerror}") from None
-    if not password:
-        # (install-service leaves an empty credential file for the unit's LoadCredential=.)
-        raise ConfigError(f"mqtt.{field}: {path} is empty: put the broker's password in it")
-    return password
+    inline = cfg.password.get_secret_value() if cfg.password is not None else None
+    return read_secret(
+        "mqtt", "password", inline=inline, file=cfg.password_file,
+        credential=cfg.password_credential, what="the broker's password",
+    )  # fmt: skip
 
 
 def _tls_context(cfg: MqttSection) -> ssl.SSLContext | None:

@@ -19,6 +19,10 @@ MAX_PAYLOAD = 4096
 """Longest command payload accepted (a `say` text is a few sentences)."""
 
 
+ASSISTANT_NODE = "assistant_"
+"""How every assistant's discovery node id begins."""
+
+
 def sanitise(name: str) -> str:
     return re.sub(r"[^a-z0-9_]+", "_", name.lower()).strip("_") or "assistant"
 
@@ -34,7 +38,7 @@ class Topics:
     def from_config(cls, cfg: MqttSection) -> Topics:
         site = sanitise(cfg.site or socket.gethostname())
         base = (cfg.base_topic or f"assistant/{site}").rstrip("/")
-        node_id = f"assistant_{site}"
+        node_id = f"{ASSISTANT_NODE}{site}"
         return cls(
             base,
             f"{cfg.discovery_prefix}/device/{node_id}/config",

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable
 from datetime import datetime
 
 from assistant.core.actions import ActionSink
 from assistant.core.clock import Clock
 from assistant.core.dialog import Dialog
-from assistant.core.intents import Device, Intent, IntentContext, question
+from assistant.core.home import Home
+from assistant.core.intents import Intent, IntentContext, question
 from assistant.core.intents.base import Timers
 from assistant.pipeline.context import Turn
 
@@ -16,14 +17,14 @@ from assistant.pipeline.context import Turn
 class IntentAnswer:
     def __init__(
         self,
-        devices: Sequence[Device],
+        home: Home,
         timers: Timers,
         actions: ActionSink,
         dialog: Dialog,
         clock: Clock,
         wall_clock: Callable[[], datetime],
     ) -> None:
-        self.devices, self.timers, self.actions = tuple(devices), timers, actions
+        self.home, self.timers, self.actions = home, timers, actions
         self.dialog, self.clock, self.wall_clock = dialog, clock, wall_clock
 
     async def clauses(self, turn: Turn, intent: Intent) -> AsyncGenerator[str, None]:
@@ -31,7 +32,10 @@ class IntentAnswer:
         may not have finished) does nothing irreversible until the hold commits it: the
         action is sent, and the timer started, only when its answer is about to play. Both
         read the same wall-clock time, so a reminder goes off when its answer said."""
-        ctx = IntentContext(self.wall_clock(), self.devices, self.timers, self.actions)
+        home = self.home
+        ctx = IntentContext(
+            self.wall_clock(), home.devices, self.timers, self.actions, home.readings
+        )
         reply = intent.reply(ctx)
         turn.intent_fields = intent.record()
         yield reply
