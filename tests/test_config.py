@@ -180,3 +180,19 @@ def test_a_bundled_pipeline_lists_only_what_differs_from_the_defaults() -> None:
         data = tomllib.loads(path.read_text())
         _differences(data, defaults, f"{path.name}: ")
         load_pipeline(str(path))  # and it is valid
+
+
+def test_the_home_assistant_section_names_its_problems(tmp_path: Path) -> None:
+    from assistant.config import HomeAssistantSection
+
+    token = tmp_path / "token"
+    token.write_text("secret")
+    token.chmod(0o644)
+    with pytest.raises(ValueError, match="readable by others"):
+        HomeAssistantSection(url="http://ha:8123", token_file=token)
+    token.chmod(0o600)
+    with pytest.raises(ValueError, match="http:// or https://"):
+        HomeAssistantSection(url="ha:8123", token_file=token)
+    with pytest.raises(ValueError, match="one of token_file or token_credential"):
+        HomeAssistantSection(url="http://ha:8123")
+    assert HomeAssistantSection(url="http://ha:8123", token_file=token).token_file == token

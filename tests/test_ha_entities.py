@@ -19,7 +19,7 @@ from assistant.integrations.homeassistant.entities import (
 AREAS = [{"area_id": "kitchen", "name": "Kitchen"}, {"area_id": "garage", "name": "Garage"},
          {"area_id": "living_room", "name": "Living Room"}]  # fmt: skip
 DEVICES = [{"id": "d1", "area_id": "garage", "name": "Door opener"}]
-REGISTRY = [
+REGISTRY: list[dict[str, Any]] = [
     {"entity_id": "light.ceiling", "area_id": "kitchen", "device_id": None,
      "aliases": ["Big Light"], "name": None, "original_name": "Ceiling"},
     {"entity_id": "cover.garage_door", "area_id": None, "device_id": "d1", "aliases": []},

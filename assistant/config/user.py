@@ -52,9 +52,11 @@ class LogSection(Strict):
 
 
 def private_file(path: Path | None) -> Path | None:
-    """A file holding a secret: it must exist and be readable by its owner alone."""
+    """A file holding a secret (`~` is the home directory): it must exist and be readable
+    by its owner alone."""
     if path is None:
         return None
+    path = path.expanduser()
     try:
         mode = path.stat().st_mode
     except OSError as e:

@@ -1,0 +1,1 @@
+"""Test rig for a real Home Assistant (see README.md)."""
