@@ -101,6 +101,20 @@ def test_the_devices_are_those_exposed_to_assist(ha: HomeAssistant, tmp_path: Pa
     assert kitchen.endswith(ha.state("light.kitchen_lights")["state"]), kitchen
 
 
+def test_a_refused_token_or_no_home_assistant_is_said_and_the_rest_goes_on(
+    ha: HomeAssistant, tmp_path: Path
+) -> None:
+    cfg = config_for(ha, tmp_path)
+    (tmp_path / "ha-token").write_text("not-a-token\n")
+    out = run_assistant("devices", "--config", str(cfg), timeout=120)
+    assert out.returncode == 0, out.stderr  # the configured devices are still listed
+    assert "it refused the token" in out.stderr, out.stderr
+    assert "not-a-token" not in out.stderr + out.stdout  # a token is never shown
+    cfg.write_text(cfg.read_text().replace(ha.url, "http://127.0.0.1:9"))  # nothing there
+    out = run_assistant("devices", "--config", str(cfg), timeout=120)
+    assert out.returncode == 0 and "http://127.0.0.1:9" in out.stderr, out.stderr
+
+
 def test_a_spoken_command_changes_the_entity_in_home_assistant(
     daemon: Daemon, ha: HomeAssistant, pulse: Pulse, tmp_path: Path
 ) -> None:

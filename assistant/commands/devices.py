@@ -39,11 +39,13 @@ async def list_devices(settings: Settings) -> str:
             routes[f.device.name] = f"{takes} ({f.command_topic or f.state_topic or '-'})"
     if (link := home_assistant_link(settings, home)) is not None:
         from assistant.integrations.homeassistant.entities import can
+        from assistant.integrations.homeassistant.link import what_went_wrong
 
         try:
             await link.once()
         except Exception as e:  # unreachable, refused: said, and the rest listed
-            error_line(f"assistant: home assistant: {settings.config.homeassistant.url}: {e}")
+            url = settings.config.homeassistant.url
+            error_line(f"assistant: home assistant: {url}: {what_went_wrong(e)}")
         for entity in link.entities():
             takes = ", ".join(can(entity)) or "asked about"
             routes[entity.device.name] = f"{takes} ({entity.entity_id})"

@@ -6,7 +6,8 @@ time, so that Home Assistant never has to install anything at run time
 (it is started with --skip-pip).  It resolves, from the integrations'
 manifest.json files, every integration Home Assistant sets up for the
 given configuration.yaml: the core/default ones from homeassistant.bootstrap,
-the config's top-level domains, the platforms the demo integration forwards,
+the top-level domains of every *.yaml in the config directory (configuration.yaml
+and the fragments rig.py may append to it, e.g. mqtt.yaml), the platforms the demo integration forwards,
 and all their dependencies and after_dependencies.
 """
 
@@ -30,7 +31,7 @@ def manifest(domain: str) -> dict[str, Any] | None:
 
 
 def config_domains(config_dir: Path) -> set[str]:
-    text = (config_dir / "configuration.yaml").read_text()
+    text = "\n".join(p.read_text() for p in sorted(config_dir.glob("*.yaml")))
     return {m.group(1) for m in re.finditer(r"^([a-z_]+):", text, re.M)}
 
 

@@ -38,6 +38,12 @@ log = logging.getLogger("assistant.integrations.homeassistant")
 REGISTRY_EVENTS = ("entity_registry_updated", "device_registry_updated", "area_registry_updated")
 
 
+def what_went_wrong(e: BaseException) -> str:
+    if isinstance(e, AuthenticationFailed):
+        return f"it refused the token ({e}): make a new long-lived access token"
+    return str(e) or type(e).__name__
+
+
 def websocket_url(url: str) -> str:
     return url.rstrip("/").replace("http", "ws", 1) + "/api/websocket"
 
@@ -96,10 +102,8 @@ class HomeAssistantLink:
                     await self._session(session)
                 pause = 2.0  # it had worked: the next attempt is soon
                 problem = "the connection closed"
-            except AuthenticationFailed as e:
-                problem = f"it refused the token ({e}): make a new long-lived access token"
             except (BaseHassClientError, OSError) as e:
-                problem = str(e) or type(e).__name__
+                problem = what_went_wrong(e)
             finally:
                 self.connected.clear()
                 self._client = None
