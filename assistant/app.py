@@ -35,7 +35,7 @@ from assistant.core.clauses import NOT_SURE_SAY
 from assistant.core.clock import MONOTONIC, Clock
 from assistant.core.errors import ConfigError
 from assistant.core.home import Home
-from assistant.core.intents import Device, fixed_replies
+from assistant.core.intents import Device, all_confirmations, fixed_replies
 from assistant.core.latency import TurnRecord
 from assistant.core.memory import ConversationMemory
 from assistant.engines import Engines
@@ -307,6 +307,26 @@ class Assistant:
     @property
     def reply_rate_hz(self) -> int:
         return self.engines.tts.sample_rate_hz
+
+    async def keep_confirmations(self, idle: Callable[[], bool], every_s: float = 2.0) -> None:
+        """Render the confirmations of devices found after start-up (a rename, a device
+        Home Assistant or Zigbee2MQTT announces), as those of the configured ones were at
+        start: saying "Okay, hallway lamp on." then costs no TTS time (~130 ms of first
+        audio). One phrase at a time, and only while nothing is being said or heard, so a
+        turn waits behind one render at most."""
+        home, seen = self.runner.home, self.runner.home.changes
+        while True:
+            await asyncio.sleep(every_s)
+            if home.changes == seen:
+                continue
+            seen = home.changes
+            new = [p for p in all_confirmations(home.devices) if p not in self.engines.phrases]
+            for phrase in new:
+                while not idle():  # noqa: ASYNC110 (the listener's state has no event)
+                    await asyncio.sleep(every_s)
+                await self.engines.prerender([phrase])
+            if new:
+                log.info("confirmations rendered for the devices found: %d", len(new))
 
     def listener(
         self,

@@ -90,6 +90,8 @@ def daemon(
             lambda: any("devices from mqtt discovery: desk lamp" in x for x in d.stderr),
             20, "the discovered devices",
         )  # fmt: skip
+        d.wait_until(lambda: any("confirmations rendered" in x for x in d.stderr), 30,
+                     "their confirmations rendered")  # fmt: skip
         yield d
 
 
@@ -104,6 +106,7 @@ def test_a_spoken_command_goes_to_the_found_devices_topic(
 ) -> None:
     turn = ask(daemon, pulse, tmp_path, "Turn on the hallway lamp.", "lamp")
     assert turn["reply"] == "Okay, hallway lamp on.", turn
+    assert turn["ms"]["tts"] < 5, turn  # rendered once found, as configured devices' are
     assert json.loads(mq.wait_for("zigbee2mqtt/hallway lamp/set")) == {"state": "ON"}
     turn = ask(daemon, pulse, tmp_path, "Turn off the desk lamp.", "desk")
     assert turn["reply"] == "Okay, desk lamp off.", turn

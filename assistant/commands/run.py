@@ -291,6 +291,9 @@ async def _serve(
                 tasks.append(tg.create_task(health.watch_loop(), name="loop-lag"))
             if link is not None:
                 tasks.append(tg.create_task(link.run(), name="home-assistant"))
+            if link is not None or mqtt is not None:
+                idle = lambda: listener.state is ListenState.IDLE  # noqa: E731
+                tasks.append(tg.create_task(a.keep_confirmations(idle), name="confirmations"))
             tasks.append(tg.create_task(notify.watchdog(), name="watchdog"))
             await stop.wait()
             log.info("stopping")

@@ -30,6 +30,8 @@ class Home:
     _readings: dict[str, Reading] = field(default_factory=dict)
     _sources: dict[str, str] = field(default_factory=dict)
     _devices: tuple[Device, ...] = ()
+    changes: int = 0
+    """How many times the devices it knows have changed (a rename, a device found)."""
 
     def __post_init__(self) -> None:
         self._merge()
@@ -54,7 +56,10 @@ class Home:
         before = self._devices
         self._found[source] = tuple(devices)
         self._merge()
-        return self._devices != before
+        if self._devices == before:
+            return False
+        self.changes += 1
+        return True
 
     def read(self, name: str, reading: Reading, replace: bool = False) -> None:
         """What a device reported: in part (merged with what it said before), or whole

@@ -5,10 +5,10 @@ Runs INSIDE the Home Assistant root with its venv's interpreter
 time, so that Home Assistant never has to install anything at run time
 (it is started with --skip-pip).  It resolves, from the integrations'
 manifest.json files, every integration Home Assistant sets up for the
-given configuration.yaml: the core/default ones from homeassistant.bootstrap,
-the top-level domains of every *.yaml in the config directory (configuration.yaml
-and the fragments rig.py may append to it, e.g. mqtt.yaml), the platforms the demo integration forwards,
-and all their dependencies and after_dependencies.
+given config directory: the core/default ones from homeassistant.bootstrap,
+the top-level domains of every *.yaml in it (configuration.yaml and the
+fragments rig.py may append to it, e.g. mqtt.yaml), the platforms the demo
+integration forwards, and all their dependencies and after_dependencies.
 """
 
 from __future__ import annotations

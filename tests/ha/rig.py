@@ -18,12 +18,21 @@ instances may run at once. Needs root (unshare, mount, chroot).
     ha.ws({"type": "config/area_registry/list"})
     ha.restart()                  # same config, port and token
     ha.stop()
+
+With `mqtt_port`, Home Assistant also has the MQTT integration (a config entry
+for the Mosquitto on 127.0.0.1:PORT), the recorder (SQLite) and history
+(config/mqtt.yaml is appended to the config):
+
+    ha = HomeAssistant(tmp_path, mqtt_port=broker.port)
+    ha.start()
+    ha.history(["sensor.x"], start)   # every state it recorded since `start`
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import datetime as dt
 import json
 import os
 import secrets
@@ -43,6 +52,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 MAKE_HA = HERE / "make-ha"
 TEMPLATE = HERE / "config"
+MQTT_FRAGMENT = "mqtt.yaml"
+"""Appended to configuration.yaml for `mqtt_port`: mqtt, recorder, history."""
 
 USERNAME = "test"
 PASSWORD = "test-password"
@@ -116,9 +127,14 @@ def free_port() -> int:
 
 
 class HomeAssistant:
-    def __init__(self, workdir: Path, root: Path | None = None) -> None:
+    def __init__(
+        self, workdir: Path, root: Path | None = None, mqtt_port: int | None = None
+    ) -> None:
+        """`mqtt_port`: also the MQTT integration on the broker at 127.0.0.1:PORT, the
+        recorder and history (slower to start: without it, neither is loaded)."""
         self.workdir = Path(workdir)
         self.root = Path(root) if root else ha_root()
+        self.mqtt_port = mqtt_port
         self.config_dir = self.workdir / "config"
         self.log_path = self.workdir / "hass.out"
         self.port = 0
@@ -143,13 +159,18 @@ class HomeAssistant:
             shutil.rmtree(self.config_dir)
         shutil.copytree(TEMPLATE, self.config_dir)
         conf = self.config_dir / "configuration.yaml"
-        conf.write_text(conf.read_text().replace("@PORT@", str(self.port)))
+        text = conf.read_text().replace("@PORT@", str(self.port))
+        if self.mqtt_port is not None:
+            text += "\n" + (TEMPLATE / MQTT_FRAGMENT).read_text()
+        conf.write_text(text)
         self._launch()
         try:
             self._wait_http(deadline)
             self.token = self._onboard()
             self._wait_running(deadline)
             self._set_up_home(deadline)
+            if self.mqtt_port is not None:
+                self.connect_mqtt(self.mqtt_port)
         except BaseException:
             self.stop()
             raise
@@ -208,6 +229,62 @@ class HomeAssistant:
 
     def call(self, domain: str, service: str, data: dict[str, Any] | None = None) -> None:
         self.rest("POST", f"/api/services/{domain}/{service}", data or {})
+
+    def history(
+        self, entity_ids: list[str], start: dt.datetime, end: dt.datetime | None = None
+    ) -> dict[str, list[dict[str, Any]]]:
+        """What the recorder holds for the entities from `start` (aware) on: entity_id ->
+        its states in order, each {"s": state, "a": attributes, "lu": seconds}. The first
+        is the state at `start` (the one it had then, if older). Needs `mqtt_port`
+        (the recorder is loaded with it)."""
+        message: dict[str, Any] = {
+            "type": "history/history_during_period",
+            "start_time": start.isoformat(),
+            "entity_ids": entity_ids,
+            "include_start_time_state": True,
+            "significant_changes_only": False,
+            "minimal_response": False,
+            "no_attributes": False,
+        }
+        if end is not None:
+            message["end_time"] = end.isoformat()
+        result: dict[str, list[dict[str, Any]]] = self.ws(message)
+        return result
+
+    # -- MQTT --------------------------------------------------------------
+
+    def connect_mqtt(self, port: int, timeout_s: float = 30) -> str:
+        """The MQTT integration's config entry for the broker at 127.0.0.1:`port`, made as
+        a user makes it (the config flow: its `broker` step checks the connection), then
+        loaded. Returns its entry_id. Needs `mqtt_port` (or the `mqtt` requirements and
+        config some other way)."""
+        flow = self.rest("POST", "/api/config/config_entries/flow", {"handler": "mqtt"})
+        while flow.get("type") == "form":  # one step, "broker"
+            answer: dict[str, Any] = {"broker": "127.0.0.1", "port": port}
+            # 2026.11 has a section, "other_settings" (collapsed), with two required
+            # fields and no default: no client certificate, no TLS.
+            plain = {"set_client_cert": False, "set_ca_cert": "off"}
+            for field in flow.get("data_schema", []):
+                if field.get("type") == "expandable":
+                    names = {f["name"] for f in field["schema"]}
+                    answer[field["name"]] = {k: v for k, v in plain.items() if k in names}
+            flow = self.rest(
+                "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", answer
+            )
+            if flow.get("errors"):
+                raise HAError(f"MQTT config flow: {flow}")
+        if flow.get("type") != "create_entry":
+            raise HAError(f"MQTT config flow: {flow}")
+        entry_id: str = flow["result"]["entry_id"]
+        deadline = time.monotonic() + timeout_s
+        while True:
+            entries = self.rest("GET", "/api/config/config_entries/entry?domain=mqtt")
+            state = next((e["state"] for e in entries if e["entry_id"] == entry_id), None)
+            if state == "loaded":
+                return entry_id
+            if time.monotonic() > deadline:
+                raise HAError(f"MQTT entry not loaded: {state}")
+            time.sleep(0.1)
 
     def rest(self, method: str, path: str, data: Any = None, token: str | None = None) -> Any:
         body = None if data is None else json.dumps(data).encode()
