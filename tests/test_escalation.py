@@ -28,6 +28,9 @@ class RecordingSink:
     def send(self, action: DeviceAction) -> None:
         self.sent.append(action)
 
+    def unreachable(self, device: str) -> str | None:
+        return None
+
 
 class Spy:
     """Wraps a ChatModel and counts the replies it was asked for."""

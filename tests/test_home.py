@@ -9,6 +9,7 @@ from assistant.core.actions import LogActionSink
 from assistant.core.home import Home
 from assistant.core.intents import (
     Device,
+    DeviceAction,
     IntentContext,
     NoSuchAction,
     Reading,
@@ -128,3 +129,31 @@ def test_a_sensor_takes_no_command_and_an_unknown_device_is_not_asked_about() ->
     assert match_intent("Is the swimming pool open?", home.devices) is None
     two = (Device("bedroom lights", "light", "bedroom"), Device("bedroom fan", "fan", "bedroom"))
     assert isinstance(match_intent("Is the bedroom on?", two), WhichDevice)
+
+
+class AwaySink:
+    """Home Assistant's devices cannot be reached; the others can."""
+
+    def __init__(self) -> None:
+        self.sent: list[DeviceAction] = []
+
+    def send(self, action: DeviceAction) -> None:
+        self.sent.append(action)
+
+    def unreachable(self, device: str) -> str | None:
+        return "Home Assistant" if device != "porch light" else None
+
+
+def test_a_command_that_cannot_reach_its_device_is_said_not_done() -> None:
+    devices = (Device("kitchen lamp", "light", "kitchen"), Device("porch light", "light"))
+    sink = AwaySink()
+    ctx = IntentContext(datetime(2026, 12, 6), devices, None, sink)  # type: ignore[arg-type]
+    both = match_intent("Turn off the kitchen lamp and the porch light", devices)
+    assert both is not None
+    assert both.reply(ctx) == "Sorry, I can't reach Home Assistant right now: nothing was changed."
+    both.act(ctx)
+    assert sink.sent == []  # none of it, rather than the part it could reach
+    porch = match_intent("Turn off the porch light", devices)
+    assert porch is not None and porch.reply(ctx) == "Okay, porch light off."
+    porch.act(ctx)
+    assert [a.device for a in sink.sent] == ["porch light"]

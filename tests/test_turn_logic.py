@@ -84,6 +84,9 @@ class Actions:
     def send(self, action: DeviceAction) -> None:
         self.sent.append(action)
 
+    def unreachable(self, device: str) -> str | None:
+        return None
+
 
 async def test_reply_is_spoken_clause_by_clause_and_remembered() -> None:
     llm = FakeChatModel("Paris is the capital, of course. It is big. Very big.")

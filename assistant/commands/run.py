@@ -228,6 +228,11 @@ class DeviceActions:
         else:
             self.others.send(action)
 
+    def unreachable(self, device: str) -> str | None:
+        if self.home.source(device).startswith(HOME_ASSISTANT):
+            return None if self.link.connected.is_set() else "Home Assistant"
+        return self.others.unreachable(device)
+
 
 def _echo_canceller(a: Assistant, devices: SoundDevices) -> EchoCanceller | None:
     """The reply's echo taken out of the microphone, when the pipeline wants it and it can

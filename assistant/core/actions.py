@@ -18,7 +18,15 @@ class ActionSink(Protocol):
         """Hand the action over without blocking the turn (queue it if it must travel)."""
         ...
 
+    def unreachable(self, device: str) -> str | None:
+        """What the device's commands cannot reach now, if anything: then the command is
+        said not to be done, rather than confirmed and lost."""
+        ...
+
 
 class LogActionSink:
     def send(self, action: DeviceAction) -> None:
         log.info("%s", json.dumps(dataclasses.asdict(action)))
+
+    def unreachable(self, device: str) -> str | None:
+        return None

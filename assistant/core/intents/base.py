@@ -85,6 +85,9 @@ class Actions(Protocol):
     """Where device commands go (assistant/core/actions.py)."""
 
     def send(self, action: DeviceAction) -> None: ...
+    def unreachable(self, device: str) -> str | None:
+        """What the device's commands cannot reach now ("Home Assistant"), if anything."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,11 +34,19 @@ class DeviceCommand(IntentBase):
     name: ClassVar[str] = "device"
 
     def reply(self, ctx: IntentContext) -> str:
+        if away := self._unreachable(ctx):
+            return f"Sorry, I can't reach {' or '.join(away)} right now: nothing was changed."
         return confirmation(self)
 
     def act(self, ctx: IntentContext) -> None:
+        if self._unreachable(ctx):
+            return  # said so: none of it, rather than some
         for action in self.actions:
             ctx.actions.send(action)
+
+    def _unreachable(self, ctx: IntentContext) -> list[str]:
+        away = (ctx.actions.unreachable(a.device) for a in self.actions)
+        return sorted({a for a in away if a})
 
     def record(self) -> dict[str, Any]:
         return {

@@ -25,6 +25,9 @@ class MqttActionSink:
         else:
             self.fallback.send(action)
 
+    def unreachable(self, device: str) -> str | None:
+        return None  # (queued while the broker is away, sent when it is back)
+
 
 DEFAULT_PAYLOADS = {
     "on": '{"state": "ON"}',
