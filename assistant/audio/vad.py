@@ -93,6 +93,11 @@ class Reframer:
         return self._buf
 
     @property
+    def samples_to_frame(self) -> int:
+        """How many more samples complete the next frame."""
+        return self.frame_samples - len(self._buf)
+
+    @property
     def pending_end_ns(self) -> int:
         """Audio time of the end of `pending`, on the frames' timeline."""
         return self._buf_start_ns + len(self._buf) * 1_000_000_000 // self.rate_hz

@@ -285,7 +285,11 @@ async def _serve(
         # Ready: models warmed and audio flowing (not waiting for any broker).
         notify.send("READY=1", "STATUS=idle")
         async with asyncio.TaskGroup() as tg:
-            source = mic.chunks() if echo is None else without_echo(mic.chunks(), echo)
+            if echo is None:
+                source = mic.chunks(listener.samples_wanted)
+                listener.want_now = mic.want_now
+            else:  # (it re-blocks in 10 ms frames while a reply sounds: every block)
+                source = without_echo(mic.chunks(), echo)
             tasks = [tg.create_task(listener.run(source, devices.speaker), name="listener")]
             tasks += [tg.create_task(watch, name=name) for name, watch in devices.watches().items()]
             if mqtt is not None:

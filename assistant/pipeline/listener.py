@@ -118,6 +118,10 @@ class Listener:
         self._press_heard = False
         """Muted, a push-to-talk press is heard: until its utterance ends or its time is up."""
         self._told_speaking: TurnGate | None = None
+        self.want_now: Callable[[], None] = lambda: None
+        """Told when something outside the audio (an announcement, a press, the mute) needs
+        each block seen as it comes again, not only at the next VAD frame
+        (`samples_wanted`)."""
         self.records: list[TurnRecord] = []
         """Records of the turns that ran to an end (not dropped speculation)."""
 
@@ -149,6 +153,7 @@ class Listener:
         )
 
     async def _announce(self, text: str, reason: str) -> None:
+        self.want_now()
         gate = TurnGate()
         gate.commit(self.clock.now_ns())
         self._gate = gate
@@ -197,6 +202,27 @@ class Listener:
             event = self.endpointer.tick(self.reframer.pending_end_ns, level_dbfs(pending))
             if event is not None:
                 self._on_event(event)
+
+    def samples_wanted(self) -> int:
+        """How many more samples the listener can wait for before it must see them: while
+        nothing is going on, until the next VAD frame (or wake word decision) is complete,
+        since only then can anything happen, and the audio up to it is taken as before. Else
+        1, each block as it comes (the silence hold runs out between frames; a reply's
+        start makes the microphone deaf; the wake word's window runs out by the clock)."""
+        if (
+            self.state is not ListenState.IDLE
+            or self._turn is not None
+            or self._gate is not None
+            or self._muted
+            or self._press_heard
+            or self._utterance is not None
+            or self.endpointer.in_speech
+        ):
+            return 1
+        wanted = self.reframer.samples_to_frame
+        if self.wake is not None:
+            wanted = min(wanted, self.wake.samples_to_decision())
+        return max(1, wanted)
 
     def _tell(self, state: ListenState) -> None:
         self.state = state
@@ -389,12 +415,14 @@ class Listener:
     def muted(self, muted: bool) -> None:
         self._muted = muted
         self._press_heard = False  # muted again during a press: the mute wins
+        self.want_now()
         self.on_mute(muted)
 
     def push_to_talk(self, start: bool) -> None:
         """A push-to-talk button (MQTT `ptt/set`): `start` arms the microphone as the
         wake word would (the next utterance is a turn, wake word or not); `stop` ends the
         utterance in progress now instead of waiting for the silence hold."""
+        self.want_now()
         if start:
             self._armed_until_ns = self.clock.now_ns() + self._awake_ns
             # Muted, a press hears its one utterance and leaves the mute as it was: in Home

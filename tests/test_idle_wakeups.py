@@ -1,0 +1,153 @@
+"""While nobody speaks the loop is woken only when the listener can act: at the end of a VAD
+frame or a wake-word decision, not for every 5 ms block. Every block still arrives, in
+order, and nothing the VAD or the wake word decides moves."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import numpy as np
+import pytest
+
+from assistant.audio.devices import DeviceMicrophone
+from assistant.audio.vad import FRAME_SAMPLES
+from assistant.audio.wakeword import MicroWakeWordDetector
+from assistant.core.clock import FakeClock
+from assistant.core.frames import AudioChunk, Pcm16
+from assistant.engines.fakes import FakeChatModel
+from assistant.pipeline.listener import Listener
+from tests.test_turn_logic import make_runner
+
+
+class _Stream:
+    latency = 0.01
+    active = True
+
+
+class _Status:
+    input_overflow = False
+
+
+class OffDeviceMicrophone(DeviceMicrophone):
+    """The microphone's buffer and wake-ups without a sound device: blocks come from
+    `capture` as its callback would hand them over."""
+
+    def _open(self) -> Any:
+        return _Stream()
+
+    def capture(self, samples: int = 80) -> None:
+        self._callback(np.zeros((samples, 1), np.int16), samples, None, _Status())
+
+
+async def test_the_loop_is_woken_once_the_samples_asked_for_have_come() -> None:
+    mic = OffDeviceMicrophone(FakeClock())
+    mic._loop = asyncio.get_running_loop()
+    wakes = 0
+    real_set = mic._arrived.set
+
+    def counted_set() -> None:
+        nonlocal wakes
+        wakes += 1
+        real_set()
+
+    mic._arrived.set = counted_set  # type: ignore[method-assign]
+    assert mic.get_nowait(wanted_samples=512) is None
+    for _ in range(6):  # 480 samples: not yet
+        mic.capture()
+    await asyncio.sleep(0)
+    assert wakes == 0 and not mic._arrived.is_set()
+    mic.capture()  # 560: the frame is complete
+    await asyncio.sleep(0)
+    assert wakes == 1
+    mic.capture()  # woken already: not again until the reader asks
+    await asyncio.sleep(0)
+    assert wakes == 1
+    taken = 0
+    while mic.get_nowait() is not None:
+        taken += 1
+    assert taken == 8  # every block, in order
+    mic.capture()  # asked for 1: the next block wakes it
+    await asyncio.sleep(0)
+    assert wakes == 2
+
+
+async def test_want_now_wakes_for_the_next_block_or_at_once() -> None:
+    mic = OffDeviceMicrophone(FakeClock())
+    mic._loop = asyncio.get_running_loop()
+    assert mic.get_nowait(wanted_samples=512) is None
+    mic.capture()
+    await asyncio.sleep(0)
+    assert not mic._arrived.is_set()
+    mic.want_now()  # a block is waiting: at once
+    assert mic._arrived.is_set()
+    while mic.get_nowait() is not None:
+        pass
+    assert mic.get_nowait(wanted_samples=512) is None
+    mic.want_now()
+    mic.capture()
+    await asyncio.sleep(0)
+    assert mic._arrived.is_set()
+
+
+@pytest.mark.models
+@pytest.mark.parametrize("block", [80, 160, 256, 512])
+def test_wake_word_decisions_come_where_the_detector_says(block: int) -> None:
+    """`samples_to_decision` against the library: its model runs in a block exactly when the
+    detector said the block would reach a decision (never later: the wake word would be
+    heard late)."""
+    ww = MicroWakeWordDetector("okay_nabu")
+    model: Any = ww._model
+    ran = False
+    real = model.process_streaming_prob
+
+    def watched(features: Any) -> Any:
+        nonlocal ran
+        prob = real(features)
+        ran = ran or not model._features  # a stride of features went into the model
+        return prob
+
+    model.process_streaming_prob = watched
+    audio = (np.random.default_rng(0).standard_normal(16_000 * 3) * 300).astype(np.int16)
+    runs = 0
+    for i in range(0, len(audio) - block + 1, block):
+        told = ww.samples_to_decision()
+        ran = False
+        ww.process(audio[i : i + block])
+        assert ran == (told <= block), (i, told)
+        runs += ran
+    assert runs >= 90
+
+
+class _Vad:
+    def __init__(self) -> None:
+        self.p = 0.0
+
+    def probability(self, frame: Pcm16) -> float:
+        return self.p
+
+    def reset(self) -> None:
+        pass
+
+
+def test_the_listener_waits_for_a_frame_only_while_nothing_goes_on() -> None:
+    vad = _Vad()
+    clock = FakeClock()
+    listener = Listener(make_runner(FakeChatModel("unused")), vad, clock)
+    woken: list[None] = []
+    listener.want_now = lambda: woken.append(None)
+
+    def feed(blocks: int) -> None:
+        for _ in range(blocks):
+            listener.feed(AudioChunk(np.full(80, 3000, np.int16), 16_000, clock.now_ns()))
+            clock.advance_ms(5)
+
+    assert listener.samples_wanted() == FRAME_SAMPLES
+    feed(3)
+    assert listener.samples_wanted() == FRAME_SAMPLES - 240
+    vad.p = 0.9
+    feed(40)  # speech: each block as it comes
+    assert listener.endpointer.in_speech
+    assert listener.samples_wanted() == 1
+    listener.muted = True  # and whatever comes from outside the audio asks again
+    assert woken and listener.samples_wanted() == 1
