@@ -268,9 +268,7 @@ class HomeAssistant:
                 if field.get("type") == "expandable":
                     names = {f["name"] for f in field["schema"]}
                     answer[field["name"]] = {k: v for k, v in plain.items() if k in names}
-            flow = self.rest(
-                "POST", f"/api/config/config_entries/flow/{flow['flow_id']}", answer
-            )
+            flow = self.rest("POST", f"/api/config/config_entries/flow/{flow['flow_id']}", answer)
             if flow.get("errors"):
                 raise HAError(f"MQTT config flow: {flow}")
         if flow.get("type") != "create_entry":

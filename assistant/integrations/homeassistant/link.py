@@ -44,6 +44,20 @@ def what_went_wrong(e: BaseException) -> str:
     return str(e) or type(e).__name__
 
 
+async def running(client: HomeAssistantClient, timeout_s: float = 300) -> None:
+    """Until Home Assistant says it is running: it answers on its WebSocket while it starts,
+    before its integrations have made their entities (read then, a restarting Home
+    Assistant had no devices, and they were all forgotten)."""
+    started = asyncio.Event()
+    stop = await client.subscribe_events(lambda e: started.set(), "homeassistant_started")
+    try:
+        if (await client.send_command("get_config")).get("state") != "RUNNING":
+            async with asyncio.timeout(timeout_s):
+                await started.wait()
+    finally:
+        stop()
+
+
 def websocket_url(url: str) -> str:
     return url.rstrip("/").replace("http", "ws", 1) + "/api/websocket"
 
@@ -124,6 +138,7 @@ class HomeAssistantLink:
             await client.connect()
             listener = asyncio.create_task(client.start_listening())
             try:
+                await running(client)
                 await self._sync(client)
             finally:
                 await client.disconnect()
@@ -142,6 +157,7 @@ class HomeAssistantLink:
             await client.subscribe_events(self._state_changed, "state_changed")
             for event in REGISTRY_EVENTS:
                 await client.subscribe_events(lambda e: self._resync.set(), event)
+            await running(client)
             await self._sync(client)
             if self._outage:
                 log.warning("home assistant: connected again to %s", self.cfg.url)
