@@ -157,3 +157,18 @@ def test_whisper_hears_the_user_going_on_and_none_of_the_echo(
     # As it came, the echo before the user ("timer set for ...") came out as "time and 30
     # seconds", "timer 10 30 seconds", "i'm a fan 30 seconds", "i must hand 30 seconds".
     assert all("10 minutes and 30 seconds" in text for text in heard), heard
+
+
+def test_a_user_going_on_while_the_echo_is_still_measured_is_heard(tmp_path: Path) -> None:
+    # 0.2 s into the reply: its echo's level is measured over its first 0.3 s. Measured as
+    # echo, the user's voice made it look loud enough that they were not heard (not by the
+    # VAD, so the reply would not stop) until the reply had ended.
+    far, mic, start = a_user_going_on(tmp_path, 200)
+    out = through(EchoCanceller(RATE, delay_ms=30), far, mic)
+    cleaned = np.concatenate([c.samples for c in out])
+    while_it_sounds = slice(start + RATE // 20, start + 15 * RATE // 100)
+    # (Within 6 dB: frames of the user's quieter syllables are judged echo, as they are once
+    # it is measured; before, all of it came out ~30 dB down.)
+    assert db(cleaned[while_it_sounds]) >= db(mic[while_it_sounds]) - 6, (
+        db(mic[while_it_sounds]), db(cleaned[while_it_sounds])
+    )  # fmt: skip

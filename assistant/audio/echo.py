@@ -14,8 +14,10 @@ the reply's echo at -6 and -12 dB without a miss. Before their voice it gets the
 output: the echo alone, in the 300 ms the listener keeps before an utterance, came out as
 words ("... ten minutes, time and 30 seconds", "I'm a fan 30 seconds").
 
-A user who goes on in the reply's first 300 ms, while the echo's level is measured, makes it
-look louder than it is, and is not heard until the reply has stopped (as half-duplex would).
+The echo's level is measured over a reply's first 300 ms; once 100 ms of it has come back, a
+frame well over it is the user going on, heard and left out of the measure (before, a user
+going on 0.2 s into a reply made the echo look as loud as their voice, and was not heard
+until the reply stopped). A user who goes on in the first ~130 ms is still measured as echo.
 
 Only while a reply sounds, and for `tail_ms` after: in silence there is no echo to cancel,
 and the idle microphone costs nothing more. Measured here on a reply with its echo 8 dB down
@@ -50,6 +52,9 @@ COUPLING_PERCENTILE = 90
 """Of those frames' ratios: the echo takes a few frames to arrive (the two devices'
 buffers, the room), so not the median; a user who speaks then makes it too loud, and is
 then heard only over the echo it expects (safe: not heard, as half-duplex)."""
+LEARN_FRAMES = 10
+"""Frames with the echo in them before a frame is judged against it while it is measured
+(the echo's first 100 ms, from ~130 ms into a reply here)."""
 ECHO_SPAN_FRAMES = 15
 """The reference's last 150 ms may be echoing in a microphone frame now (delay, reverb)."""
 DOUBLE_TALK = 4.0
@@ -106,6 +111,8 @@ class EchoCanceller:
         self._far_recent: deque[float] = deque(maxlen=ECHO_SPAN_FRAMES)
         """Energy of the reference's last 10 ms frames (what may be echoing now)."""
         self._ratios: list[float] = []
+        self._measured = 0
+        """Frames of the reply's first MEASURE_FRAMES seen (the user's among them)."""
         """Microphone over reference energy, per frame of a reply's first MEASURE_FRAMES."""
         self.coupling: float | None = None
         """How loud the reply comes back (energy ratio), measured at its start."""
@@ -124,7 +131,7 @@ class EchoCanceller:
         if audible:
             if now_ns >= self._active_until_ns:  # a new reply: measure its echo afresh
                 with self._lock:
-                    self._ratios, self.coupling = [], None
+                    self._ratios, self._measured, self.coupling = [], 0, None
             self._active_until_ns = now_ns + self._tail_ns
         far = np.concatenate([self._far, self._resampler.push(block)])
         n = len(far) // FRAME * FRAME
@@ -178,13 +185,28 @@ class EchoCanceller:
         self._silent = near <= SILENT
         if self.coupling is None:
             if far > FAR_FLOOR:
+                if self._over_the_echo_so_far(near, far):
+                    self._measured += 1  # the user going on: heard, and not the echo's level
+                    return True
                 self._ratios.append(near / far)
-            if len(self._ratios) < MEASURE_FRAMES:
+                self._measured += 1
+            if self._measured < MEASURE_FRAMES:
                 return near <= SILENT  # still measuring: only silence passes untouched
             self.coupling = float(np.percentile(self._ratios, COUPLING_PERCENTILE))
         if self.coupling < NO_ECHO:
             return True  # nothing comes back: headphones, or virtual devices
         return near > DOUBLE_TALK * self.coupling * far
+
+    def _over_the_echo_so_far(self, near: float, far: float) -> bool:
+        """While the echo's level is measured: once LEARN_FRAMES of it have come back, a
+        frame DOUBLE_TALK over what they show is the user going on, not echo (measured as
+        echo, their voice made it look loud enough that they were not heard until the reply
+        stopped: going on 0.2 s into it lost "and thirty" of "... and thirty seconds")."""
+        echoed = [r for r in self._ratios if r >= NO_ECHO]
+        if len(echoed) < LEARN_FRAMES:
+            return False
+        so_far = float(np.percentile(echoed, COUPLING_PERCENTILE))
+        return near > DOUBLE_TALK * so_far * far
 
     def _frame(self, x: np.ndarray) -> Any:
         pcm = np.clip(np.round(x), -32768, 32767).astype(np.int16)
