@@ -56,10 +56,10 @@ def bridge(lamp: str) -> str:
     ])  # fmt: skip
 
 
-DESK = {
-    "name": None, "uniq_id": "desk_lamp_1", "~": "home/desk",
+LAMP = {
+    "name": None, "uniq_id": "bedroom_lamp_1", "~": "home/bedroom",
     "cmd_t": "~/set", "stat_t": "~/state", "pl_on": "ON", "pl_off": "OFF",
-    "dev": {"ids": ["desk1"], "name": "Desk lamp", "sa": "study"},
+    "dev": {"ids": ["bedroom1"], "name": "Bedroom lamp", "sa": "bedroom"},
 }  # fmt: skip
 
 
@@ -71,11 +71,11 @@ def mq(broker: Broker) -> Iterator[Recorder]:
         r.publish("zigbee2mqtt/bridge/devices", bridge("hallway lamp"), retain=True)
         r.publish("zigbee2mqtt/garage door", json.dumps({"state": "OPEN"}), retain=True)
         r.publish("zigbee2mqtt/living room sensor", json.dumps({"temperature": 19}), retain=True)
-        r.publish("homeassistant/light/desk/lamp/config", json.dumps(DESK), retain=True)
+        r.publish("homeassistant/light/bedroom/lamp/config", json.dumps(LAMP), retain=True)
         yield r
         for topic in ("zigbee2mqtt/bridge/devices", "zigbee2mqtt/garage door",
                       "zigbee2mqtt/living room sensor",
-                      "homeassistant/light/desk/lamp/config"):  # fmt: skip
+                      "homeassistant/light/bedroom/lamp/config"):  # fmt: skip
             r.publish(topic, "", retain=True)
 
 
@@ -87,7 +87,7 @@ def daemon(
     cfg = config_for(broker, tmp_path_factory.mktemp("cfg") / "config.toml", site="home")
     with running_daemon(pulse, "--config", str(cfg)) as d:
         d.wait_until(
-            lambda: any("devices from mqtt discovery: desk lamp" in x for x in d.stderr),
+            lambda: any("devices from mqtt discovery: bedroom lamp" in x for x in d.stderr),
             20, "the discovered devices",
         )  # fmt: skip
         d.wait_until(lambda: any("confirmations rendered" in x for x in d.stderr), 30,
@@ -108,9 +108,9 @@ def test_a_spoken_command_goes_to_the_found_devices_topic(
     assert turn["reply"] == "Okay, hallway lamp on.", turn
     assert turn["ms"]["tts"] < 5, turn  # rendered once found, as configured devices' are
     assert json.loads(mq.wait_for("zigbee2mqtt/hallway lamp/set")) == {"state": "ON"}
-    turn = ask(daemon, pulse, tmp_path, "Turn off the desk lamp.", "desk")
-    assert turn["reply"] == "Okay, desk lamp off.", turn
-    assert mq.wait_for("home/desk/set") == "OFF"
+    turn = ask(daemon, pulse, tmp_path, "Turn off the bedroom lamp.", "bedroom")
+    assert turn["reply"] == "Okay, bedroom lamp off.", turn
+    assert mq.wait_for("home/bedroom/set") == "OFF"
     # The example household is gone: it is not a device of this home.
     turn = ask(daemon, pulse, tmp_path, "Turn on the kitchen lights.", "kitchen")
     assert turn["reply"] == "I don't know a device called kitchen lights.", turn
@@ -143,7 +143,7 @@ def test_the_devices_command_lists_what_the_assistant_knows_and_where_from(
     # What each last reported: the retained states (the test above sent others unretained).
     assert rows["garage door"].endswith("open"), out.stdout
     assert rows["living room sensor"].endswith("19 °C"), out.stdout
-    assert "mqtt discovery" in rows["desk lamp"] and "home/desk/set" in rows["desk lamp"]
+    assert "mqtt discovery" in rows["bedroom lamp"] and "home/bedroom/set" in rows["bedroom lamp"]
     assert "kitchen lights" not in rows  # the example household gave way
     # The running daemon's own discovery (its mute switch) is not a device of the home.
     assert not [name for name in rows if name.startswith("assistant")], out.stdout
