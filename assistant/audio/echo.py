@@ -6,7 +6,7 @@ The speaker's callback hands each block it plays to `played` (its device thread)
 microphone's blocks pass through `cancel` (on the loop) in 10 ms frames, the size the module
 takes. The cancelled audio is what the VAD hears (so the reply's echo starts no utterance), but
 for frames with more in them than the echo expected (double talk, `_heard`).
-Speech recognition (`AudioChunk.raw`) gets the microphone's own audio from the user's first
+Speech recognition (`AudioChunk.for_asr`) gets the microphone's own audio from the user's first
 such frame until they have been quiet for 300 ms: AEC3 suppresses the near end hard while it
 learns an echo path (a voice 0.3 s into a reply came out 25 dB down, and Whisper lost "and
 thirty" of "... ten minutes and thirty seconds"), while Whisper took the user's words over
@@ -165,7 +165,9 @@ class EchoCanceller:
             talking = self._talk_left > 0
             self._talk_left = max(0, self._talk_left - 1)
             out.append(
-                AudioChunk(cleaned, RATE_HZ, self._near_ns, raw=raw.copy() if talking else cleaned)
+                AudioChunk(
+                    cleaned, RATE_HZ, self._near_ns, for_asr=raw.copy() if talking else cleaned
+                )
             )
             self._near, self._near_ns = self._near[FRAME:], self._near_ns + FRAME_NS
             self.frames += 1

@@ -19,14 +19,14 @@ class AudioChunk:
     sample_rate_hz: int
     captured_ns: int
     """Clock time of the chunk's first sample, corrected for the device's input latency."""
-    raw: Pcm16 | None = None
-    """The microphone's own audio when `samples` had the reply's echo taken out (the VAD
-    hears `samples`; Whisper `heard`, see `audio/echo.py`)."""
+    for_asr: Pcm16 | None = None
+    """What speech recognition is to hear, where it is not `samples`: while a reply sounds
+    the VAD hears the echo taken out, Whisper the user as they came (`audio/echo.py`)."""
 
     @property
     def heard(self) -> Pcm16:
-        """What speech recognition gets: the microphone's own audio."""
-        return self.samples if self.raw is None else self.raw
+        """What speech recognition gets."""
+        return self.samples if self.for_asr is None else self.for_asr
 
     @property
     def duration_ns(self) -> int:
