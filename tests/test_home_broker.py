@@ -149,6 +149,27 @@ def test_the_devices_command_lists_what_the_assistant_knows_and_where_from(
     assert not [name for name in rows if name.startswith("assistant")], out.stdout
 
 
+def test_a_burst_of_retained_configs_is_taken_in_once(
+    broker: Broker, mq: Recorder, tmp_path: Path
+) -> None:
+    # A real home's broker holds hundreds of discovery configs, sent in one burst at connect:
+    # the home is rebuilt, and said, once for the burst, not once a config.
+    topics = [f"homeassistant/switch/plug{i}/switch/config" for i in range(60)]
+    for i, topic in enumerate(topics):
+        config = {"name": f"Plug {i}", "uniq_id": f"plug{i}", "cmd_t": f"plugs/{i}/set"}
+        mq.publish(topic, json.dumps(config), retain=True)
+    try:
+        cfg = config_for(broker, tmp_path / "config.toml", site="burst")
+        out = run_assistant("devices", "-v", "--config", str(cfg), timeout=60)
+        assert out.returncode == 0, out.stderr
+        said = [x for x in out.stderr.splitlines() if "devices from mqtt discovery" in x]
+        assert len(said) <= 3, said  # (one a config before: ~60; a burst may come in two reads)
+        assert all(f"plug {i} " in out.stdout for i in range(60)), out.stdout
+    finally:
+        for topic in topics:
+            mq.publish(topic, "", retain=True)
+
+
 def test_a_renamed_device_is_followed_without_a_restart(
     daemon: Daemon, pulse: Pulse, mq: Recorder, tmp_path: Path
 ) -> None:

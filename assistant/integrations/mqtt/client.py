@@ -214,6 +214,8 @@ class Mqtt:
         try:
             async for message in client.messages:  # MqttError when the connection drops
                 await self._receive(client, message)
+                if self.devices is not None and not len(client.messages):
+                    await _settle(client, self.devices)
         finally:
             checker.cancel()
             sender.cancel()
@@ -259,10 +261,7 @@ class Mqtt:
             return
         if self.devices is not None and not topic.startswith(self.topics.base + "/"):
             if self.devices.wants(topic):  # the home's devices, and what they report
-                payload = message.payload
-                data = payload if isinstance(payload, bytes) else str(payload or "").encode()
-                for more in self.devices.receive(topic, data):
-                    await client.subscribe(more, qos=0)
+                await _take(client, self.devices, message)
             return
         if message.retain:
             log.info("mqtt: ignoring a retained command on %s", topic)
@@ -310,6 +309,30 @@ class Mqtt:
             await client.publish(self.topics("status"), "offline", qos=1, retain=True, timeout=1.0)
 
 
+SETTLE_AFTER = 500
+"""Messages after a change of devices before it is given to the home even though more are
+waiting (a busy broker, whose queue is seldom empty)."""
+
+
+async def _take(client: aiomqtt.Client, devices: BrokerDevices, message: aiomqtt.Message) -> None:
+    """A message about the home's devices. What they changed is given to the home once none
+    are waiting (`_settle`, at the end of a burst of retained ones), or after SETTLE_AFTER."""
+    payload = message.payload
+    devices.receive(
+        str(message.topic), payload if isinstance(payload, bytes) else str(payload or "").encode()
+    )
+    if devices.waiting >= SETTLE_AFTER:
+        await _settle(client, devices)
+
+
+async def _settle(client: aiomqtt.Client, devices: BrokerDevices) -> bool:
+    """Give the home what the messages so far changed; True if that subscribed to more."""
+    more = devices.settle()
+    for topic in more:
+        await client.subscribe(topic, qos=0)
+    return bool(more)
+
+
 def _reason(error: aiomqtt.MqttError) -> str:
     """What an aiomqtt error says happened, in words (its own are "Disconnected during
     message iteration" from "[code:128] Unspecified error" for a closed connection)."""
@@ -355,10 +378,9 @@ async def survey(cfg: MqttSection, devices: BrokerDevices, quiet_s: float = 0.5)
                     async with asyncio.timeout(quiet_s):
                         message = await anext(aiter(client.messages))
                 except TimeoutError:
+                    if await _settle(client, devices):
+                        continue  # their states, retained, are on their way
                     return
-                payload = message.payload
-                data = payload if isinstance(payload, bytes) else str(payload or "").encode()
-                for more in devices.receive(str(message.topic), data):
-                    await client.subscribe(more, qos=0)
+                await _take(client, devices, message)
     except aiomqtt.MqttError as e:
         raise ConfigError(f"mqtt: cannot reach {mqtt.host}:{mqtt.port}: {e}") from None

@@ -37,6 +37,10 @@ class BrokerDevices:
         """By config topic: what each retained config gave."""
         self._by_state: dict[str, list[Found]] = {}
         self._by_name: dict[str, Found] = {}
+        self._unsettled: set[str] = set()
+        """Sources whose devices changed since the home was last given them."""
+        self.waiting = 0
+        """Messages taken in since then."""
 
     def topics(self) -> list[str]:
         """Everything to subscribe to now (at connect: the state topics already known)."""
@@ -46,24 +50,36 @@ class BrokerDevices:
     def wants(self, topic: str) -> bool:
         return topic == self.bridge or self._is_config(topic) or topic in self._by_state
 
-    def receive(self, topic: str, payload: bytes) -> list[str]:
-        """Take in one message; returns the state topics newly worth subscribing to."""
+    def receive(self, topic: str, payload: bytes) -> None:
+        """Take in one message. A change of devices waits for `settle`: a broker sends its
+        retained discovery configs in a burst (hundreds in a real home), and the home is
+        rebuilt, and said, once for the burst rather than once a message."""
         if topic == self.bridge:
             self._bridged = from_bridge_devices(payload, self.zigbee2mqtt)
             if not self._bridged and payload.strip() not in (b"", b"[]"):
                 log.warning("mqtt: %s: no devices understood in it", topic)
-            return self._update(ZIGBEE2MQTT)
-        if self._is_config(topic):
+            self._unsettled.add(ZIGBEE2MQTT)
+        elif self._is_config(topic):
             found = from_discovery(topic, payload, self.prefix, skip_node=self.own_node)
             if found:
                 self._discovered[topic] = found
             elif self._discovered.pop(topic, None) is None:
-                return []  # a kind of entity the assistant cannot use, or the removal of one
-            return self._update(DISCOVERY)
-        for f in self._by_state.get(topic, ()):
-            if (r := reading(f, payload)) is not None:
-                self.home.read(f.device.name, r)
-        return []
+                return  # a kind of entity the assistant cannot use, or the removal of one
+            self._unsettled.add(DISCOVERY)
+        else:
+            for f in self._by_state.get(topic, ()):
+                if (r := reading(f, payload)) is not None:
+                    self.home.read(f.device.name, r)
+        if self._unsettled:
+            self.waiting += 1
+
+    def settle(self) -> list[str]:
+        """Give the home what the messages so far changed (call when none are waiting);
+        returns the state topics newly worth subscribing to."""
+        if not self._unsettled:
+            return []
+        changed, self._unsettled, self.waiting = self._unsettled, set(), 0
+        return self._update(changed)
 
     def route(self, action: DeviceAction) -> tuple[str, str] | None:
         """(topic, payload) for a command to a device the broker described, if it takes it."""
@@ -85,15 +101,16 @@ class BrokerDevices:
             and not parts[2].startswith(ASSISTANT_NODE)
         )
 
-    def _update(self, source: str) -> list[str]:
-        found = (
-            self._bridged
-            if source == ZIGBEE2MQTT
-            else [f for fs in self._discovered.values() for f in fs]
-        )
-        if self.home.found(source, [f.device for f in found]):
-            names = ", ".join(sorted(f.device.name for f in found)) or "none"
-            log.info("devices from %s: %s", source, names)
+    def _update(self, sources: set[str]) -> list[str]:
+        for source in sorted(sources):
+            found = (
+                self._bridged
+                if source == ZIGBEE2MQTT
+                else [f for fs in self._discovered.values() for f in fs]
+            )
+            if self.home.found(source, [f.device for f in found]):
+                names = ", ".join(sorted(f.device.name for f in found)) or "none"
+                log.info("devices from %s: %s", source, names)
         everything = [*self._bridged, *(f for fs in self._discovered.values() for f in fs)]
         self._by_name = {}
         for f in everything:
