@@ -157,3 +157,30 @@ def test_a_command_that_cannot_reach_its_device_is_said_not_done() -> None:
     assert porch is not None and porch.reply(ctx) == "Okay, porch light off."
     porch.act(ctx)
     assert [a.device for a in sink.sent] == ["porch light"]
+
+
+class Flapping(AwaySink):
+    """Home Assistant comes back after the answer, before the action."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.back = False
+
+    def unreachable(self, device: str) -> str | None:
+        return None if self.back else "Home Assistant"
+
+
+def test_the_action_does_what_the_answer_said_when_the_link_comes_and_goes() -> None:
+    from assistant.pipeline.stages.intent import AskedOnce
+
+    devices = (Device("kitchen lamp", "light", "kitchen"),)
+    intent = match_intent("Turn off the kitchen lamp", devices)
+    assert intent is not None
+    for away_first in (True, False):
+        sink = Flapping()
+        sink.back = not away_first
+        ctx = IntentContext(datetime(2026, 12, 6), devices, None, AskedOnce(sink))  # type: ignore[arg-type]
+        said = intent.reply(ctx)
+        sink.back = away_first  # it changed during the hold
+        intent.act(ctx)
+        assert ("nothing was changed" in said) == (sink.sent == []), (said, sink.sent)

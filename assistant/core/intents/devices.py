@@ -40,7 +40,7 @@ class DeviceCommand(IntentBase):
 
     def act(self, ctx: IntentContext) -> None:
         if self._unreachable(ctx):
-            return  # said so: none of it, rather than some
+            return  # said so (the sink answers as it did then): none of it, not some
         for action in self.actions:
             ctx.actions.send(action)
 

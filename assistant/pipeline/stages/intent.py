@@ -9,9 +9,27 @@ from assistant.core.actions import ActionSink
 from assistant.core.clock import Clock
 from assistant.core.dialog import Dialog
 from assistant.core.home import Home
-from assistant.core.intents import Intent, IntentContext, question
+from assistant.core.intents import DeviceAction, Intent, IntentContext, question
 from assistant.core.intents.base import Timers
 from assistant.pipeline.context import Turn
+
+
+class AskedOnce:
+    """The action sink as the turn found it when it answered: whether a device can be
+    reached is asked once, so the action (after the hold) does what the answer said even if
+    Home Assistant went or came back in between."""
+
+    def __init__(self, sink: ActionSink) -> None:
+        self.sink = sink
+        self._away: dict[str, str | None] = {}
+
+    def send(self, action: DeviceAction) -> None:
+        self.sink.send(action)
+
+    def unreachable(self, device: str) -> str | None:
+        if device not in self._away:
+            self._away[device] = self.sink.unreachable(device)
+        return self._away[device]
 
 
 class IntentAnswer:
@@ -32,10 +50,8 @@ class IntentAnswer:
         may not have finished) does nothing irreversible until the hold commits it: the
         action is sent, and the timer started, only when its answer is about to play. Both
         read the same wall-clock time, so a reminder goes off when its answer said."""
-        home = self.home
-        ctx = IntentContext(
-            self.wall_clock(), home.devices, self.timers, self.actions, home.readings
-        )
+        home, actions = self.home, AskedOnce(self.actions)
+        ctx = IntentContext(self.wall_clock(), home.devices, self.timers, actions, home.readings)
         reply = intent.reply(ctx)
         turn.intent_fields = intent.record()
         yield reply
