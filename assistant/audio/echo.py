@@ -5,7 +5,7 @@ can be heard while the assistant speaks (the user going on after a commit, barge
 The speaker's callback hands each block it plays to `played` (its device thread); the
 microphone's blocks pass through `cancel` (on the loop) in 10 ms frames, the size the module
 takes. The cancelled audio is what the VAD hears (so the reply's echo starts no utterance), but
-for frames with more in them than the echo expected (double talk, `_heard`).
+for frames with more in them than the echo expected (double talk, `_user_over_echo`).
 Speech recognition (`AudioChunk.for_asr`) gets the microphone's own audio from the user's first
 such frame until they have been quiet for 300 ms: AEC3 suppresses the near end hard while it
 learns an echo path (a voice 0.3 s into a reply came out 25 dB down, and Whisper lost "and
@@ -111,13 +111,11 @@ class EchoCanceller:
         self._far_recent: deque[float] = deque(maxlen=ECHO_SPAN_FRAMES)
         """Energy of the reference's last 10 ms frames (what may be echoing now)."""
         self._ratios: list[float] = []
+        """Microphone over reference energy, per frame of a reply's first MEASURE_FRAMES."""
         self._measured = 0
         """Frames of the reply's first MEASURE_FRAMES seen (the user's among them)."""
-        """Microphone over reference energy, per frame of a reply's first MEASURE_FRAMES."""
         self.coupling: float | None = None
         """How loud the reply comes back (energy ratio), measured at its start."""
-        self._silent = False
-        """The last microphone frame was silence."""
         self._talk_left = 0
         """Frames left in which speech recognition hears the microphone as it came."""
 
@@ -156,24 +154,22 @@ class EchoCanceller:
         while len(self._near) >= FRAME:
             raw = self._near[:FRAME]
             frame = self._frame(raw)
+            near = float(np.mean(raw.astype(np.float64) ** 2))
             with self._lock:
                 self._apm.process_stream(frame)
-                heard = self._heard(float(np.mean(raw.astype(np.float64) ** 2)))
-            cleaned = raw.copy() if heard else np.frombuffer(frame.data, np.int16).copy()
-            if heard and not self._silent:
+                user = self._user_over_echo(near)
+            cleaned = raw.copy() if user else np.frombuffer(frame.data, np.int16).copy()
+            if user and near > SILENT:
                 self._talk_left = TALK_HANGOVER_FRAMES
             talking = self._talk_left > 0
             self._talk_left = max(0, self._talk_left - 1)
-            out.append(
-                AudioChunk(
-                    cleaned, RATE_HZ, self._near_ns, for_asr=raw.copy() if talking else cleaned
-                )
-            )
+            for_asr = raw.copy() if talking and not user else None  # (None: as `cleaned`)
+            out.append(AudioChunk(cleaned, RATE_HZ, self._near_ns, for_asr=for_asr))
             self._near, self._near_ns = self._near[FRAME:], self._near_ns + FRAME_NS
             self.frames += 1
         return out
 
-    def _heard(self, near: float) -> bool:
+    def _user_over_echo(self, near: float) -> bool:
         """Is there more in this microphone frame than the reply's echo (the user, over it,
         or no echo at all)? Then it is passed on as it came: AEC3 suppresses the near end
         hard while it learns an echo path (a voice in a reply's first ~0.5 s came out 25-60
@@ -184,7 +180,6 @@ class EchoCanceller:
         more than echo when it is DOUBLE_TALK above that times the loudest of the reference's
         recent frames."""
         far = max(self._far_recent, default=0.0)
-        self._silent = near <= SILENT
         if self.coupling is None:
             if far > FAR_FLOOR:
                 if self._over_the_echo_so_far(near, far):
