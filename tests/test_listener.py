@@ -283,7 +283,8 @@ def test_the_end_of_speech_is_where_the_sound_ends(settings: Settings) -> None:
             ends: list[int] = []
             vad_end_ns = 0
             for prob, end_ns, event in endpoint_frames(silero, Endpointer(), audio):
-                vad_end_ns = end_ns if prob >= 0.5 and not ends else vad_end_ns
+                speech = prob is not None and prob >= 0.5
+                vad_end_ns = end_ns if speech and not ends else vad_end_ns
                 if isinstance(event, Ended):
                     ends.append(event.speech_end_ns - shift * 62_500)
             assert len(ends) == 1, (path.name, shift, ends)

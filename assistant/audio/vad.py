@@ -15,7 +15,7 @@ import numpy as np
 from assistant.core.endpoint import Endpointer, Event
 from assistant.core.errors import ConfigError
 from assistant.core.frames import Pcm16
-from assistant.core.levels import part_levels_dbfs
+from assistant.core.levels import level_dbfs, part_levels_dbfs
 
 FRAME_SAMPLES = 512  # 32 ms at 16 kHz: the frame size this model was trained for
 CONTEXT_SAMPLES = 64
@@ -106,17 +106,36 @@ class Reframer:
         self._buf = np.zeros(0, np.int16)
 
 
+def feed_endpointer(
+    vad: SpeechDetector,
+    endpointer: Endpointer,
+    reframer: Reframer,
+    samples: Pcm16,
+    captured_ns: int,
+) -> Iterator[tuple[float | None, int, Event | None]]:
+    """One block of audio through the VAD and the end-pointer, as the listener and the
+    off-line measures both feed them: re-framed into the VAD's frames, with the levels of
+    their 8 ms parts. Per whole frame: its speech probability, its end, its event; then, if
+    the hold may run out before the next frame, (None, the end of the audio so far, the
+    event of that tick)."""
+    for frame, start_ns, end_ns in reframer.push(samples, captured_ns):
+        prob = vad.probability(frame)
+        yield prob, end_ns, endpointer.update(prob, start_ns, end_ns, part_levels_dbfs(frame))
+    pending = reframer.pending
+    if len(pending) > 0 and endpointer.awaiting_hold:
+        end_ns = reframer.pending_end_ns
+        yield None, end_ns, endpointer.tick(end_ns, level_dbfs(pending))
+
+
 def endpoint_frames(
     vad: SpeechDetector, endpointer: Endpointer, audio: Pcm16, block_samples: int = 80
-) -> Iterator[tuple[float, int, Event | None]]:
-    """16 kHz `audio` through the VAD and the end-pointer as the listener feeds them: blocks
-    (default 5 ms) re-framed into the VAD's frames, with the levels of their 8 ms parts. Per
-    frame: its speech probability, its end (audio time from the first sample), its event.
-    For measuring the end-pointer off line (`assistant eot`, the tests, the sweeps)."""
+) -> Iterator[tuple[float | None, int, Event | None]]:
+    """16 kHz `audio` through `feed_endpointer` in blocks (default 5 ms), as a microphone
+    delivers it; times from the first sample. For measuring the end-pointer off line
+    (`assistant eot`, the tests, the sweeps)."""
     vad.reset()
     endpointer.reset()
     reframer = Reframer()
     for i in range(0, len(audio), block_samples):
-        for frame, start_ns, end_ns in reframer.push(audio[i : i + block_samples], i * 62_500):
-            prob = vad.probability(frame)
-            yield prob, end_ns, endpointer.update(prob, start_ns, end_ns, part_levels_dbfs(frame))
+        at_ns = i * 1_000_000_000 // reframer.rate_hz
+        yield from feed_endpointer(vad, endpointer, reframer, audio[i : i + block_samples], at_ns)

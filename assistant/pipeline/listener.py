@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Callable
 
 import numpy as np
 
-from assistant.audio.vad import Reframer, SpeechDetector
+from assistant.audio.vad import Reframer, SpeechDetector, feed_endpointer
 from assistant.audio.wakeword import WakeWordDetector, WakeWordSettings
 from assistant.audio.wav import Speaker
 from assistant.core.clock import Clock
@@ -33,7 +33,6 @@ from assistant.core.endpoint import (
 )
 from assistant.core.frames import AudioChunk, Utterance
 from assistant.core.latency import TurnRecord
-from assistant.core.levels import level_dbfs, part_levels_dbfs
 from assistant.core.turn_end import TurnEndSettings
 from assistant.engines import TurnModels
 from assistant.pipeline.announcements import announce_between_turns
@@ -192,24 +191,17 @@ class Listener:
         resuming = self.taking.resuming(turn_running=self._turn is not None)
         ep = self.endpointer
         ep.min_speech_ms = self.settings.resume_min_speech_ms if resuming else ep.s.min_speech_ms
-        for frame, start_ns, end_ns in self.reframer.push(chunk.samples, chunk.captured_ns):
-            prob = self.vad.probability(frame)
-            event = self.endpointer.update(prob, start_ns, end_ns, part_levels_dbfs(frame))
-            if event is not None:
-                self._on_event(event)
-        pending = self.reframer.pending
-        if len(pending) > 0 and self.endpointer.awaiting_hold:  # it may run out between frames
-            event = self.endpointer.tick(self.reframer.pending_end_ns, level_dbfs(pending))
+        heard = feed_endpointer(
+            self.vad, self.endpointer, self.reframer, chunk.samples, chunk.captured_ns
+        )
+        for _, _, event in heard:
             if event is not None:
                 self._on_event(event)
 
-    def samples_wanted(self) -> int:
-        """How many more samples the listener can wait for before it must see them: while
-        nothing is going on, until the next VAD frame (or wake word decision) is complete,
-        since only then can anything happen, and the audio up to it is taken as before. Else
-        1, each block as it comes (the silence hold runs out between frames; a reply's
-        start makes the microphone deaf; the wake word's window runs out by the clock)."""
-        if (
+    @property
+    def quiet(self) -> bool:
+        """Nothing is going on: nobody speaking, no turn, announcement or press, not muted."""
+        return not (
             self.state is not ListenState.IDLE
             or self._turn is not None
             or self._gate is not None
@@ -217,7 +209,15 @@ class Listener:
             or self._press_heard
             or self._utterance is not None
             or self.endpointer.in_speech
-        ):
+        )
+
+    def samples_wanted(self) -> int:
+        """How many more samples the listener can wait for before it must see them: while
+        nothing is going on, until the next VAD frame (or wake word decision) is complete,
+        since only then can anything happen, and the audio up to it is taken as before. Else
+        1, each block as it comes (the silence hold runs out between frames; a reply's
+        start makes the microphone deaf; the wake word's window runs out by the clock)."""
+        if not self.quiet:
             return 1
         wanted = self.reframer.samples_to_frame
         if self.wake is not None:
