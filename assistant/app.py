@@ -374,10 +374,12 @@ async def open_assistant(
     engines = await build_engines(settings, files)
     memory = ConversationMemory(clock, settings.config.memory)
     ts = turn_settings(settings)
+    home = home if home is not None else home_of(settings)
     runner = None
     try:
-        # Said often and fast: rendered now, played as they are.
-        phrases = [*fixed_replies(ts.devices), NOT_SURE_SAY]
+        # Said often and fast: rendered now, played as they are (the confirmations of the
+        # devices found later: `keep_confirmations`).
+        phrases = [*fixed_replies(home.devices), NOT_SURE_SAY]
         if ts.escalation is not None:
             phrases += [ts.escalation.acknowledgement, ts.escalation.apology]
         await engines.prerender(phrases)
@@ -399,7 +401,7 @@ async def open_assistant(
             actions=actions,
             on_record=on_record,
             large_first_clause_ms=large_first_clause_ms,
-            home=home if home is not None else home_of(settings),
+            home=home,
         )
         yield Assistant(settings, engines, runner, clock, SileroVad(files["vad"]))
     finally:

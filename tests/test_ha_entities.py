@@ -56,10 +56,10 @@ EXPOSED = {
 }
 
 
-def found() -> dict[str, Entity]:
-    return {
-        e.entity_id: e for e in entities(AREAS, DEVICES, REGISTRY, exposed_ids(EXPOSED), STATES)
-    }
+def found(fahrenheit: bool = True) -> dict[str, Entity]:
+    """(The test's Home Assistant is on a Fahrenheit system, as `get_config` says.)"""
+    listed = entities(AREAS, DEVICES, REGISTRY, exposed_ids(EXPOSED), STATES, fahrenheit)
+    return {e.entity_id: e for e in listed}
 
 
 def test_only_what_is_exposed_to_assist_and_of_a_kind_it_knows() -> None:
@@ -90,6 +90,7 @@ def test_states_in_the_assistants_words() -> None:
     assert reading(f["sensor.living_room_temperature"], STATES[2]) == Reading(temperature=21.3)
     hall = reading(f["climate.hall"], STATES[3])  # a Fahrenheit system: 68 °F
     assert hall.state == "on" and hall.temperature == 20.0
+    assert reading(found(fahrenheit=False)["climate.hall"], STATES[3]).temperature == 68
     assert reading(f["binary_sensor.front_door"], STATES[4]) == Reading(state="closed")
     assert reading(f["light.ceiling"], state("light.ceiling", "unavailable")) == Reading()
     assert reading(f["sensor.living_room_temperature"], state("s", "nan-ish")) == Reading()
@@ -106,7 +107,9 @@ def test_commands_are_service_calls() -> None:
     assert call("light.ceiling", "set", 30) == ("light", "turn_on", {"brightness_pct": 30})
     assert call("cover.garage_door", "open") == ("cover", "open_cover", {})
     assert call("cover.garage_door", "set", 50) == ("cover", "set_cover_position", {"position": 50})
-    assert call("climate.hall", "set", 21) == ("climate", "set_temperature", {"temperature": 21})
+    # Said in °C, set in the system's °F (to the half degree).
+    assert call("climate.hall", "set", 21) == ("climate", "set_temperature", {"temperature": 70})
+    assert call("climate.hall", "set", 20) == ("climate", "set_temperature", {"temperature": 68})
     assert call("binary_sensor.front_door", "on") is None
     assert can(f["binary_sensor.front_door"]) == ()
     assert can(f["cover.garage_door"]) == ("open", "close", "set")

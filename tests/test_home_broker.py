@@ -131,8 +131,9 @@ def test_questions_are_answered_from_what_the_devices_report(
 
 
 def test_the_devices_command_lists_what_the_assistant_knows_and_where_from(
-    broker: Broker, mq: Recorder, tmp_path: Path
+    daemon: Daemon, broker: Broker, mq: Recorder, tmp_path: Path
 ) -> None:
+    # (With the daemon running: its own discovery is on the broker, and must not be listed.)
     extra = '[[devices]]\nname = "garage door"\nkind = "cover"\naliases = ["big door"]\n'
     cfg = config_for(broker, tmp_path / "config.toml", extra, site="lister")
     out = run_assistant("devices", "--config", str(cfg), timeout=60)

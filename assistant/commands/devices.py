@@ -3,10 +3,17 @@ with each, and what each last reported."""
 
 from __future__ import annotations
 
+import asyncio
+
+from hass_client.exceptions import BaseHassClientError
+
 from assistant.app import Settings, home_of
 from assistant.commands.logs import error_line
-from assistant.commands.run import home_assistant_link
 from assistant.core.home import Home
+from assistant.integrations.homeassistant.entities import HOME_ASSISTANT, can
+from assistant.integrations.homeassistant.link import HomeAssistantLink, what_went_wrong
+from assistant.integrations.mqtt import BrokerDevices
+from assistant.integrations.mqtt.client import survey
 
 CAN = {
     "light": "on, off, set %",
@@ -17,41 +24,36 @@ CAN = {
     "sensor": "asked about",
 }
 """What the intents can ask of a device of each kind."""
+LISTING_WAIT_S = 30.0
+"""How long the listing waits for Home Assistant (one still starting is waited for)."""
 
 
 async def list_devices(settings: Settings) -> str:
+    """Routes as the daemon takes them (`run.DeviceActions`, `MqttActionSink`): a device
+    Home Assistant gave to Home Assistant; others to their `[[devices]]` topic, else to the
+    topic the broker gave."""
     home = home_of(settings)
     routes: dict[str, str] = {}
     cfg = settings.config.mqtt
-    if cfg.url is not None and cfg.find_devices:
-        from assistant.integrations.mqtt import BrokerDevices, Topics
-        from assistant.integrations.mqtt.client import survey
-
-        broker = BrokerDevices(
-            home,
-            prefix=cfg.discovery_prefix,
-            zigbee2mqtt=cfg.zigbee2mqtt_topic,
-            own_node=Topics.from_config(cfg).node_id,
-        )
+    if cfg.url is not None and (broker := BrokerDevices.for_config(cfg, home)) is not None:
         await survey(cfg, broker)
         for f in broker.known():
             takes = ", ".join(f.can()) or "asked about"
             routes[f.device.name] = f"{takes} ({f.command_topic or f.state_topic or '-'})"
-    if (link := home_assistant_link(settings, home)) is not None:
-        from assistant.integrations.homeassistant.entities import can
-        from assistant.integrations.homeassistant.link import what_went_wrong
-
-        try:
-            await link.once()
-        except Exception as e:  # unreachable, refused: said, and the rest listed
-            url = settings.config.homeassistant.url
-            error_line(f"assistant: home assistant: {url}: {what_went_wrong(e)}")
-        for entity in link.entities():
-            takes = ", ".join(can(entity)) or "asked about"
-            routes[entity.device.name] = f"{takes} ({entity.entity_id})"
     for entry in settings.config.devices:
-        if entry.command_topic is not None:  # the user's topic wins (MqttActionSink)
+        if entry.command_topic is not None:
             routes[entry.name] = f"{CAN[entry.kind]} ({entry.command_topic})"
+    if (ha := settings.config.homeassistant).url is not None:
+        link = HomeAssistantLink.for_config(ha, home)
+        try:
+            async with asyncio.timeout(LISTING_WAIT_S):
+                await link.once()
+        except (BaseHassClientError, OSError, TimeoutError) as e:  # said; the rest listed
+            error_line(f"assistant: home assistant: {ha.url}: {what_went_wrong(e)}")
+        for entity in link.entities():
+            if home.source(entity.device.name).startswith(HOME_ASSISTANT):
+                takes = ", ".join(can(entity)) or "asked about"
+                routes[entity.device.name] = f"{takes} ({entity.entity_id})"
     return render(home, routes)
 
 

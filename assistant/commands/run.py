@@ -130,14 +130,8 @@ async def run_daemon(settings: Settings, clock: Clock = MONOTONIC) -> None:
     actions: ActionSink | None = None
     home = home_of(settings)
     if (cfg := settings.config.mqtt).url is not None:
-        from assistant.integrations.mqtt import BrokerDevices, Mqtt, MqttActionSink, Topics
+        from assistant.integrations.mqtt import BrokerDevices, Mqtt, MqttActionSink
 
-        broker = None
-        if cfg.find_devices:
-            own = Topics.from_config(cfg).node_id
-            broker = BrokerDevices(
-                home, prefix=cfg.discovery_prefix, zigbee2mqtt=cfg.zigbee2mqtt_topic, own_node=own
-            )
         mqtt = Mqtt(
             cfg,
             on_say=controls.say,
@@ -145,11 +139,15 @@ async def run_daemon(settings: Settings, clock: Clock = MONOTONIC) -> None:
             on_ptt=controls.push_to_talk,
             on_mode=controls.set_mode,
             health=snapshot,
-            devices=broker,
+            devices=BrokerDevices.for_config(cfg, home),
         )
         actions = MqttActionSink(mqtt, settings.config.devices, LogActionSink())
 
-    link = home_assistant_link(settings, home)
+    link = None
+    if settings.config.homeassistant.url is not None:
+        from assistant.integrations.homeassistant.link import HomeAssistantLink
+
+        link = HomeAssistantLink.for_config(settings.config.homeassistant, home)
     if link is not None:
         actions = DeviceActions(home, link, actions or LogActionSink())
 
@@ -196,23 +194,6 @@ async def run_daemon(settings: Settings, clock: Clock = MONOTONIC) -> None:
                     "audio: %d blocks dropped, %d input overflows, %d gaps in replies",
                     mic.dropped_blocks, mic.overflows, devices.speaker.gaps,
                 )  # fmt: skip
-
-
-def home_assistant_link(settings: Settings, home: Home) -> HomeAssistantLink | None:
-    """The link to Home Assistant, if the config names one (its token read now: a token
-    that cannot be read is a ConfigError before anything loads)."""
-    cfg = settings.config.homeassistant
-    if cfg.url is None:
-        return None
-    from assistant.integrations.homeassistant.link import HomeAssistantLink
-    from assistant.integrations.secrets import read_secret
-
-    token = read_secret(
-        "homeassistant", "token", file=cfg.token_file, credential=cfg.token_credential,
-        what="a long-lived access token",
-    )  # fmt: skip
-    assert token is not None  # (one of the two is required with a url)
-    return HomeAssistantLink(cfg, token, home)
 
 
 class DeviceActions:
@@ -301,8 +282,8 @@ async def _serve(
             if link is not None:
                 tasks.append(tg.create_task(link.run(), name="home-assistant"))
             if link is not None or mqtt is not None:
-                idle = lambda: listener.state is ListenState.IDLE  # noqa: E731
-                tasks.append(tg.create_task(a.keep_confirmations(idle), name="confirmations"))
+                quiet = lambda: listener.quiet  # noqa: E731
+                tasks.append(tg.create_task(a.keep_confirmations(quiet), name="confirmations"))
             tasks.append(tg.create_task(notify.watchdog(), name="watchdog"))
             await stop.wait()
             log.info("stopping")

@@ -114,11 +114,9 @@ def _device_command(
     )
     if m := _SET.match(text):
         target, number, unit = m.group(1), parse_number(m.group(2)), m.group(3)
-        named = find_devices(target, devices, "set", last)
+        named = commandable(find_devices(target, devices, "set", last))
         if not isinstance(named, Named):
             return named
-        if sensor := next((d for d in named.devices if d.kind == "sensor"), None):
-            return NoSuchAction(sensor.name, "sensor")
         return DeviceCommand(
             tuple(
                 DeviceAction(
@@ -134,25 +132,22 @@ def _device_command(
         )
     if m := _ON_OFF.match(text):
         on = (m.group(1) or m.group(4) or m.group(6)) == "on"
-        named = find_devices(m.group(2) or m.group(3) or m.group(5), devices, "on_off", last)
+        said = m.group(2) or m.group(3) or m.group(5)
+        named = commandable(find_devices(said, devices, "on_off", last))
         if isinstance(named, UnknownDevice) and m.group(5) is not None:
             return None  # "<anything> on" is too loose to claim without a known device.
         if not isinstance(named, Named):
             return named
-        if sensor := next((d for d in named.devices if d.kind == "sensor"), None):
-            return NoSuchAction(sensor.name, "sensor")
         return DeviceCommand(
             tuple(DeviceAction(d.name, d.kind, _on_off(on, d.kind)) for d in named.devices),
             named.all_of,
         )
     if m := _OPEN_CLOSE.match(text):
-        named = find_devices(m.group(2), devices, "open_close", last)
+        named = commandable(find_devices(m.group(2), devices, "open_close", last))
         if isinstance(named, UnknownDevice) and m.group(1) not in ("open", "close"):
             return None
         if not isinstance(named, Named):
             return named
-        if sensor := next((d for d in named.devices if d.kind == "sensor"), None):
-            return NoSuchAction(sensor.name, "sensor")
         opening = _OPEN_WORDS[m.group(1)] == "open"
         return DeviceCommand(
             tuple(
@@ -161,6 +156,14 @@ def _device_command(
             named.all_of,
         )
     return None
+
+
+def commandable(
+    named: Named | WhichDevice | UnknownDevice,
+) -> Named | WhichDevice | UnknownDevice | NoSuchAction:
+    """The devices named, if every one takes commands (a sensor is only asked about)."""
+    sensors = [d for d in named.devices if d.kind == "sensor"] if isinstance(named, Named) else []
+    return NoSuchAction(sensors[0].name, "sensor") if sensors else named
 
 
 def _on_off(on: bool, kind: DeviceKind) -> Command:

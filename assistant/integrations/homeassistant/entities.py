@@ -13,26 +13,20 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.core.intents.base import Command, Device, DeviceAction, DeviceKind, Reading
+from assistant.core.home import ha_kind
+from assistant.core.intents.base import Command, Device, DeviceAction, Reading
 
 HOME_ASSISTANT = "home assistant"
 """The source name, as `Home.found` keeps sources apart."""
-
-_KINDS: dict[str, DeviceKind] = {
-    "light": "light",
-    "switch": "switch",
-    "fan": "fan",
-    "cover": "cover",
-    "climate": "climate",
-}
-_OPENINGS = ("door", "garage_door", "opening", "window")
-"""The binary sensors' device classes a "is ... open?" asks about."""
 
 
 @dataclass(frozen=True, slots=True)
 class Entity:
     device: Device
     entity_id: str
+    fahrenheit: bool = False
+    """Home Assistant's unit system is in °F: a thermostat's temperatures, read and set,
+    are in it (a sensor says its own unit)."""
 
     @property
     def domain(self) -> str:
@@ -45,23 +39,13 @@ def exposed_ids(listing: Mapping[str, Any]) -> set[str]:
     return {eid for eid, to in entities.items() if isinstance(to, dict) and to.get("conversation")}
 
 
-def kind_of(entity_id: str, device_class: str | None) -> DeviceKind | None:
-    domain = entity_id.split(".", 1)[0]
-    if domain in _KINDS:
-        return _KINDS[domain]
-    if domain == "sensor" and device_class == "temperature":
-        return "sensor"
-    if domain == "binary_sensor" and device_class in _OPENINGS:
-        return "sensor"
-    return None
-
-
 def entities(
     areas: Iterable[Mapping[str, Any]],
     devices: Iterable[Mapping[str, Any]],
     registry: Iterable[Mapping[str, Any]],
     exposed: set[str],
     states: Iterable[Mapping[str, Any]],
+    fahrenheit: bool = False,
 ) -> list[Entity]:
     """The exposed entities of the kinds the intents know, as devices: named as Home
     Assistant shows them (their friendly name), with the registry's aliases, in their own
@@ -77,7 +61,8 @@ def entities(
         entry = entries.get(eid, {})
         attributes = state.get("attributes", {})
         device_class = attributes.get("device_class") or entry.get("device_class")
-        if (kind := kind_of(eid, device_class or entry.get("original_device_class"))) is None:
+        domain = eid.split(".", 1)[0]
+        if (kind := ha_kind(domain, device_class or entry.get("original_device_class"))) is None:
             continue
         name = attributes.get("friendly_name") or entry.get("name") or entry.get("original_name")
         if not name:
@@ -85,7 +70,7 @@ def entities(
         area_id = entry.get("area_id") or device_area.get(entry.get("device_id") or "")
         room = area_name.get(area_id, "") if area_id else ""
         aliases = tuple(a.lower() for a in entry.get("aliases") or () if isinstance(a, str))
-        out.append(Entity(Device(name.lower(), kind, room.lower(), aliases), eid))
+        out.append(Entity(Device(name.lower(), kind, room.lower(), aliases), eid, fahrenheit))
     return out
 
 
@@ -103,18 +88,12 @@ def reading(entity: Entity, state: Mapping[str, Any]) -> Reading:
         case "binary_sensor":
             return Reading(state={"on": "open", "off": "closed"}.get(value))
         case "climate":
-            t = _celsius(attributes.get("current_temperature"), _unit(attributes))
+            unit = "°F" if entity.fahrenheit else "°C"
+            t = _celsius(attributes.get("current_temperature"), unit)
             return Reading(state="off" if value == "off" else "on", temperature=t)
         case "sensor":
             return Reading(temperature=_celsius(value, attributes.get("unit_of_measurement")))
     return Reading()
-
-
-def _unit(attributes: Mapping[str, Any]) -> str:
-    """A thermostat's temperatures are in the system's unit, which it does not say; a
-    Fahrenheit system shows in its target's range (a setpoint over 45 is not Celsius)."""
-    top = attributes.get("max_temp")
-    return "°F" if isinstance(top, int | float) and top > 45 else "°C"
 
 
 def _celsius(value: Any, unit: str | None) -> float | None:
@@ -139,7 +118,9 @@ def service_call(entity: Entity, action: DeviceAction) -> tuple[str, str, dict[s
             return domain, f"{command}_cover", {}
         case "cover", "set":
             return domain, "set_cover_position", {"position": value}
-        case "climate", "set":
+        case "climate", "set":  # (said in °C)
+            if entity.fahrenheit and value is not None:
+                value = round((value * 9 / 5 + 32) * 2) / 2
             return domain, "set_temperature", {"temperature": value}
     return None
 

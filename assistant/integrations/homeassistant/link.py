@@ -32,6 +32,7 @@ from assistant.integrations.homeassistant.entities import (
     reading,
     service_call,
 )
+from assistant.integrations.secrets import read_secret
 
 log = logging.getLogger("assistant.integrations.homeassistant")
 
@@ -44,7 +45,7 @@ def what_went_wrong(e: BaseException) -> str:
     return str(e) or type(e).__name__
 
 
-async def running(client: HomeAssistantClient, timeout_s: float = 300) -> None:
+async def running(client: HomeAssistantClient, timeout_s: float = 300) -> dict[str, Any]:
     """Until Home Assistant says it is running: it answers on its WebSocket while it starts,
     before its integrations have made their entities (read then, a restarting Home
     Assistant had no devices, and they were all forgotten)."""
@@ -54,8 +55,10 @@ async def running(client: HomeAssistantClient, timeout_s: float = 300) -> None:
         if (await client.send_command("get_config")).get("state") != "RUNNING":
             async with asyncio.timeout(timeout_s):
                 await started.wait()
+        config: dict[str, Any] = await client.send_command("get_config")
     finally:
         stop()
+    return config
 
 
 def websocket_url(url: str) -> str:
@@ -71,16 +74,25 @@ class HomeAssistantLink:
         self._by_name: dict[str, Entity] = {}
         self._by_id: dict[str, Entity] = {}
         self._resync = asyncio.Event()
+        self._config: dict[str, Any] = {}
+        """Home Assistant's `get_config` (its unit system) as it last said."""
         self._outage = False
         """The link was lost (or never made), and that has been said."""
         self.connected = asyncio.Event()
-        self.syncs = 0
         self._calls: set[asyncio.Task[None]] = set()
 
-    # ------------------------------------------------------------------ commands
+    @classmethod
+    def for_config(cls, cfg: HomeAssistantSection, home: Home) -> HomeAssistantLink:
+        """As `[homeassistant]` asks, its token read now (one that cannot be read is a
+        ConfigError before anything loads)."""
+        token = read_secret(
+            "homeassistant", "token", file=cfg.token_file, credential=cfg.token_credential,
+            what="a long-lived access token",
+        )  # fmt: skip
+        assert token is not None  # (one of the two is required with a url)
+        return cls(cfg, token, home)
 
-    def knows(self, device: str) -> bool:
-        return device in self._by_name
+    # ------------------------------------------------------------------ commands
 
     def send(self, action: DeviceAction) -> None:
         """The command as a service call, sent in the background (its failure is logged)."""
@@ -138,7 +150,7 @@ class HomeAssistantLink:
             await client.connect()
             listener = asyncio.create_task(client.start_listening())
             try:
-                await running(client)
+                self._config = await running(client)
                 await self._sync(client)
             finally:
                 await client.disconnect()
@@ -152,12 +164,13 @@ class HomeAssistantLink:
         client = HomeAssistantClient(websocket_url(self.cfg.url), self._token, session)
         await client.connect()
         listener = asyncio.create_task(client.start_listening(), name="home-assistant-listen")
+        tasks = [listener]
         try:
             self._client = client
             await client.subscribe_events(self._state_changed, "state_changed")
             for event in REGISTRY_EVENTS:
                 await client.subscribe_events(lambda e: self._resync.set(), event)
-            await running(client)
+            self._config = await running(client)
             await self._sync(client)
             if self._outage:
                 log.warning("home assistant: connected again to %s", self.cfg.url)
@@ -166,23 +179,25 @@ class HomeAssistantLink:
                 log.info("home assistant: connected to %s (version %s)", self.cfg.url,
                          client.version)  # fmt: skip
             self.connected.set()
-            while not listener.done():
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.cfg.refresh_s):
-                        await asyncio.wait(
-                            [listener, asyncio.ensure_future(self._resync.wait())],
-                            return_when=asyncio.FIRST_COMPLETED,
-                        )
-                if listener.done():
-                    break
-                self._resync.clear()
-                await asyncio.sleep(0.2)  # a rename is several registry events at once
-                await self._sync(client)
-            listener.result()  # its error, if it ended on one
+            tasks.append(asyncio.create_task(self._resyncs(client), name="home-assistant-sync"))
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()  # its error, if it ended on one
         finally:
-            listener.cancel()
+            for task in tasks:
+                task.cancel()
             with contextlib.suppress(asyncio.CancelledError, BaseHassClientError):
                 await client.disconnect()
+
+    async def _resyncs(self, client: HomeAssistantClient) -> None:
+        """Read the devices again on a registry event, and every `refresh_s`."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.cfg.refresh_s):
+                    await self._resync.wait()
+            self._resync.clear()
+            await asyncio.sleep(0.2)  # a rename is several registry events at once
+            await self._sync(client)
 
     async def _sync(self, client: HomeAssistantClient) -> None:
         """Read the registries, what is exposed and the states; give the home the devices."""
@@ -193,7 +208,8 @@ class HomeAssistantLink:
         entries = await client.send_command("config/entity_registry/get_entries", entity_ids=ids)
         registry = [e for e in (entries or {}).values() if e]
         states = await client.send_command("get_states")
-        found = entities(areas, devices, registry, exposed, states)
+        fahrenheit = self._config.get("unit_system", {}).get("temperature") == "°F"
+        found = entities(areas, devices, registry, exposed, states, fahrenheit)
         self._by_name = {e.device.name: e for e in found}
         self._by_id = {e.entity_id: e for e in found}
         if self.home.found(HOME_ASSISTANT, [e.device for e in found]):
@@ -202,7 +218,6 @@ class HomeAssistantLink:
         for state in states:
             if (entity := self._by_id.get(state.get("entity_id", ""))) is not None:
                 self.home.read(entity.device.name, reading(entity, state), replace=True)
-        self.syncs += 1
 
     def _state_changed(self, event: Any) -> None:
         data = event.get("data", {})

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from assistant.core.home import OPENINGS, ha_kind
 from assistant.core.intents.base import Device, DeviceAction, DeviceKind, Reading, normalize
 
 ZIGBEE2MQTT = "zigbee2mqtt"
@@ -234,11 +235,6 @@ _ABBREVIATIONS = {
 _DEVICE_ABBREVIATIONS = {"sa": "suggested_area", "ids": "identifiers", "mf": "manufacturer"}
 _SHARED = ("~", "state_topic", "command_topic")
 """What a device-based config's components inherit from its root (theirs win)."""
-_KINDS: dict[str, DeviceKind] = {
-    "light": "light", "switch": "switch", "fan": "fan", "cover": "cover",
-    "climate": "climate", "sensor": "sensor", "binary_sensor": "sensor",
-}  # fmt: skip
-_OPENINGS = ("door", "garage_door", "opening", "window")
 _TEMPLATE = re.compile(r"\{\{\s*value_json\s*(?:\.\s*(\w+)|\[\s*(['\"])([^'\"]+)\2\s*\])\s*\}\}")
 
 
@@ -325,14 +321,14 @@ def _component(platform: str, cfg: dict[str, Any], topic: str, object_id: str) -
         keys = _template_keys(cfg.get("current_temperature_template"), temperature=True)
     elif platform == "sensor" and cfg.get("device_class") == "temperature":
         keys = _template_keys(template, temperature=True)
-    elif platform == "binary_sensor" and cfg.get("device_class") in _OPENINGS:
+    elif platform == "binary_sensor" and cfg.get("device_class") in OPENINGS:
         # Zigbee2MQTT's own configs say payload_on false: its "contact" is true when closed.
         on, off = _plain(cfg.get("payload_on", "ON")), _plain(cfg.get("payload_off", "OFF"))
         keys = _template_keys(template, on=on, off=off)
     else:
         return None
-    kind = _KINDS[platform]
-    if not name or (kind == "sensor" and state is None):
+    kind = ha_kind(platform, cfg.get("device_class"))
+    if kind is None or not name or (kind == "sensor" and state is None):
         return None
     key = str(cfg.get("unique_id") or topic)
     return Found(Device(name, kind, room), key, command, payloads, set_topic, state, keys, scale)

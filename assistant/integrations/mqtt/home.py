@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from assistant.config import MqttSection
 from assistant.core.home import Home
 from assistant.core.intents import DeviceAction
 from assistant.integrations.mqtt.found import (
@@ -20,7 +21,7 @@ from assistant.integrations.mqtt.found import (
     from_discovery,
     reading,
 )
-from assistant.integrations.mqtt.topics import ASSISTANT_NODE
+from assistant.integrations.mqtt.topics import ASSISTANT_NODE, Topics
 
 log = logging.getLogger("assistant.integrations.mqtt")
 
@@ -41,6 +42,16 @@ class BrokerDevices:
         """Sources whose devices changed since the home was last given them."""
         self.waiting = 0
         """Messages taken in since then."""
+
+    @classmethod
+    def for_config(cls, cfg: MqttSection, home: Home) -> BrokerDevices | None:
+        """As `[mqtt]` asks (None: `find_devices = false`)."""
+        if not cfg.find_devices:
+            return None
+        own = Topics.from_config(cfg).node_id
+        return cls(
+            home, prefix=cfg.discovery_prefix, zigbee2mqtt=cfg.zigbee2mqtt_topic, own_node=own
+        )
 
     def topics(self) -> list[str]:
         """Everything to subscribe to now (at connect: the state topics already known)."""
