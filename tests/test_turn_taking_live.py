@@ -83,23 +83,36 @@ echo_cancel = true
 
 @pytest.fixture
 def room(pulse: Pulse) -> Iterator[None]:
-    """The speaker heard by the microphone, quieter and 30 ms late, as a room would."""
+    """The speaker heard by the microphone, 18 dB quieter and 30 ms late, as a room would."""
     module = subprocess.run(
         ["pactl", "load-module", "module-loopback", "source=spk.monitor", "sink=mic",
          "latency_msec=30"],
         env=pulse.env, check=True, capture_output=True, text=True,
     ).stdout.strip()  # fmt: skip
     try:
+        # Its stream into the microphone, by its owner module (the short listing's third
+        # column is the client, "-" for a module's stream: matched on it, the volume was
+        # never set, and the room was 0 dB).
         inputs = subprocess.run(
-            ["pactl", "list", "short", "sink-inputs"],
+            ["pactl", "list", "sink-inputs"],
             env=pulse.env, check=True, capture_output=True, text=True,
         ).stdout  # fmt: skip
-        for line in inputs.splitlines():
-            if line.split("\t")[2] == module:  # its volume: 50 % is -18 dB (cubic)
-                subprocess.run(
-                    ["pactl", "set-sink-input-volume", line.split("\t")[0], "50%"],
-                    env=pulse.env, check=True,
-                )  # fmt: skip
+        ours = [
+            block.split("\n", 1)[0].removeprefix("Sink Input #")
+            for block in inputs.split("\n\n")
+            if re.search(rf"^\s*Owner Module: {module}$", block, re.M)
+        ]
+        assert len(ours) == 1, inputs
+        # 50 % is -18 dB (PulseAudio's volumes are cubic).
+        subprocess.run(
+            ["pactl", "set-sink-input-volume", ours[0], "50%"], env=pulse.env, check=True
+        )  # fmt: skip
+        volume = subprocess.run(
+            ["pactl", "list", "sink-inputs"],
+            env=pulse.env, check=True, capture_output=True, text=True,
+        ).stdout  # fmt: skip
+        set_to = rf"Sink Input #{ours[0]}\n(?:\t.*\n)*?\tVolume: .*-18\.06 dB"
+        assert re.search(set_to, volume), volume
         yield
     finally:
         subprocess.run(["pactl", "unload-module", module], env=pulse.env, capture_output=True)
