@@ -122,12 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         help="end of turn: the pause corpus, and each rule's cut-offs against its wait",
     )
-    eot.add_argument("action", choices=["make", "evidence", "sweep"])
+    eot.add_argument("action", choices=["make", "evidence", "sweep", "recover"])
     eot.add_argument("corpus", type=Path, metavar="DIR")
     eot.add_argument(
-        "--held-out", action="store_true", help="make: the held-out sentences; sweep: only them"
+        "--held-out",
+        action="store_true",
+        help="make: the held-out sentences; sweep, recover: only them",
     )
-    eot.add_argument("--tuning", action="store_true", help="sweep: only the tuning set")
+    eot.add_argument("--tuning", action="store_true", help="sweep, recover: only the tuning set")
     eot.add_argument("--json", type=Path, metavar="FILE", help="sweep: write the table")
 
     route = sub.add_parser(
@@ -418,6 +420,11 @@ def _eot(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{len(made)} renderings in {args.corpus}")
     elif args.action == "evidence":
         eot.gather(args.corpus, settings, args.corpus / "evidence.jsonl")
+    elif args.action == "recover":
+        from assistant.commands import eot_recovery
+
+        only = True if args.held_out else False if args.tuning else None
+        eot_recovery.print_recovery(eot_recovery.recover(args.corpus, settings, held_out=only))
     else:
         only = True if args.held_out else False if args.tuning else None
         table = eot.sweep(args.corpus, settings.pipeline.turn_end, held_out=only)

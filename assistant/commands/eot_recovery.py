@@ -1,0 +1,209 @@
+"""`assistant eot recover DIR`: recovery on the pause corpus's complete-looking splits, the
+part of issue 22's bar the sweep does not score. "Set a timer for ten minutes … and a half":
+where the rule commits in the pause (which it may: the first half is a whole request), the
+user going on must be caught, and both halves answered once, as a whole.
+
+Per complete-looking rendering, room (quiet, noisy) and pause length, from the evidence
+`assistant eot evidence` gathered: the pipeline's rule (listening while it speaks, with
+headphones or `echo_cancel`) commits where its hold is no longer than the silence the
+end-pointer heard. Then, as the listener would:
+
+- **in the window**: the user goes on within `resume_window_ms` of the commit (else the rest
+  is a turn of its own);
+- **stop**: the end-pointer, its hold run out at the commit, is fed the rest with
+  `resume_min_speech_ms`; from the second half's first sound (a 4 ms part within 35 dB of
+  the rendering's loudest) to the utterance it starts is how soon the reply would stop (the
+  speaker's latency comes on top: live, the stop was logged 75-118 ms after the voice,
+  `tests/test_turn_taking_live.py`);
+- **whole**: Whisper, on both halves together as the listener keeps them (the first to its
+  end plus 150 ms of the pause, the second from its pre-roll), is answered as the sentence
+  with no pause at all would be: the same intent, slots and all, or, for a question that goes
+  to a model, every word of the second half that Whisper heard without the pause (a word it
+  misses either way is speech recognition's miss, not recovery's). Numbers are compared as
+  numbers ("six" and "6"), fillers not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.audio.vad import SileroVad, endpoint_frames
+from assistant.audio.wav import read_wav
+from assistant.commands.eot import PAUSES_S, PauseEvidence, _mixed, ours
+from assistant.commands.pause_corpus import RATE_HZ, Rendering, load, spliced
+from assistant.core.endpoint import Ended, Endpointer, SpeechStarted
+from assistant.pipeline.turn_taking import KEPT_AFTER_SPEECH_NS
+
+KEPT_S = KEPT_AFTER_SPEECH_NS / 1e9  # of the committed utterance's silence
+_UNITS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty"
+)
+NUMBERS = frozenset(_UNITS.split())
+FILLERS = {"um", "uh", "er", "erm"}
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    id: str
+    noisy: bool
+    pause_s: float
+    committed: bool
+    in_window: bool = False
+    stop_ms: float | None = None
+    whole: bool = False
+    heard: str = ""
+    filler: bool = False
+    """The second half begins with "um" or "uh"."""
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words, numbers as digits (a number's digits as one word), no fillers."""
+    out = []
+    for w in re.findall(r"[a-z0-9']+", text.lower().replace(":", " ").replace(".", " ")):
+        if w in FILLERS:
+            continue
+        out.append("#" if w.isdigit() or w in NUMBERS else w)
+    return out
+
+
+def unfilled(text: str) -> str:
+    """The transcript without its fillers ("remind me to buy bread, uh, when ...")."""
+    return re.sub(r",?\s*\b(?:" + "|".join(FILLERS) + r")\b,?", "", text, flags=re.I).strip()
+
+
+def covered(second_half: str, heard: str, baseline: str) -> bool:
+    """Every word of the second half that the unpaused rendering's transcript has is in
+    `heard` (numbers as one token: "sixty six" and "66" are both a number)."""
+    got, base = set(words(heard)), set(words(baseline))
+    return all(w in got for w in words(second_half) if w in base)
+
+
+def answered_alike(right: str, heard: str, baseline: str, devices: Any) -> bool:
+    """Would the answer be the one to the sentence heard with no pause? An intent: the same,
+    slots and all ("set a timer for 10 minutes in the half" is 10 minutes, not 10 min 30 s);
+    a question for a model: every word of the second half the baseline heard (`covered`)."""
+    from assistant.core.router import route
+
+    want = route(unfilled(baseline), devices).intent
+    if want is not None:
+        return route(unfilled(heard), devices).intent == want
+    return covered(right, heard, baseline)
+
+
+def recover(corpus: Path, settings: Any, *, held_out: bool | None) -> list[Case]:
+    from assistant.app import build_transcriber, turn_settings
+
+    files, pipeline = settings.model_files(), settings.pipeline
+    asr = build_transcriber(settings.models.asr, files["asr"])
+    vad = SileroVad(files["vad"])
+    rule = ours(pipeline.turn_end)
+    devices = turn_settings(settings).devices
+    window_ms = pipeline.listen.resume_window_ms
+    pre_roll = pipeline.endpoint.pre_roll_ms * RATE_HZ // 1000
+    order = list(enumerate(load(corpus)))  # `gather` seeds each rendering's noise by it
+    rows = {
+        (row["id"], row["noisy"]): row
+        for row in map(json.loads, (corpus / "evidence.jsonl").read_text().splitlines())
+    }
+    cases = []
+    for n, r in order:
+        if r.kind != "complete" or (held_out is not None and r.id.startswith("h") != held_out):
+            continue
+        pcm = read_wav(corpus / r.file)
+        for noisy in (False, True):
+            # What Whisper hears of it with no pause at all, in the same room.
+            whole = _mixed(spliced(pcm, r, 0.0, 0.25), noisy, n)
+            baseline = asr.transcribe(whole, RATE_HZ)
+            row = rows.get((r.id, noisy))
+            pauses = [PauseEvidence(**p) for p in row["pauses"]] if row else []
+            split = next((e for e in pauses if e.at == "split"), None)
+            if split is None or not split.heard_ms[str(PAUSES_S[-1])]:
+                continue  # no pause heard at the split (as the sweep)
+            hold = rule(split)
+            for p in PAUSES_S:
+                if hold > split.heard_ms[str(p)]:
+                    cases.append(Case(r.id, noisy, p, committed=False))
+                    continue
+                x = _mixed(spliced(pcm, r, p, 1.0), noisy, n)
+                cases.append(
+                    _resumed(r, noisy, p, x, hold, split.heard_ms[str(p)], window_ms,
+                             pre_roll, vad, pipeline, asr, baseline, devices)
+                )  # fmt: skip
+    return cases
+
+
+def _resumed(
+    r: Rendering, noisy: bool, p: float, x: Any, hold: float, heard_ms: float,
+    window_ms: int, pre_roll: int, vad: SileroVad, pipeline: Any, asr: Any, baseline: str,
+    devices: Any,
+) -> Case:  # fmt: skip
+    onset = r.split_sample + int(p * RATE_HZ)  # where the second half's audio begins
+    voice_ns = _sound_from(x, onset) * 1_000_000_000 // RATE_HZ
+    ep = Endpointer(pipeline.endpoint, hold_ms=int(hold))
+    stop_ms, committed, started = None, False, onset
+    for _, end_ns, event in endpoint_frames(vad, ep, x):
+        if isinstance(event, Ended):
+            if end_ns * RATE_HZ // 1_000_000_000 < r.split_sample or end_ns > voice_ns:
+                break  # at a pause of the voice's own before the split, or not in it
+            committed = True
+            ep.min_speech_ms = pipeline.listen.resume_min_speech_ms
+        elif isinstance(event, SpeechStarted) and committed:
+            stop_ms = (end_ns - voice_ns) / 1e6
+            started = event.start_ns * RATE_HZ // 1_000_000_000
+            break
+    if not committed:  # the run heard the pause shorter than the evidence said
+        return Case(r.id, noisy, p, committed=False)
+    first_end = r.split_sample + int(KEPT_S * RATE_HZ)
+    both = [x[:first_end], x[max(first_end, started - pre_roll) :]]  # as the listener keeps it
+    heard = asr.transcribe(np.concatenate(both), RATE_HZ)
+    return Case(
+        r.id, noisy, p, committed=True, filler=bool(r.filler),
+        in_window=heard_ms - hold <= window_ms and stop_ms is not None,
+        stop_ms=stop_ms, whole=answered_alike(r.right, heard, baseline, devices), heard=heard,
+    )  # fmt: skip
+
+
+def _sound_from(x: np.ndarray, at: int) -> int:
+    """The first sample from `at` of a 4 ms part within 35 dB of the rendering's loudest
+    (where the second half's sound begins: the split is between words, before it)."""
+    part = 64
+    n = (len(x) - at) // part
+    levels = 10 * np.log10(
+        np.mean(x[at : at + n * part].astype(np.float64).reshape(n, part) ** 2, axis=1) + 1e-9
+    )
+    peak = 10 * np.log10(np.max(x.astype(np.float64) ** 2) + 1e-9) - 10
+    loud = np.flatnonzero(levels > peak - 35)
+    return at + int(loud[0]) * part if len(loud) else at
+
+
+def print_recovery(cases: list[Case]) -> None:
+    committed = [c for c in cases if c.committed]
+    print(f"complete-looking splits x rooms x pauses: {len(cases)}; committed in the pause "
+          f"(recovery's job): {len(committed)}")  # fmt: skip
+    for name, lo, hi in (("pauses <= 1.2 s", 0.0, 1.2), ("1.5 s", 1.5, 1.5), ("2.0 s", 2.0, 2.0)):
+        these = [c for c in committed if lo <= c.pause_s <= hi]
+        ok = [c for c in these if c.in_window and c.whole]
+        if these:
+            print(f"  {name:16} recovered {len(ok)} of {len(these)} = "
+                  f"{100 * len(ok) / len(these):5.1f} %  (not in the window: "
+                  f"{sum(not c.in_window for c in these)}; heard in part: "
+                  f"{sum(c.in_window and not c.whole for c in these)})")  # fmt: skip
+    for name, filler in (("", False), (" after um or uh", True)):
+        stops = sorted(c.stop_ms for c in committed if c.stop_ms is not None and c.filler == filler)
+        if stops:
+            q = [stops[min(len(stops) - 1, int(f * len(stops)))] for f in (0.5, 0.95)]
+            print(f"  going on{name}: their utterance started p50 {q[0]:.0f} ms, p95 {q[1]:.0f} "
+                  f"ms, max {stops[-1]:.0f} ms after their voice (of {len(stops)}; the "
+                  f"speaker's latency comes on top)")  # fmt: skip
+    for c in committed:
+        if not (c.in_window and c.whole):
+            print(f"    {c.id} {'noisy' if c.noisy else 'quiet'} {c.pause_s} s: "
+                  f"{'in the window' if c.in_window else 'NOT in the window'}, "
+                  f"heard {c.heard!r}")  # fmt: skip

@@ -1,0 +1,31 @@
+"""The recovery score's judgement of a transcript (`assistant eot recover`): pure logic."""
+
+from assistant.commands.eot_recovery import answered_alike, covered, unfilled, words
+from assistant.core.intents.base import Device
+
+
+def test_numbers_are_numbers_and_fillers_are_nothing() -> None:
+    assert words("Set an alarm for six, um, thirty") == ["set", "an", "alarm", "for", "#", "#"]
+    assert words("Set an alarm for 6:30.") == ["set", "an", "alarm", "for", "#", "#"]
+    assert unfilled("Remind me to buy bread, uh, when I get to the shop.") == (
+        "Remind me to buy bread when I get to the shop."
+    )
+    assert unfilled("Bring the umbrella") == "Bring the umbrella"  # not a filler inside a word
+
+
+def test_the_second_half_must_be_heard_as_the_unpaused_sentence_was() -> None:
+    baseline = "How tall is Mount Everest in feet?"
+    assert covered("in feet", "How tall is Mount Everest, in feet?", baseline)
+    assert not covered("in feet", "How tall is Mount Everest?", baseline)
+    assert not covered("in feet", "How tall is Mount Everest? Then feet.", baseline)
+    # A word missed with no pause too is speech recognition's miss, not recovery's.
+    assert covered("in feet", "How tall is Mount Everest feet?", "How tall is Mount Everest feet")
+
+
+def test_an_intent_must_come_out_the_same_slots_and_all() -> None:
+    lamp = [Device(name="kitchen lights", room="kitchen", kind="light")]
+    half = "Set a timer for 10 minutes and a half."
+    assert answered_alike("and a half", "Set a timer for 10 minutes, and a half", half, lamp)
+    assert not answered_alike("and a half", "Set a timer for 10 minutes in the half.", half, lamp)
+    tokyo = "What time is it in Tokyo?"
+    assert not answered_alike("in Tokyo", "What time is it, then Tokyo?", tokyo, lamp)
