@@ -178,6 +178,25 @@ async def test_a_turn_that_says_nothing_does_not_deafen_the_microphone(
     assert len(asr.heard[-1]) / 16_000 >= question_s
 
 
+async def test_going_on_soon_after_a_commit_puts_no_audio_in_twice(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # A whole request commits at 200 ms of silence (listening while it speaks); the user
+    # goes on at 350 ms. The pre-roll of what they say next reaches back into the 150 ms of
+    # silence kept with the committed half: joined, that audio was there twice.
+    first = read_wav(espeak_wav("Set a timer for ten minutes", tmp_path / "a.wav", trail_s=0))
+    second = read_wav(espeak_wav("and a half.", tmp_path / "b.wav", lead_s=0, trail_s=1.0))
+    audio = np.concatenate([first, np.zeros(16_000 * 35 // 100, np.int16), second])
+    said = ("set a timer for ten minutes", "set a timer for ten minutes and a half")
+    asr = RecordingTranscriber(*said)
+    records = await listen(settings, audio, ListenSettings(half_duplex=False), asr=asr)
+    assert [r.resumed for r in records] == [True], records
+    joined = asr.heard[-1]
+    # One stretch of the microphone's audio, as it came (aligned on the first sound).
+    at = int(np.flatnonzero(audio)[0]) - int(np.flatnonzero(joined)[0])
+    assert at >= 0 and np.array_equal(joined, audio[at : at + len(joined)])
+
+
 async def test_the_pre_roll_is_as_long_whatever_the_size_of_the_blocks(
     settings: Settings, tmp_path: Path
 ) -> None:
