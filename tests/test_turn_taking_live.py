@@ -93,9 +93,10 @@ def room(pulse: Pulse) -> Iterator[None]:
         # Its stream into the microphone, by its owner module (the short listing's third
         # column is the client, "-" for a module's stream: matched on it, the volume was
         # never set, and the room was 0 dB).
+        c_locale = {**pulse.env, "LC_ALL": "C"}  # the listing's words, not translated
         inputs = subprocess.run(
             ["pactl", "list", "sink-inputs"],
-            env=pulse.env, check=True, capture_output=True, text=True,
+            env=c_locale, check=True, capture_output=True, text=True,
         ).stdout  # fmt: skip
         ours = [
             block.split("\n", 1)[0].removeprefix("Sink Input #")
@@ -109,7 +110,7 @@ def room(pulse: Pulse) -> Iterator[None]:
         )  # fmt: skip
         volume = subprocess.run(
             ["pactl", "list", "sink-inputs"],
-            env=pulse.env, check=True, capture_output=True, text=True,
+            env=c_locale, check=True, capture_output=True, text=True,
         ).stdout  # fmt: skip
         set_to = rf"Sink Input #{ours[0]}\n(?:\t.*\n)*?\tVolume: .*-18\.06 dB"
         assert re.search(set_to, volume), volume
