@@ -67,7 +67,7 @@ class PauseEvidence:
     """The text turn model's log10 probability that the message ends here."""
 
 
-def _mixed(pcm: np.ndarray, noisy: bool, seed: int) -> np.ndarray:
+def mixed(pcm: np.ndarray, noisy: bool, seed: int) -> np.ndarray:
     if not noisy:
         return pcm
     x = pcm.astype(np.float64) + pink_noise(len(pcm), NOISE_DBFS, seed)
@@ -120,7 +120,7 @@ def gather(corpus: Path, settings: Any, out: Path) -> None:
             for noisy in (False, True):
                 if (r.id, noisy) in done:
                     continue
-                longest = _mixed(spliced(pcm, r, PAUSES_S[-1], TRAIL_S), noisy, n)
+                longest = mixed(spliced(pcm, r, PAUSES_S[-1], TRAIL_S), noisy, n)
                 heard = _pauses(vad, endless, longest)
                 at_split = [s for _, at, s in heard if _near_split(at, r) and s is not None]
                 # A shorter pause is heard shorter by the difference: the edges of the

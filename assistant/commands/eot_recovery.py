@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,9 +36,10 @@ import numpy as np
 
 from assistant.audio.vad import SileroVad, endpoint_frames
 from assistant.audio.wav import read_wav
-from assistant.commands.eot import PAUSES_S, PauseEvidence, _mixed, ours
+from assistant.commands.eot import PAUSES_S, PauseEvidence, mixed, ours
 from assistant.commands.pause_corpus import RATE_HZ, Rendering, load, spliced
 from assistant.core.endpoint import Ended, Endpointer, SpeechStarted
+from assistant.core.router import route
 from assistant.pipeline.turn_taking import KEPT_AFTER_SPEECH_NS
 
 KEPT_S = KEPT_AFTER_SPEECH_NS / 1e9  # of the committed utterance's silence
@@ -55,21 +57,28 @@ class Case:
     noisy: bool
     pause_s: float
     committed: bool
+    """The rule committed in this pause (the run's own end-pointer ended the utterance)."""
     in_window: bool = False
+    """The user's utterance started before the resume window closed."""
     stop_ms: float | None = None
+    """From the second half's first sound to the start of the user's utterance."""
     whole: bool = False
+    """The joined audio is answered as the unpaused sentence is (`answered_alike`)."""
     heard: str = ""
     filler: bool = False
-    """The second half begins with "um" or "uh"."""
+    """The first half ends with "um" or "uh" (before the pause)."""
 
 
 def words(text: str) -> list[str]:
-    """Lower-case words, numbers as digits (a number's digits as one word), no fillers."""
-    out = []
+    """Lower-case words, no fillers; a number, in digits or words, as "#" (Whisper writes
+    "six thirty" as "6.30", "nineteen sixty six" as "1966": only that one is there)."""
+    out: list[str] = []
     for w in re.findall(r"[a-z0-9']+", text.lower().replace(":", " ").replace(".", " ")):
         if w in FILLERS:
             continue
-        out.append("#" if w.isdigit() or w in NUMBERS else w)
+        number = w.isdigit() or w in NUMBERS
+        if not (number and out and out[-1] == "#"):  # "sixty six", "6 30": one number
+            out.append("#" if number else w)
     return out
 
 
@@ -78,23 +87,24 @@ def unfilled(text: str) -> str:
     return re.sub(r",?\s*\b(?:" + "|".join(FILLERS) + r")\b,?", "", text, flags=re.I).strip()
 
 
-def covered(second_half: str, heard: str, baseline: str) -> bool:
+def covered(first_half: str, second_half: str, heard: str, baseline: str) -> bool:
     """Every word of the second half that the unpaused rendering's transcript has is in
-    `heard` (numbers as one token: "sixty six" and "66" are both a number)."""
-    got, base = set(words(heard)), set(words(baseline))
-    return all(w in got for w in words(second_half) if w in base)
+    `heard`, beyond those the first half accounts for ("the" of "from the earth" is not
+    heard because "how far is the moon" has one)."""
+    got = Counter(words(heard)) - Counter(words(first_half))
+    base = set(words(baseline))
+    need = Counter(w for w in words(second_half) if w in base)
+    return all(got[w] >= k for w, k in need.items())
 
 
-def answered_alike(right: str, heard: str, baseline: str, devices: Any) -> bool:
+def answered_alike(left: str, right: str, heard: str, baseline: str, devices: Any) -> bool:
     """Would the answer be the one to the sentence heard with no pause? An intent: the same,
     slots and all ("set a timer for 10 minutes in the half" is 10 minutes, not 10 min 30 s);
     a question for a model: every word of the second half the baseline heard (`covered`)."""
-    from assistant.core.router import route
-
     want = route(unfilled(baseline), devices).intent
     if want is not None:
         return route(unfilled(heard), devices).intent == want
-    return covered(right, heard, baseline)
+    return covered(left, right, heard, baseline)
 
 
 def recover(corpus: Path, settings: Any, *, held_out: bool | None) -> list[Case]:
@@ -118,61 +128,71 @@ def recover(corpus: Path, settings: Any, *, held_out: bool | None) -> list[Case]
             continue
         pcm = read_wav(corpus / r.file)
         for noisy in (False, True):
-            # What Whisper hears of it with no pause at all, in the same room.
-            whole = _mixed(spliced(pcm, r, 0.0, 0.25), noisy, n)
-            baseline = asr.transcribe(whole, RATE_HZ)
             row = rows.get((r.id, noisy))
             pauses = [PauseEvidence(**p) for p in row["pauses"]] if row else []
             split = next((e for e in pauses if e.at == "split"), None)
             if split is None or not split.heard_ms[str(PAUSES_S[-1])]:
                 continue  # no pause heard at the split (as the sweep)
+            # What Whisper hears of it with no pause at all, in the same room.
+            whole = mixed(spliced(pcm, r, 0.0, 0.25), noisy, n)
+            baseline = asr.transcribe(whole, RATE_HZ)
             hold = rule(split)
             for p in PAUSES_S:
                 if hold > split.heard_ms[str(p)]:
                     cases.append(Case(r.id, noisy, p, committed=False))
                     continue
-                x = _mixed(spliced(pcm, r, p, 1.0), noisy, n)
+                clean = spliced(pcm, r, p, 1.0)
+                voice = _sound_from(clean, r.split_sample + int(p * RATE_HZ))
+                x = mixed(clean, noisy, n)
                 cases.append(
-                    _resumed(r, noisy, p, x, hold, split.heard_ms[str(p)], window_ms,
-                             pre_roll, vad, pipeline, asr, baseline, devices)
+                    _resumed(r, noisy, p, x, voice, hold, window_ms, pre_roll, vad, pipeline,
+                             asr, baseline, devices)
                 )  # fmt: skip
     return cases
 
 
 def _resumed(
-    r: Rendering, noisy: bool, p: float, x: Any, hold: float, heard_ms: float,
+    r: Rendering, noisy: bool, p: float, x: np.ndarray, voice: int, hold: float,
     window_ms: int, pre_roll: int, vad: SileroVad, pipeline: Any, asr: Any, baseline: str,
     devices: Any,
 ) -> Case:  # fmt: skip
-    onset = r.split_sample + int(p * RATE_HZ)  # where the second half's audio begins
-    voice_ns = _sound_from(x, onset) * 1_000_000_000 // RATE_HZ
+    """The rendering `x` with a pause of `p` s, its second half's sound from sample `voice`,
+    through the end-pointer with `hold`: where it commits, the rest as the listener takes
+    it after a commit."""
+    voice_ns = voice * 1_000_000_000 // RATE_HZ
     ep = Endpointer(pipeline.endpoint, hold_ms=int(hold))
-    stop_ms, committed, started = None, False, onset
+    stop_ms, committed_ns, speech_end_ns, started_ns = None, None, 0, 0
     for _, end_ns, event in endpoint_frames(vad, ep, x):
         if isinstance(event, Ended):
             if end_ns * RATE_HZ // 1_000_000_000 < r.split_sample or end_ns > voice_ns:
                 break  # at a pause of the voice's own before the split, or not in it
-            committed = True
+            committed_ns, speech_end_ns = end_ns, event.speech_end_ns
             ep.min_speech_ms = pipeline.listen.resume_min_speech_ms
-        elif isinstance(event, SpeechStarted) and committed:
+        elif isinstance(event, SpeechStarted) and committed_ns is not None:
             stop_ms = (end_ns - voice_ns) / 1e6
-            started = event.start_ns * RATE_HZ // 1_000_000_000
+            in_window = end_ns - committed_ns < window_ms * 1_000_000  # as `resuming` asks
+            started_ns = event.start_ns
             break
-    if not committed:  # the run heard the pause shorter than the evidence said
+    if committed_ns is None:  # the run heard the pause shorter than the evidence said
         return Case(r.id, noisy, p, committed=False)
-    first_end = r.split_sample + int(KEPT_S * RATE_HZ)
-    both = [x[:first_end], x[max(first_end, started - pre_roll) :]]  # as the listener keeps it
-    heard = asr.transcribe(np.concatenate(both), RATE_HZ)
+    if stop_ms is None:
+        return Case(r.id, noisy, p, committed=True, filler=bool(r.filler))
+    # As the listener joins them: the first half to its speech's end and KEPT_S, then the
+    # second from its pre-roll, less what the first already has.
+    first_end = (speech_end_ns * RATE_HZ // 1_000_000_000) + int(KEPT_S * RATE_HZ)
+    second = max(first_end, started_ns * RATE_HZ // 1_000_000_000 - pre_roll)
+    heard = asr.transcribe(np.concatenate([x[:first_end], x[second:]]), RATE_HZ)
     return Case(
-        r.id, noisy, p, committed=True, filler=bool(r.filler),
-        in_window=heard_ms - hold <= window_ms and stop_ms is not None,
-        stop_ms=stop_ms, whole=answered_alike(r.right, heard, baseline, devices), heard=heard,
+        r.id, noisy, p, committed=True, filler=bool(r.filler), in_window=in_window,
+        stop_ms=stop_ms, whole=answered_alike(r.left, r.right, heard, baseline, devices),
+        heard=heard,
     )  # fmt: skip
 
 
 def _sound_from(x: np.ndarray, at: int) -> int:
     """The first sample from `at` of a 4 ms part within 35 dB of the rendering's loudest
-    (where the second half's sound begins: the split is between words, before it)."""
+    (where the second half's sound begins: the split is between words, before it). On the
+    rendering before any room noise is mixed in."""
     part = 64
     n = (len(x) - at) // part
     levels = 10 * np.log10(
@@ -195,7 +215,7 @@ def print_recovery(cases: list[Case]) -> None:
                   f"{100 * len(ok) / len(these):5.1f} %  (not in the window: "
                   f"{sum(not c.in_window for c in these)}; heard in part: "
                   f"{sum(c.in_window and not c.whole for c in these)})")  # fmt: skip
-    for name, filler in (("", False), (" after um or uh", True)):
+    for name, filler in (("", False), (", a first half ending in um/uh", True)):
         stops = sorted(c.stop_ms for c in committed if c.stop_ms is not None and c.filler == filler)
         if stops:
             q = [stops[min(len(stops) - 1, int(f * len(stops)))] for f in (0.5, 0.95)]
