@@ -52,10 +52,11 @@ async def running(client: HomeAssistantClient, timeout_s: float = 300) -> dict[s
     started = asyncio.Event()
     stop = await client.subscribe_events(lambda e: started.set(), "homeassistant_started")
     try:
-        if (await client.send_command("get_config")).get("state") != "RUNNING":
+        config: dict[str, Any] = await client.send_command("get_config")
+        if config.get("state") != "RUNNING":
             async with asyncio.timeout(timeout_s):
                 await started.wait()
-        config: dict[str, Any] = await client.send_command("get_config")
+            config = await client.send_command("get_config")
     finally:
         stop()
     return config
@@ -74,8 +75,8 @@ class HomeAssistantLink:
         self._by_name: dict[str, Entity] = {}
         self._by_id: dict[str, Entity] = {}
         self._resync = asyncio.Event()
-        self._config: dict[str, Any] = {}
-        """Home Assistant's `get_config` (its unit system) as it last said."""
+        self._fahrenheit = False
+        """Home Assistant's unit system is °F (its `get_config`, as it last said)."""
         self._outage = False
         """The link was lost (or never made), and that has been said."""
         self.connected = asyncio.Event()
@@ -150,7 +151,7 @@ class HomeAssistantLink:
             await client.connect()
             listener = asyncio.create_task(client.start_listening())
             try:
-                self._config = await running(client)
+                await self._running(client)
                 await self._sync(client)
             finally:
                 await client.disconnect()
@@ -170,7 +171,7 @@ class HomeAssistantLink:
             await client.subscribe_events(self._state_changed, "state_changed")
             for event in REGISTRY_EVENTS:
                 await client.subscribe_events(lambda e: self._resync.set(), event)
-            self._config = await running(client)
+            await self._running(client)
             await self._sync(client)
             if self._outage:
                 log.warning("home assistant: connected again to %s", self.cfg.url)
@@ -186,8 +187,14 @@ class HomeAssistantLink:
         finally:
             for task in tasks:
                 task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)  # off the client, then close it
             with contextlib.suppress(asyncio.CancelledError, BaseHassClientError):
                 await client.disconnect()
+
+    async def _running(self, client: HomeAssistantClient) -> None:
+        """Until Home Assistant runs; then its unit system."""
+        config = await running(client)
+        self._fahrenheit = config.get("unit_system", {}).get("temperature") == "°F"
 
     async def _resyncs(self, client: HomeAssistantClient) -> None:
         """Read the devices again on a registry event, and every `refresh_s`."""
@@ -208,8 +215,7 @@ class HomeAssistantLink:
         entries = await client.send_command("config/entity_registry/get_entries", entity_ids=ids)
         registry = [e for e in (entries or {}).values() if e]
         states = await client.send_command("get_states")
-        fahrenheit = self._config.get("unit_system", {}).get("temperature") == "°F"
-        found = entities(areas, devices, registry, exposed, states, fahrenheit)
+        found = entities(areas, devices, registry, exposed, states, self._fahrenheit)
         self._by_name = {e.device.name: e for e in found}
         self._by_id = {e.entity_id: e for e in found}
         if self.home.found(HOME_ASSISTANT, [e.device for e in found]):
