@@ -51,7 +51,7 @@ async def list_devices(settings: Settings) -> str:
         except (BaseHassClientError, OSError, TimeoutError) as e:  # said; the rest listed
             error_line(f"assistant: home assistant: {ha.url}: {what_went_wrong(e)}")
         for entity in link.entities():
-            if home.source(entity.device.name).startswith(HOME_ASSISTANT):
+            if home.found_by(entity.device.name, HOME_ASSISTANT):
                 takes = ", ".join(can(entity)) or "asked about"
                 routes[entity.device.name] = f"{takes} ({entity.entity_id})"
     return render(home, routes)

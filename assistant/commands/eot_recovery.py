@@ -39,15 +39,11 @@ from assistant.audio.wav import read_wav
 from assistant.commands.eot import PAUSES_S, PauseEvidence, mixed, ours
 from assistant.commands.pause_corpus import RATE_HZ, Rendering, load, spliced
 from assistant.core.endpoint import Ended, Endpointer, SpeechStarted
+from assistant.core.intents.numbers import NUMBER_WORDS
 from assistant.core.router import route
 from assistant.pipeline.turn_taking import KEPT_AFTER_SPEECH_NS
 
 KEPT_S = KEPT_AFTER_SPEECH_NS / 1e9  # of the committed utterance's silence
-_UNITS = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty"
-)
-NUMBERS = frozenset(_UNITS.split())
 FILLERS = {"um", "uh", "er", "erm"}
 
 
@@ -76,7 +72,7 @@ def words(text: str) -> list[str]:
     for w in re.findall(r"[a-z0-9']+", text.lower().replace(":", " ").replace(".", " ")):
         if w in FILLERS:
             continue
-        number = w.isdigit() or w in NUMBERS
+        number = w.isdigit() or w in NUMBER_WORDS
         if not (number and out and out[-1] == "#"):  # "sixty six", "6 30": one number
             out.append("#" if number else w)
     return out

@@ -204,13 +204,13 @@ class DeviceActions:
         self.home, self.link, self.others = home, link, others
 
     def send(self, action: DeviceAction) -> None:
-        if self.home.source(action.device).startswith(HOME_ASSISTANT):
+        if self.home.found_by(action.device, HOME_ASSISTANT):
             self.link.send(action)
         else:
             self.others.send(action)
 
     def unreachable(self, device: str) -> str | None:
-        if self.home.source(device).startswith(HOME_ASSISTANT):
+        if self.home.found_by(device, HOME_ASSISTANT):
             return None if self.link.connected.is_set() else "Home Assistant"
         return self.others.unreachable(device)
 

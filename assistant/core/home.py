@@ -70,6 +70,11 @@ class Home:
         "config", or "zigbee2mqtt + config" when `[[devices]]` overrides it)."""
         return self._sources.get(name, "")
 
+    def found_by(self, name: str, source: str) -> bool:
+        """The device of this name came from `source` (with `[[devices]]` over it or not):
+        where its commands go."""
+        return self.source(name).startswith(source)
+
     def found(self, source: str, devices: Sequence[Device]) -> bool:
         """A source's whole set, replacing what it gave before. True if the devices the
         assistant knows changed."""

@@ -14,6 +14,8 @@ _TENS = {
     "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
     "eighty": 80, "ninety": 90,
 }  # fmt: skip
+NUMBER_WORDS = frozenset(_UNITS.keys() - {"a", "an"} | _TENS.keys())
+"""The words of a spoken number ("a" and "an" only say one in "an hour")."""
 _DIGITS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 NUMBER = (
     r"(?:\d+(?:\.\d+)?|(?:" + "|".join(_TENS) + r")(?: (?:" + "|".join(_DIGITS) + r"))?"
