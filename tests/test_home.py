@@ -170,8 +170,14 @@ class Flapping(AwaySink):
         return None if self.back else "Home Assistant"
 
 
-def test_the_action_does_what_the_answer_said_when_the_link_comes_and_goes() -> None:
-    from assistant.pipeline.stages.intent import AskedOnce
+async def test_the_action_does_what_the_answer_said_when_the_link_comes_and_goes() -> None:
+    # Through the turn's intent stage, as the daemon answers: the reply, then (the hold
+    # run out) the action, with the link gone or back in between.
+    from assistant.core.clock import MONOTONIC
+    from assistant.core.dialog import Dialog
+    from assistant.core.latency import TurnTrace
+    from assistant.pipeline.context import Turn
+    from assistant.pipeline.stages.intent import IntentAnswer
 
     devices = (Device("kitchen lamp", "light", "kitchen"),)
     intent = match_intent("Turn off the kitchen lamp", devices)
@@ -179,8 +185,13 @@ def test_the_action_does_what_the_answer_said_when_the_link_comes_and_goes() -> 
     for away_first in (True, False):
         sink = Flapping()
         sink.back = not away_first
-        ctx = IntentContext(datetime(2026, 12, 6), devices, None, AskedOnce(sink))  # type: ignore[arg-type]
-        said = intent.reply(ctx)
+        stage = IntentAnswer(
+            Home(devices), None, sink, Dialog(), MONOTONIC,  # type: ignore[arg-type]
+            lambda: datetime(2026, 12, 6),
+        )  # fmt: skip
+        answer = stage.clauses(Turn(TurnTrace(MONOTONIC), "voice"), intent)
+        said = await anext(answer)
         sink.back = away_first  # it changed during the hold
-        intent.act(ctx)
+        async for _ in answer:  # the action
+            pass
         assert ("nothing was changed" in said) == (sink.sent == []), (said, sink.sent)
