@@ -113,7 +113,9 @@ def test_a_spoken_command_goes_to_the_found_devices_topic(
     assert mq.wait_for("home/bedroom/set") == "OFF"
     # The example household is gone: it is not a device of this home.
     turn = ask(daemon, pulse, tmp_path, "Turn on the kitchen lights.", "kitchen")
-    assert turn["reply"] == "I don't know a device called kitchen lights.", turn
+    # (tiny.en hears "lights" or "light"; the example's "kitchen lights" answers to both.)
+    assert turn["reason"] == "unknown_device", turn
+    assert turn["reply"].startswith("I don't know a device called kitchen light"), turn
 
 
 def test_questions_are_answered_from_what_the_devices_report(
