@@ -1,4 +1,4 @@
-"""Where speech ends in a block of audio, by level. Pure numpy.
+"""Where speech starts and ends in a block of audio, by level. Pure numpy.
 
 The same rule as the black-box latency probe: the end of speech is the end of the last
 10 ms frame within 35 dB of the loudest frame (and above -55 dBFS).
@@ -48,14 +48,45 @@ def _rms_dbfs(blocks: np.ndarray) -> np.ndarray:
 
 def speech_end_sample(samples: Pcm16, sample_rate_hz: int) -> int | None:
     """Index just past the last voiced frame, or None if nothing is voiced."""
+    voiced = _voiced_frames(samples, sample_rate_hz)
+    if voiced is None:
+        return None
+    return (int(voiced[-1]) + 1) * (sample_rate_hz * FRAME_MS // 1000)
+
+
+def speech_start_sample(samples: Pcm16, sample_rate_hz: int) -> int | None:
+    """Index of the first voiced frame (the same rule), or None if nothing is voiced."""
+    voiced = _voiced_frames(samples, sample_rate_hz)
+    if voiced is None:
+        return None
+    return int(voiced[0]) * (sample_rate_hz * FRAME_MS // 1000)
+
+
+def _voiced_frames(samples: Pcm16, sample_rate_hz: int) -> np.ndarray | None:
+    levels = frame_levels_dbfs(samples, sample_rate_hz)
+    if levels.size == 0 or levels.max() < FLOOR_DBFS:
+        return None
+    return np.flatnonzero(levels >= max(float(levels.max()) - RANGE_DB, FLOOR_DBFS))
+
+
+ONSET_RISE_DB = 12.0
+ONSET_FLOOR_DBFS = -60.0
+
+
+def sound_onset(samples: Pcm16, sample_rate_hz: int) -> int | None:
+    """Index of the first 10 ms frame `ONSET_RISE_DB` above the block's quiet (its 10th
+    percentile frame) and above `ONSET_FLOOR_DBFS`: where a sound begins after silence or a
+    room's steady noise, with nothing but the block itself to go on (no loudest frame yet:
+    the sound may have only begun). None if no frame is, or the block is never quiet (the
+    sound began before it). A rise too faint to pass is found late: leave a margin."""
     levels = frame_levels_dbfs(samples, sample_rate_hz)
     if levels.size == 0:
         return None
-    threshold = max(float(levels.max()) - RANGE_DB, FLOOR_DBFS)
-    voiced = np.flatnonzero(levels >= threshold)
-    if voiced.size == 0 or levels.max() < FLOOR_DBFS:
+    quiet = float(np.percentile(levels, 10))
+    loud = np.flatnonzero(levels >= max(quiet + ONSET_RISE_DB, ONSET_FLOOR_DBFS))
+    if loud.size == 0 or loud[0] == 0:
         return None
-    return (int(voiced[-1]) + 1) * (sample_rate_hz * FRAME_MS // 1000)
+    return int(loud[0]) * (sample_rate_hz * FRAME_MS // 1000)
 
 
 INAUDIBLE_DBFS = -70.0

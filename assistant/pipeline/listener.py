@@ -39,7 +39,7 @@ from assistant.pipeline.announcements import announce_between_turns
 from assistant.pipeline.context import TurnGate
 from assistant.pipeline.listening import ListenSettings, ListenState
 from assistant.pipeline.turn import TurnRunner
-from assistant.pipeline.turn_taking import TurnTaking
+from assistant.pipeline.turn_taking import TurnTaking, joined
 
 __all__ = ["ListenSettings", "ListenState", "Listener"]
 
@@ -281,11 +281,7 @@ class Listener:
                 self._utterance = [c for c in self._pre_roll if c.end_ns > since]
                 if self.taking.resuming(turn_running=self._turn is not None):
                     first_half = self.taking.resume(start_ns, self.speaker.output_latency_s)
-                    # The pre-roll may reach back into what the first half kept of its
-                    # silence (a pause under ~450 ms): not twice.
-                    kept_ns = first_half[-1].end_ns if first_half else 0
-                    rest = [c for c in self._utterance if c.captured_ns >= kept_ns]
-                    self._utterance = first_half + rest
+                    self._utterance = joined(first_half, self._utterance)
                     if self._gate is not None:
                         self._gate.superseded = True
                     self._cancel_soon()
