@@ -1,6 +1,8 @@
-"""The recovery score's judgement of a transcript (`assistant eot recover`): pure logic."""
+"""The recovery score's judgements (`assistant eot recover`): pure logic."""
 
-from assistant.commands.eot_recovery import answered_alike, covered, unfilled, words
+import numpy as np
+
+from assistant.commands.eot_recovery import answered_alike, covered, second_voice, unfilled, words
 from assistant.core.intents.base import Device
 
 
@@ -39,3 +41,18 @@ def test_an_intent_must_come_out_the_same_slots_and_all() -> None:
     assert not answered_alike(
         "What time is it", "in Tokyo", "What time is it, then Tokyo?", tokyo, lamp
     )
+
+
+def test_the_second_half_s_voice_is_its_next_word_not_the_tail_of_the_last() -> None:
+    rate = 16_000
+    t = np.arange(rate // 5) / rate
+    word = (np.sin(2 * np.pi * 200 * t) * 8000).astype(np.int16)
+    fade = (word[:1280] * np.linspace(1, 0, 1280) ** 4).astype(np.int16)  # 80 ms, fading
+    pause = np.zeros(rate, np.int16)
+    gap = np.zeros(rate * 33 // 100, np.int16)
+    # The pause spliced into the first half's last word: its tail, then the next word.
+    x = np.concatenate([word, pause, fade, gap, word])
+    assert second_voice(x, len(word) + len(pause)) == len(x) - len(word)
+    # A word that starts right at the split (connected speech) is the voice.
+    y = np.concatenate([word, pause, word, gap, word])
+    assert second_voice(y, len(word) + len(pause)) == len(word) + len(pause)

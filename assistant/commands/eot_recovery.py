@@ -11,16 +11,19 @@ end-pointer heard. Then, as the listener would:
 - **in the window**: the user goes on within `resume_window_ms` of the commit (else the rest
   is a turn of its own);
 - **stop**: the end-pointer, its hold run out at the commit, is fed the rest with
-  `resume_min_speech_ms`; from the second half's first sound (a 4 ms part within 35 dB of
-  the rendering's loudest) to the utterance it starts is how soon the reply would stop (the
-  speaker's latency comes on top: live, the stop was logged 75-118 ms after the voice,
-  `tests/test_turn_taking_live.py`);
-- **whole**: Whisper, on both halves together as the listener keeps them (the first to its
-  end plus 150 ms of the pause, the second from its pre-roll), is answered as the sentence
-  with no pause at all would be: the same intent, slots and all, or, for a question that goes
-  to a model, every word of the second half that Whisper heard without the pause (a word it
-  misses either way is speech recognition's miss, not recovery's). Numbers are compared as
-  numbers ("six" and "6"), fillers not at all.
+  `resume_min_speech_ms`; from the second half's first sound (its first 10 ms frame within
+  35 dB of its loudest, the latency probe's rule) to the utterance it starts is how soon the
+  reply would stop (the speaker's latency comes on top: live, the stop was logged 75-118 ms
+  after the voice, `tests/test_turn_taking_live.py`);
+- **whole**: Whisper, on both halves together as the listener joins them (`joined`), is
+  answered as the sentence with no pause at all would be, or as the sentence said: the same
+  intent, slots and all, or, for a question that goes to a model, every word of the second
+  half (of those Whisper heard without the pause: a word it misses either way is speech
+  recognition's miss, not recovery's). Numbers are compared as numbers ("six" and "6"),
+  fillers not at all;
+- **had it waited**: the same, for Whisper on the paused sentence uncut (no commit, the
+  hold long enough): what recovery is to be measured against, the pause's own cost to
+  speech recognition.
 """
 
 from __future__ import annotations
@@ -39,11 +42,12 @@ from assistant.audio.wav import read_wav
 from assistant.commands.eot import PAUSES_S, PauseEvidence, mixed, ours
 from assistant.commands.pause_corpus import RATE_HZ, Rendering, load, spliced
 from assistant.core.endpoint import Ended, Endpointer, SpeechStarted
+from assistant.core.frames import AudioChunk
 from assistant.core.intents.numbers import NUMBER_WORDS
+from assistant.core.levels import FLOOR_DBFS, RANGE_DB, frame_levels_dbfs
 from assistant.core.router import route
-from assistant.pipeline.turn_taking import KEPT_AFTER_SPEECH_NS
+from assistant.pipeline.turn_taking import joined, kept
 
-KEPT_S = KEPT_AFTER_SPEECH_NS / 1e9  # of the committed utterance's silence
 FILLERS = {"um", "uh", "er", "erm"}
 
 
@@ -61,6 +65,8 @@ class Case:
     whole: bool = False
     """The joined audio is answered as the unpaused sentence is (`answered_alike`)."""
     heard: str = ""
+    waited_whole: bool = False
+    """Whisper on the paused sentence uncut is answered as the unpaused one (`whole`)."""
     filler: bool = False
     """The first half ends with "um" or "uh" (before the pause)."""
 
@@ -107,12 +113,11 @@ def recover(corpus: Path, settings: Any, *, held_out: bool | None) -> list[Case]
     from assistant.app import build_transcriber, turn_settings
 
     files, pipeline = settings.model_files(), settings.pipeline
-    asr = build_transcriber(settings.models.asr, files["asr"])
-    vad = SileroVad(files["vad"])
+    listener = _Listener(
+        build_transcriber(settings.models.asr, files["asr"]), SileroVad(files["vad"]),
+        pipeline, turn_settings(settings).devices,
+    )  # fmt: skip
     rule = ours(pipeline.turn_end)
-    devices = turn_settings(settings).devices
-    window_ms = pipeline.listen.resume_window_ms
-    pre_roll = pipeline.endpoint.pre_roll_ms * RATE_HZ // 1000
     order = list(enumerate(load(corpus)))  # `gather` seeds each rendering's noise by it
     rows = {
         (row["id"], row["noisy"]): row
@@ -130,73 +135,96 @@ def recover(corpus: Path, settings: Any, *, held_out: bool | None) -> list[Case]
             if split is None or not split.heard_ms[str(PAUSES_S[-1])]:
                 continue  # no pause heard at the split (as the sweep)
             # What Whisper hears of it with no pause at all, in the same room.
-            whole = mixed(spliced(pcm, r, 0.0, 0.25), noisy, n)
-            baseline = asr.transcribe(whole, RATE_HZ)
+            baseline = listener.asr.transcribe(mixed(spliced(pcm, r, 0.0, 0.25), noisy, n), RATE_HZ)
             hold = rule(split)
             for p in PAUSES_S:
                 if hold > split.heard_ms[str(p)]:
                     cases.append(Case(r.id, noisy, p, committed=False))
                     continue
                 clean = spliced(pcm, r, p, 1.0)
-                voice = _sound_from(clean, r.split_sample + int(p * RATE_HZ))
+                voice = second_voice(clean, r.split_sample + int(p * RATE_HZ))
                 x = mixed(clean, noisy, n)
-                cases.append(
-                    _resumed(r, noisy, p, x, voice, hold, window_ms, pre_roll, vad, pipeline,
-                             asr, baseline, devices)
-                )  # fmt: skip
+                cases.append(listener.resumed(r, noisy, p, x, voice, hold, baseline))
     return cases
 
 
-def _resumed(
-    r: Rendering, noisy: bool, p: float, x: np.ndarray, voice: int, hold: float,
-    window_ms: int, pre_roll: int, vad: SileroVad, pipeline: Any, asr: Any, baseline: str,
-    devices: Any,
-) -> Case:  # fmt: skip
-    """The rendering `x` with a pause of `p` s, its second half's sound from sample `voice`,
-    through the end-pointer with `hold`: where it commits, the rest as the listener takes
-    it after a commit."""
-    voice_ns = voice * 1_000_000_000 // RATE_HZ
-    ep = Endpointer(pipeline.endpoint, hold_ms=int(hold))
-    stop_ms, committed_ns, speech_end_ns, started_ns = None, None, 0, 0
-    for _, end_ns, event in endpoint_frames(vad, ep, x):
-        if isinstance(event, Ended):
-            if end_ns * RATE_HZ // 1_000_000_000 < r.split_sample or end_ns > voice_ns:
-                break  # at a pause of the voice's own before the split, or not in it
-            committed_ns, speech_end_ns = end_ns, event.speech_end_ns
-            ep.min_speech_ms = pipeline.listen.resume_min_speech_ms
-        elif isinstance(event, SpeechStarted) and committed_ns is not None:
-            stop_ms = (end_ns - voice_ns) / 1e6
-            in_window = end_ns - committed_ns < window_ms * 1_000_000  # as `resuming` asks
-            started_ns = event.start_ns
-            break
-    if committed_ns is None:  # the run heard the pause shorter than the evidence said
-        return Case(r.id, noisy, p, committed=False)
-    if stop_ms is None:
-        return Case(r.id, noisy, p, committed=True, filler=bool(r.filler))
-    # As the listener joins them: the first half to its speech's end and KEPT_S, then the
-    # second from its pre-roll, less what the first already has.
-    first_end = (speech_end_ns * RATE_HZ // 1_000_000_000) + int(KEPT_S * RATE_HZ)
-    second = max(first_end, started_ns * RATE_HZ // 1_000_000_000 - pre_roll)
-    heard = asr.transcribe(np.concatenate([x[:first_end], x[second:]]), RATE_HZ)
-    return Case(
-        r.id, noisy, p, committed=True, filler=bool(r.filler), in_window=in_window,
-        stop_ms=stop_ms, whole=answered_alike(r.left, r.right, heard, baseline, devices),
-        heard=heard,
-    )  # fmt: skip
+@dataclass(frozen=True, slots=True)
+class _Listener:
+    """Takes a rendering as the listener would, with the pipeline's settings."""
+
+    asr: Any
+    vad: SileroVad
+    pipeline: Any
+    devices: Any
+
+    def resumed(
+        self, r: Rendering, noisy: bool, p: float, x: np.ndarray, voice: int, hold: float,
+        baseline: str,
+    ) -> Case:  # fmt: skip
+        """The rendering `x` with a pause of `p` s, its second half's sound from sample
+        `voice`, through the end-pointer with `hold`: where it commits, the rest as the
+        listener takes it after a commit. `baseline`: Whisper on it with no pause."""
+        voice_ns = voice * 1_000_000_000 // RATE_HZ
+        listen = self.pipeline.listen
+        ep = Endpointer(self.pipeline.endpoint, hold_ms=int(hold))
+        stop_ms, committed_ns, speech_end_ns, started_ns, started_at_ns = None, None, 0, 0, 0
+        for _, end_ns, event in endpoint_frames(self.vad, ep, x):
+            if isinstance(event, Ended):
+                if end_ns * RATE_HZ // 1_000_000_000 < r.split_sample or end_ns > voice_ns:
+                    break  # at a pause of the voice's own before the split, or not in it
+                committed_ns, speech_end_ns = end_ns, event.speech_end_ns
+                ep.min_speech_ms = listen.resume_min_speech_ms
+            elif isinstance(event, SpeechStarted) and committed_ns is not None:
+                stop_ms = (end_ns - voice_ns) / 1e6
+                # as `resuming` asks
+                in_window = end_ns - committed_ns < listen.resume_window_ms * 1_000_000
+                started_ns, started_at_ns = event.start_ns, end_ns
+                break
+        if committed_ns is None:  # the run heard the pause shorter than the evidence said
+            return Case(r.id, noisy, p, committed=False)
+        if stop_ms is None:
+            return Case(r.id, noisy, p, committed=True, filler=bool(r.filler))
+        # As the listener joins them (`kept`, `joined`), in the microphone's blocks: the
+        # first half as kept at the commit, then the second from its pre-roll, as far as the
+        # listener has it when the utterance starts; the rest after.
+        block = 80  # 5 ms, as `endpoint_frames` feeds them
+        chunks = [
+            AudioChunk(x[i : i + block], RATE_HZ, i * 1_000_000_000 // RATE_HZ)
+            for i in range(0, len(x), block)
+        ]
+        first = kept([c for c in chunks if c.end_ns <= committed_ns], speech_end_ns)
+        since = started_ns - self.pipeline.endpoint.pre_roll_ms * 1_000_000
+        rest = [c for c in chunks if since < c.end_ns <= started_at_ns]
+        audio = joined(first, rest) + [c for c in chunks if c.end_ns > started_at_ns]
+        heard = self.asr.transcribe(np.concatenate([c.heard for c in audio]), RATE_HZ)
+        said = " ".join(w for w in (r.left, r.filler, r.right) if w)
+
+        def whole(text: str) -> bool:
+            return any(
+                answered_alike(r.left, r.right, text, b, self.devices) for b in (baseline, said)
+            )
+
+        return Case(
+            r.id, noisy, p, committed=True, filler=bool(r.filler), in_window=in_window,
+            stop_ms=stop_ms, whole=whole(heard), heard=heard,
+            waited_whole=whole(self.asr.transcribe(x, RATE_HZ)),
+        )  # fmt: skip
 
 
-def _sound_from(x: np.ndarray, at: int) -> int:
-    """The first sample from `at` of a 4 ms part within 35 dB of the rendering's loudest
-    (where the second half's sound begins: the split is between words, before it). On the
-    rendering before any room noise is mixed in."""
-    part = 64
-    n = (len(x) - at) // part
-    levels = 10 * np.log10(
-        np.mean(x[at : at + n * part].astype(np.float64).reshape(n, part) ** 2, axis=1) + 1e-9
-    )
-    peak = 10 * np.log10(np.max(x.astype(np.float64) ** 2) + 1e-9) - 10
-    loud = np.flatnonzero(levels > peak - 35)
-    return at + int(loud[0]) * part if len(loud) else at
+def second_voice(x: np.ndarray, at: int) -> int:
+    """Where the second half's voice begins in the rendering `x`, its pause ending at `at`:
+    its first 10 ms frame within 35 dB of its loudest (the latency probe's rule). Not a
+    sound already there that falls below that within 150 ms for 100 ms or more: the tail of
+    the first half's last word, where the split was placed before its end (h38-2, Piper at
+    1.25x: "um" goes on 80 ms past the pause, the next word 330 ms later)."""
+    levels = frame_levels_dbfs(x[at:], RATE_HZ)
+    voiced = levels >= max(float(levels.max()) - RANGE_DB, FLOOR_DBFS)
+    first = int(np.argmax(voiced))
+    if first == 0 and not voiced[:15].all():
+        quiet = int(np.argmin(voiced))  # the tail's end
+        if not voiced[quiet : quiet + 10].any():
+            first = quiet + int(np.argmax(voiced[quiet:]))
+    return at + first * RATE_HZ // 100
 
 
 def print_recovery(cases: list[Case]) -> None:
@@ -207,10 +235,12 @@ def print_recovery(cases: list[Case]) -> None:
         these = [c for c in committed if lo <= c.pause_s <= hi]
         ok = [c for c in these if c.in_window and c.whole]
         if these:
+            waited = sum(c.waited_whole for c in these)
             print(f"  {name:16} recovered {len(ok)} of {len(these)} = "
                   f"{100 * len(ok) / len(these):5.1f} %  (not in the window: "
                   f"{sum(not c.in_window for c in these)}; heard in part: "
-                  f"{sum(c.in_window and not c.whole for c in these)})")  # fmt: skip
+                  f"{sum(c.in_window and not c.whole for c in these)}; had it waited, "
+                  f"heard whole: {100 * waited / len(these):.1f} %)")  # fmt: skip
     for name, filler in (("", False), (", a first half ending in um/uh", True)):
         stops = sorted(c.stop_ms for c in committed if c.stop_ms is not None and c.filler == filler)
         if stops:
