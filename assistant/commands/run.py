@@ -266,11 +266,13 @@ async def _serve(
         # Ready: models warmed and audio flowing (not waiting for any broker).
         notify.send("READY=1", "STATUS=idle")
         async with asyncio.TaskGroup() as tg:
-            if echo is None:
-                source = mic.chunks(listener.samples_wanted)
-                listener.want_now = mic.want_now
-            else:  # (it re-blocks in 10 ms frames while a reply sounds: every block)
-                source = without_echo(mic.chunks(), echo)
+            source = mic.chunks(listener.samples_wanted)
+            listener.want_now = mic.want_now
+            if echo is not None:
+                # (While a reply sounds the listener is not quiet, and takes every block as
+                # it comes; the canceller re-blocks them in 10 ms frames. Taking every block
+                # always, as it did, cost 1.7 % of one core idle: 8.1 % against 6.4 %.)
+                source = without_echo(source, echo)
             tasks = [tg.create_task(listener.run(source, devices.speaker), name="listener")]
             tasks += [tg.create_task(watch, name=name) for name, watch in devices.watches().items()]
             if mqtt is not None:
