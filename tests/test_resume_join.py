@@ -3,6 +3,8 @@ synthetic audio)."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 
 from assistant.core.frames import AudioChunk
@@ -31,47 +33,97 @@ def tone(seconds: float, dbfs: float = -20.0) -> np.ndarray:
     return x.astype(np.int16)
 
 
+def noise(seconds: float, dbfs: float, seed: int = 3) -> np.ndarray:
+    return pink_noise(int(seconds * RATE), dbfs, seed=seed)
+
+
+def pcm(x: np.ndarray) -> np.ndarray:
+    out: np.ndarray = np.clip(x, -32768, 32767).astype(np.int16)
+    return out
+
+
+def contiguous(cs: list[AudioChunk]) -> bool:
+    return all(a.end_ns == b.captured_ns for a, b in pairwise(cs))
+
+
 def test_a_sound_begins_where_it_rises_above_the_quiet_before_it() -> None:
     quiet = np.zeros(RATE // 4, np.int16)
     assert sound_onset(np.concatenate([quiet, tone(0.1)]), RATE) == len(quiet)
-    # Above a room's steady noise (-50 dBFS) as well, to the frame.
-    noise = pink_noise(RATE // 4 + RATE // 10, -50.0, seed=3)
-    x = np.clip(np.concatenate([np.zeros(RATE // 4), tone(0.1)]) + noise, -32768, 32767)
-    assert sound_onset(x.astype(np.int16), RATE) == RATE // 4
-    # Nothing rises: no onset; sound from the first frame: it began before the block.
+    # Above a room's steady noise (-45 dBFS, as the pause corpus's) as well, to the frame
+    # or a frame or two early (noise frames just before it may pass for its soft start).
+    x = pcm(np.concatenate([np.zeros(RATE // 4), tone(0.1)]) + noise(0.35, -45.0))
+    onset = sound_onset(x, RATE)
+    assert onset is not None and RATE // 4 - 3 * RATE // 100 <= onset <= RATE // 4
+    # Nothing rises: no onset; sound from the first frame: there.
     assert sound_onset(quiet, RATE) is None
-    assert sound_onset(np.concatenate([tone(0.1), quiet]), RATE) is None
-    assert sound_onset(np.concatenate([tone(0.1, -70.0), quiet]), RATE) is None
+    assert sound_onset(np.concatenate([tone(0.1), quiet]), RATE) == 0
+    assert sound_onset(np.concatenate([tone(0.1, -75.0), quiet]), RATE) is None
+
+
+def test_a_soft_start_over_room_noise_is_part_of_the_sound() -> None:
+    # An "f" 5 dB over the room's noise for 150 ms, then the vowel: the onset is the "f".
+    room = noise(0.6, -50.0)
+    f = band_noise(0.15, -45.0)
+    x = pcm(room + np.concatenate([np.zeros(RATE // 4), f, tone(0.2)]))
+    onset = sound_onset(x, RATE)
+    assert onset is not None and onset <= RATE // 4 + RATE // 100
+
+
+def band_noise(seconds: float, dbfs: float) -> np.ndarray:
+    """Hiss (2-6 kHz), as a fricative."""
+    n = int(seconds * RATE)
+    spectrum = np.fft.rfft(np.random.default_rng(5).standard_normal(n))
+    hz = np.fft.rfftfreq(n, 1 / RATE)
+    spectrum[(hz < 2000) | (hz > 6000)] = 0
+    x: np.ndarray = np.fft.irfft(spectrum, n)
+    x *= 32768 * 10 ** (dbfs / 20) / np.sqrt(np.mean(x**2))
+    return x
 
 
 def test_the_silence_before_the_user_goes_on_is_cut_to_a_lead_before_their_sound() -> None:
-    first = tone(0.5)
+    first = chunks(tone(0.5))
     gap_s = 0.3  # of the second half's pre-roll, before its sound
     pre_roll = np.concatenate([np.zeros(int(gap_s * RATE), np.int16), tone(0.2, -25.0)])
     # Whisper's audio is not the VAD's while a reply sounds (`AudioChunk.for_asr`).
     rest = chunks(pre_roll, at_ns=2 * NS, for_asr=pre_roll // 2)
-    out = joined(chunks(first), rest)
-    kept_s = LEAD_BEFORE_SOUND_NS / NS
-    second = out[len(chunks(first)) :]
+    start_ns = 2 * NS + int((gap_s + 0.03) * NS)  # the VAD hears speech a little late
+    out = joined(first, rest, start_ns)
+    lead_s = LEAD_BEFORE_SOUND_NS / NS
+    second = out[len(first) :]
     # What is kept of the pre-roll: the lead, then the sound, to the sample and on time.
-    assert second[0].captured_ns == 2 * NS + int((gap_s - kept_s) * NS)
+    assert out[: len(first)] == first
+    assert second[0].captured_ns == 2 * NS + int((gap_s - lead_s) * NS)
     audio = np.concatenate([c.samples for c in second])
-    assert np.array_equal(audio, pre_roll[int((gap_s - kept_s) * RATE) :])
+    assert np.array_equal(audio, pre_roll[int((gap_s - lead_s) * RATE) :])
     assert np.array_equal(np.concatenate([c.heard for c in second]), audio // 2)
-    assert all(c.captured_ns + c.duration_ns == c.end_ns for c in second)
+    assert contiguous(second)
+    # A VAD start before the sound's onset is the bound: the lead is kept before it.
+    early = joined(first, rest, 2 * NS + int(0.2 * NS))
+    assert early[len(first)].captured_ns == 2 * NS + int((0.2 - lead_s) * NS)
+    # Cut on a block's edge (512 samples = 32 ms): whole blocks, none empty.
+    edge = joined(first, rest, 2 * NS + 20 * 512 * NS // RATE + LEAD_BEFORE_SOUND_NS)
+    assert all(len(c.samples) for c in edge) and contiguous(edge[len(first) :])
 
 
 def test_a_join_with_no_silence_before_the_sound_keeps_all_of_it_once() -> None:
     first = chunks(tone(0.5))
     # Speech throughout what the pre-roll holds: nothing is cut.
     rest = chunks(tone(0.3), at_ns=NS)
-    assert joined(first, rest) == first + rest
-    # The pre-roll reaching back into what the first half kept: that part is not there twice.
-    overlap = chunks(np.concatenate([np.zeros(RATE // 10, np.int16), tone(0.3)]), at_ns=0)
-    out = joined(first[:5], overlap)
-    ends = [c.captured_ns for c in out]
-    assert ends == sorted(ends) and len(set(ends)) == len(ends)
-    assert out[5].captured_ns >= first[4].end_ns
+    assert joined(first, rest, NS + NS // 10) == first + rest
+    # A soft start over room noise stays: the cut is a lead before the "f", not the vowel.
+    f_then_vowel = pcm(
+        noise(0.6, -50.0)
+        + np.concatenate([np.zeros(RATE // 4), band_noise(0.15, -45.0), tone(0.2)])
+    )
+    out = joined(first, chunks(f_then_vowel, at_ns=NS), NS + int(0.42 * NS))
+    assert out[len(first)].captured_ns <= NS + RATE // 4 * NS // RATE - LEAD_BEFORE_SOUND_NS
+    # The pre-roll reaching back into what the first half kept: that part is not there
+    # twice, and the silence before the sound is cut after it.
+    kept_until = first[4].end_ns
+    overlap = chunks(np.concatenate([np.zeros(RATE // 2, np.int16), tone(0.3)]), at_ns=0)
+    out = joined(first[:5], overlap, NS // 2)
+    assert out[5].captured_ns == NS // 2 - LEAD_BEFORE_SOUND_NS > kept_until
+    assert contiguous(out[5:])
 
 
 def test_a_committed_utterance_keeps_its_speech_and_a_little_of_its_silence() -> None:

@@ -1,7 +1,8 @@
-"""Where speech starts and ends in a block of audio, by level. Pure numpy.
+"""Where speech and sound are in a block of audio, by level. Pure numpy.
 
 The same rule as the black-box latency probe: the end of speech is the end of the last
-10 ms frame within 35 dB of the loudest frame (and above -55 dBFS).
+10 ms frame within 35 dB of the loudest frame (and above -55 dBFS). Where a sound begins
+with no loudest frame yet to go by (the user going on, as it comes): `sound_onset`.
 """
 
 from __future__ import annotations
@@ -48,45 +49,46 @@ def _rms_dbfs(blocks: np.ndarray) -> np.ndarray:
 
 def speech_end_sample(samples: Pcm16, sample_rate_hz: int) -> int | None:
     """Index just past the last voiced frame, or None if nothing is voiced."""
-    voiced = _voiced_frames(samples, sample_rate_hz)
-    if voiced is None:
+    frames = voiced(samples, sample_rate_hz)
+    if frames is None:
         return None
-    return (int(voiced[-1]) + 1) * (sample_rate_hz * FRAME_MS // 1000)
+    return (int(np.flatnonzero(frames)[-1]) + 1) * (sample_rate_hz * FRAME_MS // 1000)
 
 
-def speech_start_sample(samples: Pcm16, sample_rate_hz: int) -> int | None:
-    """Index of the first voiced frame (the same rule), or None if nothing is voiced."""
-    voiced = _voiced_frames(samples, sample_rate_hz)
-    if voiced is None:
-        return None
-    return int(voiced[0]) * (sample_rate_hz * FRAME_MS // 1000)
-
-
-def _voiced_frames(samples: Pcm16, sample_rate_hz: int) -> np.ndarray | None:
+def voiced(samples: Pcm16, sample_rate_hz: int) -> np.ndarray | None:
+    """Per 10 ms frame, is it within `RANGE_DB` of the loudest (and above `FLOOR_DBFS`)?
+    None if no frame is."""
     levels = frame_levels_dbfs(samples, sample_rate_hz)
     if levels.size == 0 or levels.max() < FLOOR_DBFS:
         return None
-    return np.flatnonzero(levels >= max(float(levels.max()) - RANGE_DB, FLOOR_DBFS))
+    return levels >= max(float(levels.max()) - RANGE_DB, FLOOR_DBFS)
 
 
 ONSET_RISE_DB = 12.0
 ONSET_FLOOR_DBFS = -60.0
+ONSET_BACK_DB = 4.0
+"""Frames just before the onset this far above the quiet are the sound's soft start (an "f"
+or "s" over room noise), up to it without a break."""
 
 
 def sound_onset(samples: Pcm16, sample_rate_hz: int) -> int | None:
-    """Index of the first 10 ms frame `ONSET_RISE_DB` above the block's quiet (its 10th
-    percentile frame) and above `ONSET_FLOOR_DBFS`: where a sound begins after silence or a
-    room's steady noise, with nothing but the block itself to go on (no loudest frame yet:
-    the sound may have only begun). None if no frame is, or the block is never quiet (the
-    sound began before it). A rise too faint to pass is found late: leave a margin."""
+    """Index of the 10 ms frame where a sound begins after silence or a room's steady noise,
+    with nothing but the block itself to go on (no loudest frame yet: the sound may have
+    only begun): the first frame `ONSET_RISE_DB` above the block's quiet (its 10th
+    percentile frame) and above `ONSET_FLOOR_DBFS`, taken back through the frames before
+    it that are `ONSET_BACK_DB` above the quiet. 0 if the block starts with the sound; None
+    if nothing rises."""
     levels = frame_levels_dbfs(samples, sample_rate_hz)
     if levels.size == 0:
         return None
     quiet = float(np.percentile(levels, 10))
     loud = np.flatnonzero(levels >= max(quiet + ONSET_RISE_DB, ONSET_FLOOR_DBFS))
-    if loud.size == 0 or loud[0] == 0:
+    if loud.size == 0:
         return None
-    return int(loud[0]) * (sample_rate_hz * FRAME_MS // 1000)
+    i = int(loud[0])
+    while i > 0 and levels[i - 1] >= max(quiet + ONSET_BACK_DB, ONSET_FLOOR_DBFS - 10):
+        i -= 1
+    return i * (sample_rate_hz * FRAME_MS // 1000)
 
 
 INAUDIBLE_DBFS = -70.0

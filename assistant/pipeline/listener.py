@@ -49,6 +49,12 @@ WAKE_REFRACTORY_NS = 2_000_000_000
 """The detector fires on every block while it is sure; one wake word per 2 s is logged."""
 
 
+OVER_ECHO_MIN_SPEECH_MS = 64
+"""`resume_min_speech_ms` while the reply sounds with echo cancellation: two VAD frames, as
+before it was one (live through the null sinks with the speaker looped back at -18 dB, a
+user going on was heard at either; the stop takes ~30 ms longer there)."""
+
+
 class Listener:
     def __init__(
         self,
@@ -190,7 +196,12 @@ class Listener:
             self._utterance.append(chunk)
         resuming = self.taking.resuming(turn_running=self._turn is not None)
         ep = self.endpointer
-        ep.min_speech_ms = self.settings.resume_min_speech_ms if resuming else ep.s.min_speech_ms
+        ep.min_speech_ms = ep.s.min_speech_ms
+        if resuming:
+            ep.min_speech_ms = self.settings.resume_min_speech_ms
+            if self.echo_cancelled and self._gate is not None and self._gate.is_speaking:
+                # Over the reply's echo, one frame of it let through is not the user.
+                ep.min_speech_ms = max(ep.min_speech_ms, OVER_ECHO_MIN_SPEECH_MS)
         heard = feed_endpointer(
             self.vad, self.endpointer, self.reframer, chunk.samples, chunk.captured_ns
         )
@@ -281,7 +292,7 @@ class Listener:
                 self._utterance = [c for c in self._pre_roll if c.end_ns > since]
                 if self.taking.resuming(turn_running=self._turn is not None):
                     first_half = self.taking.resume(start_ns, self.speaker.output_latency_s)
-                    self._utterance = joined(first_half, self._utterance)
+                    self._utterance = joined(first_half, self._utterance, start_ns)
                     if self._gate is not None:
                         self._gate.superseded = True
                     self._cancel_soon()
