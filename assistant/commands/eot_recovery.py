@@ -13,8 +13,8 @@ end-pointer heard. Then, as the listener would:
 - **stop**: the end-pointer, its hold run out at the commit, is fed the rest with
   `resume_min_speech_ms`; from the second half's first sound (its first 10 ms frame within
   35 dB of its loudest, the latency probe's rule) to the utterance it starts is how soon the
-  reply would stop (the speaker's latency comes on top: live, the stop was logged 75-118 ms
-  after the voice, `tests/test_turn_taking_live.py`);
+  reply would stop (the speaker's latency comes on top: live, the stop was logged 42-45 ms
+  after the voice with `resume_min_speech_ms` 32, `tests/test_turn_taking_live.py`);
 - **whole**: Whisper, on both halves together as the listener joins them (`joined`), is
   answered as the sentence with no pause at all would be, or as the sentence said: the same
   intent, slots and all, or, for a question that goes to a model, every word of the second
@@ -44,7 +44,7 @@ from assistant.commands.pause_corpus import RATE_HZ, Rendering, load, spliced
 from assistant.core.endpoint import Ended, Endpointer, SpeechStarted
 from assistant.core.frames import AudioChunk
 from assistant.core.intents.numbers import NUMBER_WORDS
-from assistant.core.levels import FLOOR_DBFS, RANGE_DB, frame_levels_dbfs
+from assistant.core.levels import voiced
 from assistant.core.router import route
 from assistant.pipeline.turn_taking import joined, kept
 
@@ -182,8 +182,16 @@ class _Listener:
                 break
         if committed_ns is None:  # the run heard the pause shorter than the evidence said
             return Case(r.id, noisy, p, committed=False)
+        said = " ".join(w for w in (r.left, r.filler, r.right) if w)
+
+        def whole(text: str) -> bool:
+            return any(
+                answered_alike(r.left, r.right, text, b, self.devices) for b in (baseline, said)
+            )
+
+        waited = whole(self.asr.transcribe(x, RATE_HZ))
         if stop_ms is None:
-            return Case(r.id, noisy, p, committed=True, filler=bool(r.filler))
+            return Case(r.id, noisy, p, committed=True, filler=bool(r.filler), waited_whole=waited)
         # As the listener joins them (`kept`, `joined`), in the microphone's blocks: the
         # first half as kept at the commit, then the second from its pre-roll, as far as the
         # listener has it when the utterance starts; the rest after.
@@ -194,20 +202,15 @@ class _Listener:
         ]
         first = kept([c for c in chunks if c.end_ns <= committed_ns], speech_end_ns)
         since = started_ns - self.pipeline.endpoint.pre_roll_ms * 1_000_000
-        rest = [c for c in chunks if since < c.end_ns <= started_at_ns]
-        audio = joined(first, rest) + [c for c in chunks if c.end_ns > started_at_ns]
+        rest = [c for c in chunks if since < c.end_ns and c.captured_ns < started_at_ns]
+        audio = joined(first, rest, started_ns) + [
+            c for c in chunks if c.captured_ns >= started_at_ns
+        ]
         heard = self.asr.transcribe(np.concatenate([c.heard for c in audio]), RATE_HZ)
-        said = " ".join(w for w in (r.left, r.filler, r.right) if w)
-
-        def whole(text: str) -> bool:
-            return any(
-                answered_alike(r.left, r.right, text, b, self.devices) for b in (baseline, said)
-            )
-
         return Case(
             r.id, noisy, p, committed=True, filler=bool(r.filler), in_window=in_window,
             stop_ms=stop_ms, whole=whole(heard), heard=heard,
-            waited_whole=whole(self.asr.transcribe(x, RATE_HZ)),
+            waited_whole=waited,
         )  # fmt: skip
 
 
@@ -217,13 +220,14 @@ def second_voice(x: np.ndarray, at: int) -> int:
     sound already there that falls below that within 150 ms for 100 ms or more: the tail of
     the first half's last word, where the split was placed before its end (h38-2, Piper at
     1.25x: "um" goes on 80 ms past the pause, the next word 330 ms later)."""
-    levels = frame_levels_dbfs(x[at:], RATE_HZ)
-    voiced = levels >= max(float(levels.max()) - RANGE_DB, FLOOR_DBFS)
-    first = int(np.argmax(voiced))
-    if first == 0 and not voiced[:15].all():
-        quiet = int(np.argmin(voiced))  # the tail's end
-        if not voiced[quiet : quiet + 10].any():
-            first = quiet + int(np.argmax(voiced[quiet:]))
+    frames = voiced(x[at:], RATE_HZ)
+    if frames is None:
+        return at
+    first = int(np.argmax(frames))
+    if first == 0 and not frames[:15].all():
+        quiet = int(np.argmin(frames))  # the tail's end
+        if not frames[quiet : quiet + 10].any():
+            first = quiet + int(np.argmax(frames[quiet:]))
     return at + first * RATE_HZ // 100
 
 
