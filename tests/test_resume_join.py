@@ -9,7 +9,13 @@ import numpy as np
 
 from assistant.core.frames import AudioChunk
 from assistant.core.levels import pink_noise, sound_onset
-from assistant.pipeline.turn_taking import LEAD_BEFORE_SOUND_NS, joined, kept
+from assistant.pipeline.turn_taking import (
+    LEAD_BEFORE_SOUND_NS,
+    OVER_ECHO_MIN_SPEECH_MS,
+    joined,
+    kept,
+    min_speech_ms,
+)
 
 RATE = 16_000
 NS = 1_000_000_000
@@ -130,3 +136,10 @@ def test_a_committed_utterance_keeps_its_speech_and_a_little_of_its_silence() ->
     x = np.concatenate([tone(0.5), np.zeros(RATE, np.int16)])
     k = kept(chunks(x), speech_end_ns=NS // 2)
     assert k[-1].end_ns >= NS // 2 + 150_000_000 > k[-1].captured_ns
+
+
+def test_going_on_takes_less_speech_but_not_over_the_reply_s_echo() -> None:
+    assert min_speech_ms(120, 32, resuming=False, over_echo=True) == 120
+    assert min_speech_ms(120, 32, resuming=True, over_echo=False) == 32
+    assert min_speech_ms(120, 32, resuming=True, over_echo=True) == OVER_ECHO_MIN_SPEECH_MS
+    assert min_speech_ms(120, 200, resuming=True, over_echo=True) == 200

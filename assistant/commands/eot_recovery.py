@@ -46,7 +46,7 @@ from assistant.core.frames import AudioChunk
 from assistant.core.intents.numbers import NUMBER_WORDS
 from assistant.core.levels import voiced
 from assistant.core.router import route
-from assistant.pipeline.turn_taking import joined, kept
+from assistant.pipeline.turn_taking import joined, kept, min_speech_ms
 
 FILLERS = {"um", "uh", "er", "erm"}
 
@@ -173,7 +173,9 @@ class _Listener:
                 if end_ns * RATE_HZ // 1_000_000_000 < r.split_sample or end_ns > voice_ns:
                     break  # at a pause of the voice's own before the split, or not in it
                 committed_ns, speech_end_ns = end_ns, event.speech_end_ns
-                ep.min_speech_ms = listen.resume_min_speech_ms
+                ep.min_speech_ms = min_speech_ms(
+                    ep.s.min_speech_ms, listen.resume_min_speech_ms, True, over_echo=False
+                )  # (no echo on the corpus)
             elif isinstance(event, SpeechStarted) and committed_ns is not None:
                 stop_ms = (end_ns - voice_ns) / 1e6
                 # as `resuming` asks

@@ -39,7 +39,7 @@ from assistant.pipeline.announcements import announce_between_turns
 from assistant.pipeline.context import TurnGate
 from assistant.pipeline.listening import ListenSettings, ListenState
 from assistant.pipeline.turn import TurnRunner
-from assistant.pipeline.turn_taking import TurnTaking, joined
+from assistant.pipeline.turn_taking import TurnTaking, joined, min_speech_ms
 
 __all__ = ["ListenSettings", "ListenState", "Listener"]
 
@@ -47,12 +47,6 @@ log = logging.getLogger(__name__)
 
 WAKE_REFRACTORY_NS = 2_000_000_000
 """The detector fires on every block while it is sure; one wake word per 2 s is logged."""
-
-
-OVER_ECHO_MIN_SPEECH_MS = 64
-"""`resume_min_speech_ms` while the reply sounds with echo cancellation: two VAD frames, as
-before it was one (live through the null sinks with the speaker looped back at -18 dB, a
-user going on was heard at either; the stop takes ~30 ms longer there)."""
 
 
 class Listener:
@@ -196,12 +190,10 @@ class Listener:
             self._utterance.append(chunk)
         resuming = self.taking.resuming(turn_running=self._turn is not None)
         ep = self.endpointer
-        ep.min_speech_ms = ep.s.min_speech_ms
-        if resuming:
-            ep.min_speech_ms = self.settings.resume_min_speech_ms
-            if self.echo_cancelled and self._gate is not None and self._gate.is_speaking:
-                # Over the reply's echo, one frame of it let through is not the user.
-                ep.min_speech_ms = max(ep.min_speech_ms, OVER_ECHO_MIN_SPEECH_MS)
+        over_echo = self.echo_cancelled and self._gate is not None and self._gate.is_speaking
+        ep.min_speech_ms = min_speech_ms(
+            ep.s.min_speech_ms, self.settings.resume_min_speech_ms, resuming, over_echo
+        )
         heard = feed_endpointer(
             self.vad, self.endpointer, self.reframer, chunk.samples, chunk.captured_ns
         )

@@ -52,5 +52,5 @@ class ListenSettings:
     clatters and rustles at -35 to -15 dBFS, quiet or in noise (none did with 64 either).
     A sound one frame does take for speech stops the reply, and the turn is answered
     again. Over a reply's echo (`echo_cancel`, while it sounds) two frames are needed all
-    the same (`OVER_ECHO_MIN_SPEECH_MS`): a frame of the echo the canceller lets through
-    is not the user."""
+    the same (`turn_taking.OVER_ECHO_MIN_SPEECH_MS`): a frame of the echo the canceller
+    lets through is not the user."""

@@ -30,6 +30,23 @@ LEAD_BEFORE_SOUND_NS = 120_000_000
 (`sound_onset`), and before where the VAD heard speech start, whichever is earlier."""
 
 
+OVER_ECHO_MIN_SPEECH_MS = 64
+"""The least speech that is the user going on while the reply sounds with echo cancellation:
+two VAD frames (a frame of the echo the canceller lets through is not the user; live through
+the null sinks with the speaker looped back at -18 dB, a user going on was heard at one frame
+or two; the stop takes ~30 ms longer with two)."""
+
+
+def min_speech_ms(utterance_ms: int, resume_ms: int, resuming: bool, over_echo: bool) -> int:
+    """How much speech starts an utterance now: the end-pointer's `min_speech_ms`, or, in the
+    window after a commit, `resume_min_speech_ms` (the reply must stop soon), but not under
+    `OVER_ECHO_MIN_SPEECH_MS` over the reply's echo. The listener and `assistant eot recover`
+    both ask this."""
+    if not resuming:
+        return utterance_ms
+    return max(resume_ms, OVER_ECHO_MIN_SPEECH_MS) if over_echo else resume_ms
+
+
 def kept(utterance: list[AudioChunk], speech_end_ns: int) -> list[AudioChunk]:
     """What is kept of a committed utterance, to go before what the user says next: its
     speech, and `KEPT_AFTER_SPEECH_NS` of the silence after, not the silence of the hold
