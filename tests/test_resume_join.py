@@ -7,6 +7,7 @@ from itertools import pairwise
 
 import numpy as np
 
+from assistant.core.endpoint import Endpointer, EndpointSettings, SpeechStarted, Start
 from assistant.core.frames import AudioChunk
 from assistant.core.levels import pink_noise, sound_onset
 from assistant.pipeline.turn_taking import (
@@ -14,7 +15,7 @@ from assistant.pipeline.turn_taking import (
     OVER_ECHO_MIN_SPEECH_MS,
     joined,
     kept,
-    min_speech_ms,
+    starting,
 )
 
 RATE = 16_000
@@ -138,8 +139,26 @@ def test_a_committed_utterance_keeps_its_speech_and_a_little_of_its_silence() ->
     assert k[-1].end_ns >= NS // 2 + 150_000_000 > k[-1].captured_ns
 
 
-def test_going_on_takes_less_speech_but_not_over_the_reply_s_echo() -> None:
-    assert min_speech_ms(120, 32, resuming=False, over_echo=True) == 120
-    assert min_speech_ms(120, 32, resuming=True, over_echo=False) == 32
-    assert min_speech_ms(120, 32, resuming=True, over_echo=True) == OVER_ECHO_MIN_SPEECH_MS
-    assert min_speech_ms(120, 200, resuming=True, over_echo=True) == 200
+def test_going_on_is_speech_continued_but_not_over_the_reply_s_echo() -> None:
+    s = EndpointSettings(threshold=0.5, neg_threshold=0.35, min_speech_ms=120)
+    assert starting(s, 32, resuming=False, over_echo=True) == Start(120, 0.5)
+    assert starting(s, 32, resuming=True, over_echo=False) == Start(32, 0.35)
+    assert starting(s, 32, resuming=True, over_echo=True) == Start(OVER_ECHO_MIN_SPEECH_MS, 0.5)
+    assert starting(s, 200, resuming=True, over_echo=True) == Start(200, 0.5)
+
+
+def test_a_frame_the_vad_is_not_sure_of_starts_the_user_going_on_and_nothing_else() -> None:
+    s = EndpointSettings(threshold=0.5, neg_threshold=0.35, min_speech_ms=120)
+    frame_ns = 32_000_000
+
+    def started(start: Start, prob: float) -> bool:  # within 160 ms of frames at `prob`
+        ep = Endpointer(s)
+        ep.start = start
+        events = [ep.update(prob, i * frame_ns, (i + 1) * frame_ns) for i in range(5)]
+        return any(isinstance(e, SpeechStarted) for e in events)
+
+    assert started(starting(s, 32, resuming=True, over_echo=False), 0.4)
+    assert started(starting(s, 32, resuming=False, over_echo=False), 0.6)
+    assert not started(starting(s, 32, resuming=False, over_echo=False), 0.4)
+    assert not started(starting(s, 32, resuming=True, over_echo=True), 0.4)
+    assert not started(starting(s, 32, resuming=True, over_echo=False), 0.3)

@@ -10,11 +10,11 @@ end-pointer heard. Then, as the listener would:
 
 - **in the window**: the user goes on within `resume_window_ms` of the commit (else the rest
   is a turn of its own);
-- **stop**: the end-pointer, its hold run out at the commit, is fed the rest with
-  `resume_min_speech_ms`; from the second half's first sound (its first 10 ms frame within
-  35 dB of its loudest, the latency probe's rule) to the utterance it starts is how soon the
-  reply would stop (the speaker's latency comes on top: live, the stop was logged 42-45 ms
-  after the voice with `resume_min_speech_ms` 32, `tests/test_turn_taking_live.py`);
+- **stop**: the end-pointer, its hold run out at the commit, is fed the rest as the listener
+  starts the user going on (`starting`); from the second half's first sound (its first 10 ms
+  frame within 35 dB of its loudest, the latency probe's rule) to the utterance it starts is
+  how soon the reply would stop (the speaker's latency comes on top: live, the stop was
+  logged 42-45 ms after the voice at one frame, `tests/test_turn_taking_live.py`);
 - **whole**: Whisper, on both halves together as the listener joins them (`joined`), is
   answered as the sentence with no pause at all would be, or as the sentence said: the same
   intent, slots and all, or, for a question that goes to a model, every word of the second
@@ -46,7 +46,7 @@ from assistant.core.frames import AudioChunk
 from assistant.core.intents.numbers import NUMBER_WORDS
 from assistant.core.levels import voiced
 from assistant.core.router import route
-from assistant.pipeline.turn_taking import joined, kept, min_speech_ms
+from assistant.pipeline.turn_taking import joined, kept, starting
 
 FILLERS = {"um", "uh", "er", "erm"}
 
@@ -173,9 +173,8 @@ class _Listener:
                 if end_ns * RATE_HZ // 1_000_000_000 < r.split_sample or end_ns > voice_ns:
                     break  # at a pause of the voice's own before the split, or not in it
                 committed_ns, speech_end_ns = end_ns, event.speech_end_ns
-                ep.min_speech_ms = min_speech_ms(
-                    ep.s.min_speech_ms, listen.resume_min_speech_ms, True, over_echo=False
-                )  # (no echo on the corpus)
+                # As the listener starts the user going on (no echo on the corpus).
+                ep.start = starting(ep.s, listen.resume_min_speech_ms, True, over_echo=False)
             elif isinstance(event, SpeechStarted) and committed_ns is not None:
                 stop_ms = (end_ns - voice_ns) / 1e6
                 # as `resuming` asks

@@ -58,7 +58,8 @@ class EndpointSettings:
     threshold: Annotated[float, Gt(0), Lt(1)] = 0.5
     """Speech probability at or above which a frame is speech."""
     neg_threshold: Annotated[float, Gt(0), Lt(1)] = 0.35
-    """Below this a frame is silence (in between, the current state holds)."""
+    """Below this a frame is silence (in between, the current state holds). In the window
+    after a commit, the user going on starts at it (`turn_taking.starting`)."""
     min_speech_ms: Annotated[int, Ge(32), Le(2000)] = 120
     """Shorter bursts (a click, a cough) do not start an utterance."""
     pause_ms: Annotated[int, Ge(64), Le(5000)] = 100
@@ -119,6 +120,14 @@ class _State(Enum):
     SPEECH = "speech"
 
 
+@dataclass(frozen=True, slots=True)
+class Start:
+    """What starts an utterance: `min_speech_ms` of frames at `threshold` or above."""
+
+    min_speech_ms: int
+    threshold: float
+
+
 class Endpointer:
     def __init__(
         self, settings: EndpointSettings | None = None, hold_ms: int = DEFAULT_HOLD_MS
@@ -127,9 +136,9 @@ class Endpointer:
         self.s = settings or EndpointSettings()
         self.default_hold_ms = hold_ms
         self.hold_ms = hold_ms
-        self.min_speech_ms = self.s.min_speech_ms
-        """Speech this long starts an utterance (the listener shortens it while the user may
-        be going on with one it committed: the reply must stop quickly)."""
+        self.start = Start(self.s.min_speech_ms, self.s.threshold)
+        """What starts an utterance (the listener eases it while the user may be going on
+        with one it committed: the reply must stop quickly)."""
         self._floor_db = -100.0  # the room's noise, followed between utterances: kept
         self.reset()
 
@@ -211,14 +220,14 @@ class Endpointer:
             started = self._candidate_ns is not None
             loudest = max(part.level_db for part in parts)
             self._peak_db = max(self._peak_db, loudest) if started else loudest
-        if prob < self.s.threshold:
+        if prob < self.start.threshold:
             self._candidate_ns = None
             if (level_db := _overall_db(parts)) is not None:  # the room's noise, slowly
                 self._floor_db += NOISE_FOLLOW * (level_db - self._floor_db)
             return None
         if self._candidate_ns is None:
             self._candidate_ns = start_ns
-        if end_ns - self._candidate_ns >= self.min_speech_ms * 1_000_000:
+        if end_ns - self._candidate_ns >= self.start.min_speech_ms * 1_000_000:
             self._state = _State.SPEECH
             self._start_ns = self._candidate_ns
             self._last_voiced_end_ns = end_ns

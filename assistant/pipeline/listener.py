@@ -39,7 +39,7 @@ from assistant.pipeline.announcements import announce_between_turns
 from assistant.pipeline.context import TurnGate
 from assistant.pipeline.listening import ListenSettings, ListenState
 from assistant.pipeline.turn import TurnRunner
-from assistant.pipeline.turn_taking import TurnTaking, joined, min_speech_ms
+from assistant.pipeline.turn_taking import TurnTaking, joined, starting
 
 __all__ = ["ListenSettings", "ListenState", "Listener"]
 
@@ -191,9 +191,7 @@ class Listener:
         resuming = self.taking.resuming(turn_running=self._turn is not None)
         ep = self.endpointer
         over_echo = self.echo_cancelled and self._gate is not None and self._gate.is_speaking
-        ep.min_speech_ms = min_speech_ms(
-            ep.s.min_speech_ms, self.settings.resume_min_speech_ms, resuming, over_echo
-        )
+        ep.start = starting(ep.s, self.settings.resume_min_speech_ms, resuming, over_echo)
         heard = feed_endpointer(
             self.vad, self.endpointer, self.reframer, chunk.samples, chunk.captured_ns
         )
