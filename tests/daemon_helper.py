@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tests.conftest import ASSISTANT, Pulse
+from tests.conftest import ASSISTANT, Pulse, espeak_wav
 
 TURN_PREFIX = "INFO assistant.turn: "
 
@@ -214,6 +214,13 @@ def concat_wavs(parts: list[Path], gaps_s: list[float], out: Path) -> Path:
             pcm.append(x)
     write_wav(out, np.concatenate(pcm), 16_000)
     return out
+
+
+def said(pulse: Pulse, tmp: Path, first: str, pause_s: float, second: str) -> None:
+    """Into the microphone: `first`, a pause of `pause_s` after its sound, then `second`."""
+    a = espeak_wav(first, tmp / "a.wav", trail_s=0)
+    b = espeak_wav(second, tmp / "b.wav", lead_s=0, trail_s=3.0)
+    pulse.play_into_mic(concat_wavs([a, b], [pause_s], tmp / "said.wav"))
 
 
 def pulse_env_without_daemon_vars() -> dict[str, str]:
