@@ -33,7 +33,7 @@ class ListenSettings:
     user can be heard going on while the reply sounds; where it cannot run, half-duplex.
     Off by default until it has been tried in more rooms than PulseAudio's loopback (where,
     with the double-talk check, a user going on during the reply was heard whole and its
-    own voice never was: `tests/test_turn_taking_live.py`)."""
+    own voice never was: `tests/test_echo_room_live.py`)."""
     echo_tail_ms: Annotated[int, Ge(0), Le(3000)] = 300
     """After a reply ends, the microphone stays deaf this long (room echo, device latency)."""
     resume_window_ms: Annotated[int, Ge(0), Le(10_000)] = 1500
