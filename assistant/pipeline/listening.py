@@ -42,18 +42,14 @@ class ListenSettings:
     asked for waits until then (0: no recovery). Half-duplex, only until the reply sounds."""
     resume_min_speech_ms: Annotated[int, Ge(32), Le(2000)] = 32
     """In that window, this much speech is the user going on (less than the end-pointer's
-    `min_speech_ms`: the reply has to stop within ~150 ms of their voice). One VAD frame:
-    on the pause corpus's splits (`assistant eot recover`; all of them, a filler before the
-    pause or not; at `threshold`), the utterance started p50 85 ms, p95 160 ms after the
-    voice with 64 (two frames), p50 53, p95 128 ms with 32 (held out; tuning: 79/134 and
-    47/88 ms); live, through the null sinks, the reply stopped 42-45 ms
-    after the voice, output latency included (75-82 with 64). It started early once in 511,
-    on a word's tail where the corpus had spliced the pause in (the user's own sound);
-    steady room noise started none, nor did 288 synthetic breaths, coughs, knocks, clicks,
-    clatters and rustles at -35 to -15 dBFS, quiet or in noise (none did with 64 either).
-    A sound one frame does take for speech stops the reply, and the turn is answered
-    again. The frame need only be at `neg_threshold` (speech continued:
-    `turn_taking.starting` has the figures). Over a reply's echo (`echo_cancel`, while it
-    sounds) two frames at the full threshold are needed all the same
-    (`turn_taking.OVER_ECHO_MIN_SPEECH_MS`): a frame of the echo the canceller lets through
-    is not the user."""
+    `min_speech_ms`: the reply has to stop within ~150 ms of their voice), at
+    `neg_threshold`, not `threshold`; over the reply's echo, two frames at `threshold`
+    (`turn_taking.starting` decides, and has today's figures). One frame, not two: on the
+    pause corpus's splits (`assistant eot recover`, all of them, at `threshold`, when it was
+    chosen) the utterance started p50 53, p95 128 ms after the voice against 85 / 160 ms
+    with two (held out; tuning 47/88 against 79/134); live, through the null sinks, the reply
+    stopped 42-45 ms after the voice, output latency included (75-82 with two). One frame
+    started early once in 511 splits, on a word's tail where the corpus had spliced the
+    pause in; steady room noise started none, nor did 288 synthetic breaths, coughs, knocks,
+    clicks, clatters and rustles. A sound taken for speech stops the reply, and the turn is
+    answered again."""
