@@ -179,6 +179,37 @@ class Pulse:
     def play_into_mic(self, wav: Path) -> None:
         subprocess.run(["paplay", "--device=mic", str(wav)], env=self.env, check=True, timeout=60)
 
+    def _pactl(self, *args: str) -> str:
+        return subprocess.run(
+            ["pactl", *args], env=self.env, check=True, capture_output=True, text=True
+        ).stdout
+
+    def recording(self, source: str | None = None) -> list[str]:
+        """The record streams (`pactl list short source-outputs` lines) on `source`, or on
+        any source."""
+        lines = self._pactl("list", "short", "source-outputs").splitlines()
+        if source is None:
+            return lines
+        index = {
+            name: i
+            for i, name, *_ in (
+                ln.split("\t") for ln in self._pactl("list", "short", "sources").splitlines()
+            )
+        }[source]
+        return [ln for ln in lines if ln.split("\t")[1] == index]
+
+    def wait_nobody_recording(self, source: str | None = None, timeout_s: float = 3.0) -> None:
+        """Fails unless nothing records from `source` (any, without one) within
+        `timeout_s`: the server drops a killed client's stream a moment after it dies."""
+        deadline = time.monotonic() + timeout_s
+        while found := self.recording(source):
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"something else records from {source or 'the sound server'}:\n"
+                    + "\n".join(found)
+                )
+            time.sleep(0.05)
+
 
 @pytest.fixture(scope="session")
 def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pulse]:

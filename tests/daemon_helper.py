@@ -29,6 +29,10 @@ class Daemon:
         env: dict[str, str] | None = None,
         program: list[str] | None = None,
     ) -> None:
+        # The microphone is its own: a daemon another test left running would hear the
+        # same audio, answer it too, and run its models beside this one's (the looped-back
+        # room test failed one full run in eight that way).
+        pulse.wait_nobody_recording("mic.monitor")
         full_env = {**pulse.env, **(env or {})}
         self.proc = subprocess.Popen(
             [*(program or [str(ASSISTANT)]), "run", "--log-level", "INFO", *args],

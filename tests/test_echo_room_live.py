@@ -32,11 +32,7 @@ def room(pulse: Pulse) -> Iterator[None]:
     running hears the user too, and its replies come back into the microphone where the
     canceller has no reference for them: the test's one-in-eight failures in full runs,
     "set a timer for 10 minutes for the seconds", were a module's daemon still running)."""
-    recording = subprocess.run(
-        ["pactl", "list", "short", "source-outputs"],
-        env=pulse.env, check=True, capture_output=True, text=True,
-    ).stdout.strip()  # fmt: skip
-    assert not recording, f"something else records in the room:\n{recording}"
+    pulse.wait_nobody_recording()
     module = subprocess.run(
         ["pactl", "load-module", "module-loopback", "source=spk.monitor", "sink=mic",
          "latency_msec=30"],

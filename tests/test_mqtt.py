@@ -258,24 +258,6 @@ def test_health_is_published_retained(daemon: Daemon, broker: Broker) -> None:
     assert {"dropped_frames", "input_overflows", "output_gaps", "mqtt_dropped"} <= set(health)
 
 
-def test_ptt_set_arms_a_wake_word_pipeline(pulse: Pulse, broker: Broker, tmp_path: Path) -> None:
-    cfg = config_for(broker, tmp_path / "ptt.toml", site="ptt")
-    question = espeak_wav("What time is it?", tmp_path / "q.wav")
-    with (
-        recorder(broker, "assistant/ptt/#") as mq,
-        running_daemon(pulse, "--config", str(cfg), "--pipeline", "wake-word") as d,
-    ):
-        mq.wait_for("assistant/ptt/status", lambda p: p == "online")
-        pulse.play_into_mic(question)  # the control: no wake word, no turn
-        time.sleep(2.0)
-        assert d.turns() == []
-        mq.publish("assistant/ptt/ptt/set", "start")
-        mq.wait_for("assistant/ptt/state", lambda p: p == "wake")
-        pulse.play_into_mic(question)
-        assert d.wait_turns(1)[0]["route"] == "intent"
-        assert "wake" in [e["type"] for e in mq.json_on("assistant/ptt/event")]
-
-
 def test_mqtt_cleanup_removes_the_entities(
     daemon: Daemon, broker: Broker, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -320,27 +302,3 @@ def test_say_with_interrupt_cuts_in(daemon: Daemon, mq: Recorder) -> None:
     assert door["outcome"] == "ok"
     cut = [t for t in daemon.turns() if t["origin"] == "announce" and "long" in t["reply"]]
     assert cut and cut[-1]["outcome"] == "cancelled"
-
-
-def test_retained_commands_are_ignored(pulse: Pulse, broker: Broker, tmp_path: Path) -> None:
-    # Left on the broker by some earlier client: they must not act when the daemon
-    # (re)subscribes.
-    with recorder(broker, "assistant/ret/#") as mq:
-        mq.publish("assistant/ret/say", "Stale hello.", retain=True)
-        mq.publish("assistant/ret/mute/set", "ON", retain=True)
-        cfg = config_for(broker, tmp_path / "ret.toml", site="ret")
-        try:
-            with running_daemon(pulse, "--config", str(cfg)) as d:
-                mq.wait_for("assistant/ret/status", lambda p: p == "online")
-                d.wait_until(
-                    lambda: sum("ignoring a retained command" in ln for ln in d.stderr) >= 2,
-                    10,
-                    "both retained commands ignored",
-                )
-                pulse.play_into_mic(espeak_wav("What time is it?", tmp_path / "t.wav"))
-                turns = d.wait_turns(1)  # not muted
-                assert [t["origin"] for t in turns] == ["voice"]  # and nothing said
-                assert mq.on("assistant/ret/mute")[-1][0] == "OFF"
-        finally:
-            mq.publish("assistant/ret/say", "", retain=True)
-            mq.publish("assistant/ret/mute/set", "", retain=True)

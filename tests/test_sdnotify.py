@@ -46,6 +46,14 @@ class NotifySocket:
     def fields(self, prefix: str) -> list[tuple[float, str]]:
         return [(t, f) for t, f in self.messages if f.startswith(prefix)]
 
+    def wait_for(self, prefix: str, timeout: float = 2.0) -> list[tuple[float, str]]:
+        """The fields once one has come: the reader thread may not have taken a datagram
+        in yet when the daemon's stderr line (read by another thread) is seen."""
+        deadline = time.monotonic() + timeout
+        while not (found := self.fields(prefix)) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return found
+
     def close(self) -> None:
         self._stop = True
         self._thread.join(timeout=2)
@@ -68,7 +76,7 @@ def test_ready_status_watchdog_and_stopping(
     try:
         d.wait_ready()
         warmed_at = next(t for t, ln in d.stamped_stderr() if "models loaded and warmed" in ln)
-        ready = notify.fields("READY=1")
+        ready = notify.wait_for("READY=1")
         assert len(ready) == 1 and ready[0][0] >= warmed_at
         time.sleep(3.2)
         pings = [t for t, _ in notify.fields("WATCHDOG=1")]
@@ -95,6 +103,6 @@ def test_ready_status_watchdog_and_stopping(
         assert len(after) >= 2  # and they keep coming
         assert d.proc.poll() is None
         d.stop()
-        assert notify.fields("STOPPING=1")
+        assert notify.wait_for("STOPPING=1")
     finally:
         d.kill()

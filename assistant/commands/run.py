@@ -262,9 +262,10 @@ async def _serve(
             ) from None
         if state := os.environ.get("STATE_DIRECTORY"):
             a.runner.timers.keep_in(Path(state.split(":")[0]) / TIMERS_FILE)
-        print(f"{READY_LINE} (pipeline {a.settings.pipeline_name})", flush=True)
-        # Ready: models warmed and audio flowing (not waiting for any broker).
+        # Ready: models warmed and audio flowing (not waiting for any broker). systemd is
+        # told first, so whoever watches for the line finds the datagram already sent.
         notify.send("READY=1", "STATUS=idle")
+        print(f"{READY_LINE} (pipeline {a.settings.pipeline_name})", flush=True)
         async with asyncio.TaskGroup() as tg:
             source = mic.chunks(listener.samples_wanted)
             listener.want_now = mic.want_now
