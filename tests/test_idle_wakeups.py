@@ -1,6 +1,6 @@
-"""While nobody speaks the loop is woken only when the listener can act: at the end of a VAD
-frame or a wake-word decision, not for every 5 ms block. Every block still arrives, in
-order, and nothing the VAD or the wake word decides moves."""
+"""While nobody speaks the loop is woken only every ~0.1 s (at the end of a VAD frame), not
+for every 5 ms block. Every block still arrives, in order, and nothing the VAD or the wake
+word decides moves."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ import asyncio
 from typing import Any
 
 import numpy as np
-import pytest
 
 from assistant.audio.devices import DeviceMicrophone
 from assistant.audio.vad import FRAME_SAMPLES
-from assistant.audio.wakeword import MicroWakeWordDetector
 from assistant.core.clock import FakeClock
 from assistant.core.frames import AudioChunk, Pcm16
 from assistant.engines.fakes import FakeChatModel
@@ -90,35 +88,6 @@ async def test_want_now_wakes_for_the_next_block_or_at_once() -> None:
     assert mic._arrived.is_set()
 
 
-@pytest.mark.models
-@pytest.mark.parametrize("block", [80, 160, 256, 512])
-def test_wake_word_decisions_come_where_the_detector_says(block: int) -> None:
-    """`samples_to_decision` against the library: its model runs in a block exactly when the
-    detector said the block would reach a decision (never later: the wake word would be
-    heard late)."""
-    ww = MicroWakeWordDetector("okay_nabu")
-    model: Any = ww._model
-    ran = False
-    real = model.process_streaming_prob
-
-    def watched(features: Any) -> Any:
-        nonlocal ran
-        prob = real(features)
-        ran = ran or not model._features  # a stride of features went into the model
-        return prob
-
-    model.process_streaming_prob = watched
-    audio = (np.random.default_rng(0).standard_normal(16_000 * 3) * 300).astype(np.int16)
-    runs = 0
-    for i in range(0, len(audio) - block + 1, block):
-        told = ww.samples_to_decision()
-        ran = False
-        ww.process(audio[i : i + block])
-        assert ran == (told <= block), (i, told)
-        runs += ran
-    assert runs >= 90
-
-
 class _Vad:
     def __init__(self) -> None:
         self.p = 0.0
@@ -142,9 +111,10 @@ def test_the_listener_waits_for_a_frame_only_while_nothing_goes_on() -> None:
             listener.feed(AudioChunk(np.full(80, 3000, np.int16), 16_000, clock.now_ns()))
             clock.advance_ms(5)
 
-    assert listener.samples_wanted() == FRAME_SAMPLES
+    # Quiet: the next frame and three more (~0.1 s), whatever the block size.
+    assert listener.samples_wanted() == FRAME_SAMPLES + 3 * FRAME_SAMPLES
     feed(3)
-    assert listener.samples_wanted() == FRAME_SAMPLES - 240
+    assert listener.samples_wanted() == FRAME_SAMPLES - 240 + 3 * FRAME_SAMPLES
     vad.p = 0.9
     feed(40)  # speech: each block as it comes
     assert listener.endpointer.in_speech

@@ -250,9 +250,6 @@ class WakeAtSample:
         before, self.fed = self.fed, self.fed + len(samples)
         return before < self.at_sample <= self.fed
 
-    def samples_to_decision(self) -> int:
-        return max(1, self.at_sample - self.fed)
-
     def reset(self) -> None:
         pass
 

@@ -39,18 +39,7 @@ class WakeWordDetector(Protocol):
         """Feed 16 kHz audio; True when the wake word has just been heard."""
         ...
 
-    def samples_to_decision(self) -> int:
-        """How many more samples `process` needs before it can next return True (1 if
-        unknown: every block may decide)."""
-        ...
-
     def reset(self) -> None: ...
-
-
-FEATURE_STEP = 160
-"""pymicro-features makes a feature per 10 ms of audio..."""
-FEATURE_WINDOW = 480
-"""... over a 30 ms window, so its first comes after 30 ms."""
 
 
 class MicroWakeWordDetector:
@@ -65,22 +54,8 @@ class MicroWakeWordDetector:
             ) from None
         self._features: Any = MicroWakeWordFeatures()
         self.phrase = str(self._model.wake_word)
-        self._fed = 0
-        """Samples fed since the last reset."""
-        stride = int(self._model.stride)
-        self._first_decision = FEATURE_WINDOW + (stride - 1) * FEATURE_STEP
-        self._decision_every = stride * FEATURE_STEP
-
-    def samples_to_decision(self) -> int:
-        """The model runs once per `stride` features (every 30 ms): only then can it hear
-        the wake word (a test checks this against the library)."""
-        past_first = self._fed - self._first_decision
-        if past_first < 0:
-            return -past_first
-        return self._decision_every - past_first % self._decision_every
 
     def process(self, samples: Pcm16) -> bool:
-        self._fed += len(samples)
         heard = False
         for features in self._features.process_streaming(samples.astype("<i2").tobytes()):
             if self._model.process_streaming(features):
@@ -90,7 +65,6 @@ class MicroWakeWordDetector:
     def reset(self) -> None:
         self._model.reset()
         self._features.reset()
-        self._fed = 0
 
 
 def strip_wake_phrase(transcript: str, phrase: str) -> str:
