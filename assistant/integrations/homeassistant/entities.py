@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.core.home import ha_kind
 from assistant.core.intents.base import Command, Device, DeviceAction, Reading
+from assistant.integrations.ha_kinds import ha_kind
 
 HOME_ASSISTANT = "home assistant"
 """The source name, as `Home.found` keeps sources apart."""

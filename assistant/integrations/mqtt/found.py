@@ -16,8 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from assistant.core.home import OPENINGS, ha_kind
 from assistant.core.intents.base import Device, DeviceAction, DeviceKind, Reading, normalize
+from assistant.integrations.ha_kinds import OPENINGS, ha_kind
 
 ZIGBEE2MQTT = "zigbee2mqtt"
 DISCOVERY = "mqtt discovery"
