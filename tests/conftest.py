@@ -190,12 +190,14 @@ class Pulse:
         lines = self._pactl("list", "short", "source-outputs").splitlines()
         if source is None:
             return lines
-        index = {
+        indices = {
             name: i
             for i, name, *_ in (
                 ln.split("\t") for ln in self._pactl("list", "short", "sources").splitlines()
             )
-        }[source]
+        }
+        assert source in indices, f"no source {source!r} on the test server: {indices}"
+        index = indices[source]
         return [ln for ln in lines if ln.split("\t")[1] == index]
 
     def wait_nobody_recording(self, source: str | None = None, timeout_s: float = 3.0) -> None:

@@ -65,6 +65,7 @@ def test_the_reply_s_echo_is_taken_out_and_the_user_is_kept(tmp_path: Path) -> N
 
     aec = EchoCanceller(RATE, delay_ms=30)
     out = through(aec, far, mic)
+    assert aec.engaged  # in the reply's tail: the microphone's side keeps pace (run.py)
     cleaned = np.concatenate([c.samples for c in out])
     assert all(b.captured_ns - a.captured_ns == FRAME_NS for a, b in itertools.pairwise(out))
     alone = slice(RATE // 2, start)  # the echo alone, after half a second to converge
@@ -82,6 +83,7 @@ def test_the_reply_s_echo_is_taken_out_and_the_user_is_kept(tmp_path: Path) -> N
         for i in range(2)
     ]
     assert any(aec.cancel(block) == [block] for block in later)
+    assert not aec.engaged  # and idle, it is read as the listener wants
 
 
 def test_where_nothing_comes_back_the_microphone_is_passed_on_untouched(tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """While nobody speaks the loop is woken only every ~0.1 s (at the end of a VAD frame), not
-for every 5 ms block. Every block still arrives, in order, and nothing the VAD or the wake
-word decides moves."""
+for every 5 ms block. Every block still arrives, in order. (That the wake word is still
+heard, read so, is `test_wake_word.py`'s, through the real daemon.)"""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from assistant.audio.vad import FRAME_SAMPLES
 from assistant.core.clock import FakeClock
 from assistant.core.frames import AudioChunk, Pcm16
 from assistant.engines.fakes import FakeChatModel
+from assistant.pipeline.announcements import announce_between_turns
 from assistant.pipeline.listener import Listener
 from tests.test_turn_logic import make_runner
 
@@ -121,3 +122,36 @@ def test_the_listener_waits_for_a_frame_only_while_nothing_goes_on() -> None:
     assert listener.samples_wanted() == 1
     listener.muted = True  # and whatever comes from outside the audio asks again
     assert woken and listener.samples_wanted() == 1
+
+
+async def test_an_announcement_asks_whether_anyone_speaks_only_after_catching_up() -> None:
+    """The quiet microphone is read ~0.1 s at a time: before an announcement asks `busy`,
+    the listener takes in what it holds (or it could start over a user just begun)."""
+    queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
+    queue.put_nowait(("Time's up.", "timer"))
+    seen: list[str] = []
+    said = asyncio.Event()
+
+    async def catch_up() -> None:
+        seen.append("catch up")
+
+    def busy() -> bool:
+        seen.append("busy")
+        return seen.count("busy") < 2  # someone speaks, then no longer
+
+    async def say(text: str, reason: str) -> None:
+        seen.append(text)
+        said.set()
+
+    task = asyncio.create_task(announce_between_turns(queue, busy, say, catch_up))
+    await asyncio.wait_for(said.wait(), timeout=2)
+    task.cancel()
+    assert seen == ["catch up", "busy", "busy", "Time's up."]
+
+
+async def test_the_listener_catches_up_by_asking_for_every_block() -> None:
+    listener = Listener(make_runner(FakeChatModel("unused")), _Vad(), FakeClock())
+    woken: list[None] = []
+    listener.want_now = lambda: woken.append(None)
+    await listener._catch_up()
+    assert woken

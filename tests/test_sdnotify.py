@@ -48,7 +48,7 @@ class NotifySocket:
 
     def wait_for(self, prefix: str, timeout: float = 2.0) -> list[tuple[float, str]]:
         """The fields once one has come: the reader thread may not have taken a datagram
-        in yet when the daemon's stderr line (read by another thread) is seen."""
+        in yet when the daemon's ready line (its stdout, read by another thread) is seen."""
         deadline = time.monotonic() + timeout
         while not (found := self.fields(prefix)) and time.monotonic() < deadline:
             time.sleep(0.02)

@@ -298,7 +298,8 @@ class DeviceMicrophone(_Device):
     `dropped_blocks`. The loop is woken once the buffer holds as many samples as its reader
     asked for when it found it empty (`chunks(wanted)`; by default one block), so a stalled
     loop does not pile up callbacks either. Waking the loop for every 5 ms block cost ~1 % of
-    one core while idle, when the listener needs audio only once a VAD frame is complete.
+    one core while idle, when the listener needs audio only every ~0.1 s
+    (`Listener.samples_wanted`).
     """
 
     kind = "input"

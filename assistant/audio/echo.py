@@ -108,6 +108,9 @@ class EchoCanceller:
         self._near_ns = 0
         self.frames = 0
         """Microphone frames cancelled so far."""
+        self.engaged = False
+        """The microphone's last block went through the module (a reply sounds, or its
+        tail): its side should keep pace with the speaker's."""
         self._far_recent: deque[float] = deque(maxlen=ECHO_SPAN_FRAMES)
         """Energy of the reference's last 10 ms frames (what may be echoing now)."""
         self._ratios: list[float] = []
@@ -146,7 +149,9 @@ class EchoCanceller:
         """The microphone's block with the reply's echo taken out (in 10 ms frames while a
         reply sounds; as it came otherwise)."""
         if chunk.captured_ns >= self._active_until_ns and not len(self._near):
+            self.engaged = False
             return [chunk]
+        self.engaged = True
         if not len(self._near):
             self._near_ns = chunk.captured_ns
         self._near = np.concatenate([self._near, chunk.samples])

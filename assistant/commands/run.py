@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from assistant.app import Assistant, Settings, home_of, open_assistant
 from assistant.audio.devices import SoundDevices, sound_devices
+from assistant.audio.echo import FRAME as ECHO_FRAME
 from assistant.audio.echo import EchoCanceller, echo_canceller, without_echo
 from assistant.core.actions import ActionSink, LogActionSink
 from assistant.core.clock import MONOTONIC, Clock
@@ -267,14 +268,21 @@ async def _serve(
         notify.send("READY=1", "STATUS=idle")
         print(f"{READY_LINE} (pipeline {a.settings.pipeline_name})", flush=True)
         async with asyncio.TaskGroup() as tg:
-            source = mic.chunks(listener.samples_wanted)
-            listener.want_now = mic.want_now
-            if echo is not None:
+
+            def wanted() -> int:
                 # (While a reply sounds the listener is not quiet, and takes every block as
                 # it comes; the canceller re-blocks them in 10 ms frames. In its tail, once
-                # the reply is over and the listener quiet, it gets them ~0.1 s at a time, as
-                # the VAD does. Taking every block always, as it did, cost 1.7 % of one core
-                # idle: 8.1 % against 6.4 %.)
+                # the reply is over and the listener quiet, it still gets them a frame at a
+                # time, in pace with the speaker's side: AEC3 takes ~0.1 s of jitter between
+                # the two, the listener's quiet reads are up to 0.13 s. Idle, it gets them as
+                # the listener does. Taking every block always, as it did, cost 1.7 % of one
+                # core idle: 8.1 % against 6.4 %.)
+                asked = listener.samples_wanted()
+                return min(ECHO_FRAME, asked) if echo is not None and echo.engaged else asked
+
+            source = mic.chunks(wanted)
+            listener.want_now = mic.want_now
+            if echo is not None:
                 source = without_echo(source, echo)
             tasks = [tg.create_task(listener.run(source, devices.speaker), name="listener")]
             tasks += [tg.create_task(watch, name=name) for name, watch in devices.watches().items()]

@@ -49,11 +49,18 @@ QUIET_EXTRA_FRAMES = 3
 """While nothing goes on, the listener is woken for the microphone's audio every ~0.1 s (the
 next VAD frame and three more), not at every frame (~31 times a second) and every wake word
 decision (~33 more, between them). Speech or the wake word is then seen up to 0.13 s after
-its frame, which moves nothing the user hears: the audio is stamped when it was heard, the
-end of the utterance (its silence hold) comes long after, and from its first frame of speech
-every block is taken as it comes. Idle, here (three 20 s runs each, back to back with the
-build before): the wake word 5.95 -> 5.63 % of one core, the open mic 5.30 -> 5.23 % (the
-output stream's callback wakes the process every 5 ms anyway; see `docs/service.md`)."""
+its frame. The turn does not move: the audio is stamped when it was heard, the end of the
+utterance (its silence hold) comes long after, and once speech is confirmed
+(`min_speech_ms`) every block is taken as it comes. What does move is what is said of it:
+the `listening` and `wake` states (MQTT, sd_notify) come up to 0.13 s later, and an
+announcement first takes in what the microphone holds (`CATCH_UP_S`) so it does not start
+over a user just begun. Idle, here (three 20 s runs each, back to back with the build
+before): the wake word 5.95 -> 5.63 % of one core, the open mic 5.30 -> 5.23 % (the output
+stream's callback wakes the process every 5 ms anyway; see `docs/service.md`)."""
+
+CATCH_UP_S = 0.02
+"""Before an announcement asks whether anyone speaks: time for the listener to take in what
+the microphone holds."""
 
 WAKE_REFRACTORY_NS = 2_000_000_000
 """The detector fires on every block while it is sure; one wake word per 2 s is logged."""
@@ -158,7 +165,14 @@ class Listener:
             self.runner.announcements,
             busy=lambda: self._turn is not None or self.endpointer.in_speech,
             say=self._announce,
+            catch_up=self._catch_up,
         )
+
+    async def _catch_up(self) -> None:
+        """Take in what the microphone holds (a quiet one is read ~0.1 s at a time), so an
+        announcement does not start over a user who began to speak a moment ago."""
+        self.want_now()
+        await asyncio.sleep(CATCH_UP_S)
 
     async def _announce(self, text: str, reason: str) -> None:
         self.want_now()
