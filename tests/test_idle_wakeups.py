@@ -12,11 +12,12 @@ import numpy as np
 from assistant.audio.devices import DeviceMicrophone
 from assistant.audio.vad import FRAME_SAMPLES
 from assistant.core.clock import FakeClock
+from assistant.core.endpoint import EndpointSettings
 from assistant.core.frames import AudioChunk, Pcm16
 from assistant.engines.fakes import FakeChatModel
 from assistant.pipeline.announcements import announce_between_turns
 from assistant.pipeline.listener import Listener
-from tests.test_turn_logic import make_runner
+from tests.test_turn_logic import ListSpeaker, make_runner
 
 
 class _Stream:
@@ -149,9 +150,37 @@ async def test_an_announcement_asks_whether_anyone_speaks_only_after_catching_up
     assert seen == ["catch up", "busy", "busy", "Time's up."]
 
 
-async def test_the_listener_catches_up_by_asking_for_every_block() -> None:
-    listener = Listener(make_runner(FakeChatModel("unused")), _Vad(), FakeClock())
-    woken: list[None] = []
-    listener.want_now = lambda: woken.append(None)
-    await listener._catch_up()
-    assert woken
+async def test_an_announcement_waits_for_a_user_whose_words_are_not_yet_read() -> None:
+    """The real listener reading the microphone's buffer as the daemon does (a quiet one
+    ~0.1 s at a time): a user who began to speak ~0.1 s ago, not yet read, is heard before
+    an announcement starts, and it waits for them."""
+    clock = FakeClock()
+    mic = OffDeviceMicrophone(clock)
+    mic._loop = asyncio.get_running_loop()
+    vad = _Vad()
+    runner = make_runner(FakeChatModel("unused"))
+    listener = Listener(runner, vad, clock, endpoint=EndpointSettings(min_speech_ms=64))
+    listener.want_now = mic.want_now
+    speaker = ListSpeaker()
+    listening = asyncio.create_task(listener.run(mic.chunks(listener.samples_wanted), speaker))
+
+    def capture(ms: int) -> None:
+        for _ in range(ms // 5):
+            clock.advance_ms(5)
+            mic.capture()
+
+    try:
+        capture(500)  # quiet, read as it comes in
+        await asyncio.sleep(0.05)
+        assert listener.quiet and listener.samples_wanted() > 3 * FRAME_SAMPLES
+        vad.p = 0.9
+        capture(95)  # the user begins: 95 ms of speech, less than the listener waits for
+        await asyncio.sleep(0)
+        assert not listener.endpointer.in_speech  # not read yet
+        runner.announcements.put_nowait(("Your timer is done.", "timer"))
+        await asyncio.sleep(0.3)
+        assert listener.endpointer.in_speech  # read before the announcement asked
+        assert speaker.chunks == [], "the announcement started over the user"
+    finally:
+        listening.cancel()
+        await asyncio.gather(listening, return_exceptions=True)

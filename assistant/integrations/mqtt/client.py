@@ -29,6 +29,18 @@ log = logging.getLogger("assistant.integrations.mqtt")
 """The package's logger, so log lines name `assistant.integrations.mqtt` as before the split."""
 
 
+def _not_cancelled() -> None:
+    """Raise the cancellation this task was sent, if an await swallowed it. aiomqtt waits
+    for the broker in `asyncio.wait_for`, which on Python 3.11 loses a cancellation that
+    comes as the broker's reply does: the call returns as if nothing happened, and the task
+    would run on for ever (a SIGTERM that never stops the daemon; a test hung on it). The
+    task still says it is being cancelled (`cancelling()`), so it is asked after each call
+    to the broker."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class Mqtt:
     """The connection and the topics. `run()` for the life of the daemon."""
 
@@ -153,6 +165,7 @@ class Mqtt:
             finally:
                 self.connected.clear()
                 self._client_now = None
+            _not_cancelled()  # (one lost in connecting or disconnecting)
             delay = backoff_s * random.uniform(0.5, 1.5)
             log.info("mqtt: reconnecting in %.1f s", delay)
             await asyncio.sleep(delay)
@@ -207,6 +220,7 @@ class Mqtt:
         # Everything retained, as it is now (status online first).
         for topic, payload in self.retained.items():
             self.outbox.put(_Message(topic, payload, True))
+        _not_cancelled()  # (one lost in connecting, subscribing or publishing)
         self._client_now = client
         self.connected.set()
         sender = asyncio.create_task(self._send(client), name="mqtt-send")
@@ -216,6 +230,7 @@ class Mqtt:
                 await self._receive(client, message)
                 if self.devices is not None and not len(client.messages):
                     await _settle(client, self.devices)
+                _not_cancelled()
         finally:
             checker.cancel()
             sender.cancel()
@@ -233,6 +248,7 @@ class Mqtt:
             except aiomqtt.MqttError:
                 self.outbox.put(msg)  # sent after the reconnect
                 raise
+            _not_cancelled()  # (else `_session` would wait for this task for ever)
 
     async def _check_echo(self) -> None:
         """Brokers differ in how they refuse (Mosquitto grants a subscription its ACL will
