@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import shutil
@@ -179,21 +180,42 @@ class Pulse:
     def play_into_mic(self, wav: Path) -> None:
         subprocess.run(["paplay", "--device=mic", str(wav)], env=self.env, check=True, timeout=60)
 
-    def _pactl(self, *args: str) -> str:
+    def pactl(self, *args: str, check: bool = True) -> str:
+        """`pactl` on this server, its output in English (`LC_ALL=C`: tests read its words)."""
         return subprocess.run(
-            ["pactl", *args], env=self.env, check=True, capture_output=True, text=True
+            ["pactl", *args],
+            env={**self.env, "LC_ALL": "C"},
+            check=check,
+            capture_output=True,
+            text=True,
         ).stdout
+
+    @contextlib.contextmanager
+    def loopback(self, source: str, sink: str, latency_ms: int) -> Iterator[str]:
+        """`source` played into `sink` `latency_ms` late (a room: the speaker heard by the
+        microphone), for the block; yields the loopback module's index."""
+        module = self.pactl(
+            "load-module",
+            "module-loopback",
+            f"source={source}",
+            f"sink={sink}",
+            f"latency_msec={latency_ms}",
+        ).strip()
+        try:
+            yield module
+        finally:
+            self.pactl("unload-module", module, check=False)
 
     def recording(self, source: str | None = None) -> list[str]:
         """The record streams (`pactl list short source-outputs` lines) on `source`, or on
         any source."""
-        lines = self._pactl("list", "short", "source-outputs").splitlines()
+        lines = self.pactl("list", "short", "source-outputs").splitlines()
         if source is None:
             return lines
         indices = {
             name: i
             for i, name, *_ in (
-                ln.split("\t") for ln in self._pactl("list", "short", "sources").splitlines()
+                ln.split("\t") for ln in self.pactl("list", "short", "sources").splitlines()
             )
         }
         assert source in indices, f"no source {source!r} on the test server: {indices}"

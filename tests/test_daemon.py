@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -92,30 +91,13 @@ def test_a_hesitation_of_045_s_is_one_turn(
 
 def test_does_not_answer_its_own_voice(pulse: Pulse, tmp_path: Path) -> None:
     # Route the speaker back into the microphone, as a room would.
-    module = subprocess.run(
-        [
-            "pactl",
-            "load-module",
-            "module-loopback",
-            "source=spk.monitor",
-            "sink=mic",
-            "latency_msec=20",
-        ],
-        env=pulse.env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    try:
-        with running_daemon(pulse) as d:
-            pulse.play_into_mic(sample("sky_blue"))  # a long reply: seconds of its own voice
-            heard = SinkRecorder(pulse, "mic", tmp_path / "mic.wav")  # what its mic gets now
-            d.wait_turns(1)
-            time.sleep(4.0)
-            looped_back = heard.stop()
-            turns = d.turns()
-    finally:
-        subprocess.run(["pactl", "unload-module", module], env=pulse.env, capture_output=True)
+    with pulse.loopback("spk.monitor", "mic", latency_ms=20), running_daemon(pulse) as d:
+        pulse.play_into_mic(sample("sky_blue"))  # a long reply: seconds of its own voice
+        heard = SinkRecorder(pulse, "mic", tmp_path / "mic.wav")  # what its mic gets now
+        d.wait_turns(1)
+        time.sleep(4.0)
+        looped_back = heard.stop()
+        turns = d.turns()
     # The control: its own reply really did reach its microphone...
     assert loud_seconds(looped_back) > 1.0
     # ...and started no turn.

@@ -6,7 +6,6 @@ no other daemon may be running in the room (the turn-taking tests keep one for t
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,20 +32,11 @@ def room(pulse: Pulse) -> Iterator[None]:
     canceller has no reference for them: the test's one-in-eight failures in full runs,
     "set a timer for 10 minutes for the seconds", were a module's daemon still running)."""
     pulse.wait_nobody_recording()
-    module = subprocess.run(
-        ["pactl", "load-module", "module-loopback", "source=spk.monitor", "sink=mic",
-         "latency_msec=30"],
-        env=pulse.env, check=True, capture_output=True, text=True,
-    ).stdout.strip()  # fmt: skip
-    try:
+    with pulse.loopback("spk.monitor", "mic", latency_ms=30) as module:
         # Its stream into the microphone, by its owner module (the short listing's third
         # column is the client, "-" for a module's stream: matched on it, the volume was
         # never set, and the room was 0 dB).
-        c_locale = {**pulse.env, "LC_ALL": "C"}  # the listing's words, not translated
-        inputs = subprocess.run(
-            ["pactl", "list", "sink-inputs"],
-            env=c_locale, check=True, capture_output=True, text=True,
-        ).stdout  # fmt: skip
+        inputs = pulse.pactl("list", "sink-inputs")
         ours = [
             block.split("\n", 1)[0].removeprefix("Sink Input #")
             for block in inputs.split("\n\n")
@@ -54,18 +44,11 @@ def room(pulse: Pulse) -> Iterator[None]:
         ]
         assert len(ours) == 1, inputs
         # 50 % is -18 dB (PulseAudio's volumes are cubic).
-        subprocess.run(
-            ["pactl", "set-sink-input-volume", ours[0], "50%"], env=pulse.env, check=True
-        )  # fmt: skip
-        volume = subprocess.run(
-            ["pactl", "list", "sink-inputs"],
-            env=c_locale, check=True, capture_output=True, text=True,
-        ).stdout  # fmt: skip
+        pulse.pactl("set-sink-input-volume", ours[0], "50%")
+        volume = pulse.pactl("list", "sink-inputs")
         set_to = rf"Sink Input #{ours[0]}\n(?:\t.*\n)*?\tVolume: .*-18\.06 dB"
         assert re.search(set_to, volume), volume
         yield
-    finally:
-        subprocess.run(["pactl", "unload-module", module], env=pulse.env, capture_output=True)
 
 
 def test_with_its_own_voice_in_the_microphone_the_user_is_heard_and_its_voice_is_not(
