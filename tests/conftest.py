@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -191,9 +192,11 @@ class Pulse:
         ).stdout
 
     @contextlib.contextmanager
-    def loopback(self, source: str, sink: str, latency_ms: int) -> Iterator[str]:
-        """`source` played into `sink` `latency_ms` late (a room: the speaker heard by the
-        microphone), for the block; yields the loopback module's index."""
+    def loopback(
+        self, source: str, sink: str, latency_ms: int, gain_db: float = 0.0
+    ) -> Iterator[str]:
+        """`source` played into `sink` `latency_ms` late and `gain_db` louder (a room: the
+        speaker heard by the microphone), for the block; yields the loopback module's index."""
         module = self.pactl(
             "load-module",
             "module-loopback",
@@ -202,9 +205,29 @@ class Pulse:
             f"latency_msec={latency_ms}",
         ).strip()
         try:
+            if gain_db:
+                self._set_gain(module, gain_db)
             yield module
         finally:
             self.pactl("unload-module", module, check=False)
+
+    def _set_gain(self, module: str, gain_db: float) -> None:
+        # Its stream, by its owner module (the short listing's third column is the client,
+        # "-" for a module's stream: matched on it, the volume was never set, and the
+        # looped-back room test's room was 0 dB, not -18).
+        inputs = self.pactl("list", "sink-inputs")
+        ours = [
+            block.split("\n", 1)[0].removeprefix("Sink Input #")
+            for block in inputs.split("\n\n")
+            if re.search(rf"^\s*Owner Module: {module}$", block, re.M)
+        ]
+        assert len(ours) == 1, inputs
+        percent = 100 * 10 ** (gain_db / 60)  # PulseAudio's volumes are cubic
+        self.pactl("set-sink-input-volume", ours[0], f"{percent:.2f}%")
+        listing = self.pactl("list", "sink-inputs")
+        set_to = rf"Sink Input #{ours[0]}\n(?:\t.*\n)*?\tVolume: .*?(-?[\d.]+) dB"
+        found = re.search(set_to, listing)
+        assert found and abs(float(found[1]) - gain_db) < 0.1, listing
 
     def recording(self, source: str | None = None) -> list[str]:
         """The record streams (`pactl list short source-outputs` lines) on `source`, or on
