@@ -58,9 +58,11 @@ over a user just begun. Idle, here (three 20 s runs each, back to back with the 
 before): the wake word 5.95 -> 5.63 % of one core, the open mic 5.30 -> 5.23 % (the output
 stream's callback wakes the process every 5 ms anyway; see `docs/service.md`)."""
 
-CATCH_UP_S = 0.02
-"""Before an announcement asks whether anyone speaks: time for the listener to take in what
-the microphone holds."""
+CATCH_UP_S = 0.2
+"""Before an announcement asks whether anyone speaks, the listener takes in what the
+microphone holds: the audio up to that moment (less `CATCH_UP_SLACK_NS`, the block still
+filling), or this long at most (a stalled microphone does not hold announcements up)."""
+CATCH_UP_SLACK_NS = 10_000_000
 
 WAKE_REFRACTORY_NS = 2_000_000_000
 """The detector fires on every block while it is sure; one wake word per 2 s is logged."""
@@ -96,6 +98,10 @@ class Listener:
         self.wake = wake
         self._wake_heard_ns: int | None = None
         """Audio time of the end of the block the wake word was last heard in."""
+        self._fed_until_ns = 0
+        """The end of the last block fed (clock time)."""
+        self._catching_up: tuple[int, asyncio.Event] | None = None
+        """An announcement waiting for the blocks up to this time to be fed."""
         self._armed_until_ns = 0
         endpoint = endpoint or EndpointSettings()
         wake_settings = wake_settings or WakeWordSettings()
@@ -170,9 +176,21 @@ class Listener:
 
     async def _catch_up(self) -> None:
         """Take in what the microphone holds (a quiet one is read ~0.1 s at a time), so an
-        announcement does not start over a user who began to speak a moment ago."""
+        announcement does not start over a user who began to speak a moment ago: until a
+        block heard up to now has been fed (not a guessed wait, which a loaded loop can
+        outlast)."""
+        until_ns = self.clock.now_ns() - CATCH_UP_SLACK_NS
+        if self._fed_until_ns >= until_ns:
+            return
+        caught_up = asyncio.Event()
+        self._catching_up = (until_ns, caught_up)
         self.want_now()
-        await asyncio.sleep(CATCH_UP_S)
+        try:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CATCH_UP_S):
+                    await caught_up.wait()
+        finally:
+            self._catching_up = None
 
     async def _announce(self, text: str, reason: str) -> None:
         self.want_now()
@@ -187,6 +205,9 @@ class Listener:
         await asyncio.wait({self._turn})  # (its cancellation is not ours)
 
     def feed(self, chunk: AudioChunk) -> None:
+        self._fed_until_ns = chunk.end_ns
+        if self._catching_up is not None and chunk.end_ns >= self._catching_up[0]:
+            self._catching_up[1].set()
         gate = self._gate
         if gate is not None and gate.is_speaking and self._told_speaking is not gate:
             self._told_speaking = gate  # (checked every block: the device thread sets it)
