@@ -30,9 +30,11 @@ from assistant.core.intents import (
     TimerLeft,
     UnknownDevice,
     WhichDevice,
+    WorldTime,
     all_confirmations,
     answer,
     confirmation,
+    ends_in_part_of_a_name,
     match_intent,
     no_such_action_reply,
     parse_duration,
@@ -510,16 +512,45 @@ def test_a_reminder_is_said_back_and_due_at_the_next_such_time(
     said: str, answer: str, when_due: str
 ) -> None:
     r = match_intent(said)
-    assert isinstance(r, Reminder) and r.when_known, (said, r)
+    assert isinstance(r, Reminder) and r.when_known and r.whole, (said, r)
     due = reminder_due(r, NOW)
     assert reminder_reply(r, due, NOW) == answer
     day = 25 if when_due.startswith("+") else 24
     assert due == datetime.strptime(f"2026-11-{day} {when_due.lstrip('+')}", "%Y-%m-%d %H:%M")
 
 
+def test_words_that_end_in_part_of_a_device_name_are_told_from_a_name_said_whole() -> None:
+    # The room alone names its one device, and a word more may follow: "door", "lights".
+    for text in ("Open the garage.", "turn on the living room", "Switch on the hallway"):
+        assert ends_in_part_of_a_name(text, DEVICES), text
+        assert isinstance(match_intent(text, DEVICES), DeviceCommand), text
+    # Also where the device's name does not start with its room: "... plug" may follow.
+    kitchen = [Device("ceiling light", "light", "kitchen"), Device("kettle", "switch", "kitchen")]
+    assert ends_in_part_of_a_name("turn on the kitchen", kitchen)
+    assert not ends_in_part_of_a_name("turn on the ceiling light", kitchen)
+    for text in (
+        "Open the garage door.",
+        "turn on the living room lights",
+        "Turn off the fan",
+        "Remind me to call mom at 6.",
+        "What's the time?",
+        "",
+    ):
+        assert not ends_in_part_of_a_name(text, DEVICES), text
+
+
 def test_a_reminder_without_a_time_is_asked_for_one_and_says_what_to_do_when_due() -> None:
     r = match_intent("Remind me to call my sister.")
     assert isinstance(r, Reminder) and not r.when_known and r.task == "call your sister"
+    assert not r.whole  # it asks back: no evidence that the user has finished (`turn_end`)
+    # So do the questions which device, and what cannot be done or is not known.
+    for text in ("turn off the bedroom", "turn on the attic lights", "dim the kitchen lights"):
+        intent = match_intent(text, DEVICES)
+        assert isinstance(intent, WhichDevice | UnknownDevice | NoSuchAction), (text, intent)
+        assert not intent.whole, text
+    tokyo, new = match_intent("what time is it in tokyo"), match_intent("what time is it in new")
+    assert isinstance(tokyo, WorldTime) and tokyo.whole
+    assert isinstance(new, WorldTime) and not new.whole  # "... York" may follow
     assert reminder_due_say(r) == "A reminder to call your sister."
     about = match_intent("remind me about the bins at 7 pm")
     assert isinstance(about, Reminder) and reminder_due_say(about) == "A reminder about the bins."

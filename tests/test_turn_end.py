@@ -10,10 +10,13 @@ S = TurnEndSettings()
 def test_until_the_evidence_is_in_the_hold_is_unsure() -> None:
     assert decide(Evidence(), S) == Hold(S.unsure_ms, "waiting")
     # The transcript alone is not enough while the text model is still on it...
-    assert decide(Evidence(text="What time is it?", intent=True), S) == Hold(S.unsure_ms, "waiting")
-    # ... unless there is no text model.
+    garage = Evidence(text="Open the garage.", intent=True, part_name=True)
+    assert decide(garage, S) == Hold(S.unsure_ms, "waiting")
+    assert decide(Evidence(text="Why is the sky blue?"), S) == Hold(S.unsure_ms, "waiting")
+    # ... unless there is no text model, or a request was understood with every slot said.
+    assert decide(garage, S, audio=False, text=False) == Hold(S.eager_ms, "intent")
     whole = Evidence(text="What time is it?", intent=True)
-    assert decide(whole, S, audio=False, text=False) == Hold(S.eager_ms, "intent")
+    assert decide(whole, S) == Hold(S.eager_ms, "intent")
 
 
 def test_words_that_run_on_hold_longest_whatever_else_says() -> None:
@@ -34,9 +37,17 @@ def test_a_request_understood_whole_commits_early_unless_the_words_plainly_go_on
     assert decide(Evidence("Turn on the kitchen lights.", intent=True, text_end=-5.5), S) == (
         Hold(S.eager_ms, "intent")
     )
-    # "Remind me to call." is a whole reminder to the grammar; not to the text model.
-    remind = Evidence("Remind me to call.", intent=True, text_end=-6.8)
-    assert decide(remind, S).by == "text unfinished"
+    # Every slot said: the text model, which doubts a request ending in a number, is not
+    # asked.
+    remind = Evidence("Remind me to call mom at 6.", intent=True, text_end=-7.9)
+    assert decide(remind, S) == Hold(S.eager_ms, "intent")
+    # Words that end in part of a device's name may go on ("... door"): the text model
+    # decides whether they do.
+    garage = Evidence("Open the garage.", intent=True, part_name=True, text_end=-6.1)
+    assert decide(garage, S) == Hold(S.max_ms, "text unfinished")
+    kitchen = Evidence("Turn on the kitchen.", intent=True, part_name=True, text_end=-5.0)
+    assert decide(kitchen, S) == Hold(S.eager_ms, "intent")
+    assert decide(Evidence("Turn off the", runs_on=True, intent=True), S).by == "text runs on"
 
 
 def test_the_audio_decides_only_when_asked_to() -> None:

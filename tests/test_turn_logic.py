@@ -188,6 +188,32 @@ async def test_a_reminder_is_set_by_the_turn_and_said_when_due() -> None:
     assert llm.calls == []  # the model never got the chance to make either up
 
 
+async def test_the_listener_is_told_whether_a_request_was_understood_with_every_slot_said() -> None:
+    """What the end of turn is decided on (`turn_end.decide`): whether an intent took the
+    transcript whole, and whether its words end in part of a device's name."""
+    runner = make_runner(FakeChatModel("I don't know."))
+    told: list[tuple[str, bool, bool]] = []
+    for text in (
+        "Open the garage.",  # the garage door: "door" may follow
+        "Open the garage door.",
+        "Remind me to call mom at 6.",
+        "Remind me to call mom.",  # asks when
+        "What time is it in New",  # a place it does not know
+        "Turn off the bedroom.",  # asks which
+        "How far away is the moon?",  # no intent
+    ):
+        await runner.run(text, ListSpeaker(), on_transcript=lambda *a: told.append(a))
+    assert told == [
+        ("Open the garage.", True, True),
+        ("Open the garage door.", True, False),
+        ("Remind me to call mom at 6.", True, False),
+        ("Remind me to call mom.", False, False),
+        ("What time is it in New", False, False),
+        ("Turn off the bedroom.", False, False),
+        ("How far away is the moon?", False, False),
+    ]
+
+
 async def test_a_reminder_goes_off_at_the_time_its_answer_said() -> None:
     # The turn's answer is ready before the hold commits it: the clock may have passed
     # six by then, and the reminder must still be the six o'clock it promised.

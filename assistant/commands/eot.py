@@ -40,6 +40,7 @@ from assistant.core.endpoint import (
     looks_incomplete,
 )
 from assistant.core.errors import ConfigError
+from assistant.core.intents import ends_in_part_of_a_name
 from assistant.core.levels import pink_noise
 from assistant.core.router import route
 from assistant.core.turn_end import Evidence, TurnEndSettings, decide
@@ -65,6 +66,19 @@ class PauseEvidence:
     in (for "gap": the same for all; for "end": none)."""
     text_end: float | None = None
     """The text turn model's log10 probability that the message ends here."""
+    part_name: bool = False
+    """The words end in part of a device's name (`ends_in_part_of_a_name`)."""
+
+    @classmethod
+    def read(cls, fields: dict[str, Any]) -> PauseEvidence:
+        """A pause of `evidence.jsonl`; one gathered before the evidence had `part_name`
+        would be scored wrong (every intent taken as said whole), so it is refused."""
+        if "part_name" not in fields:
+            raise ConfigError(
+                "evidence.jsonl has no part_name (gathered before it was evidence): "
+                "delete it and run `assistant eot evidence` again"
+            )
+        return cls(**fields)
 
 
 def mixed(pcm: np.ndarray, noisy: bool, seed: int) -> np.ndarray:
@@ -146,7 +160,7 @@ def gather(corpus: Path, settings: Any, out: Path) -> None:
                     pauses.append(PauseEvidence(
                         where, text, looks_incomplete(text), intent, p, ready,
                         by_pause if where == "split" else {} if silence is None else {"*": silence},
-                        text_end,
+                        text_end, ends_in_part_of_a_name(text, devices),
                     ))  # fmt: skip
                 row = {
                     "id": r.id,
@@ -189,9 +203,13 @@ def pipecat(e: PauseEvidence) -> float:
     return 305.0 if e.finished_p > 0.5 else 3000.0
 
 
-def ours(s: TurnEndSettings) -> Rule:
+def ours(s: TurnEndSettings, *, veto_every_intent: bool = False) -> Rule:
+    """This pipeline's rule. `veto_every_intent`: the text model may hold back any intent,
+    not only one whose words end in part of a device's name (the rule before 2026-12-07)."""
+
     def rule(e: PauseEvidence) -> float:
-        ev = Evidence(e.text, e.runs_on, e.intent, e.finished_p, e.text_end)
+        part_name = e.part_name or veto_every_intent
+        ev = Evidence(e.text, e.runs_on, e.intent, part_name, e.finished_p, e.text_end)
         return max(float(decide(ev, s).ms), e.ready_ms)
 
     return rule
@@ -209,7 +227,7 @@ def score(rows: list[dict[str, Any]], kinds: dict[str, str], rule: Rule) -> dict
     cut: dict[tuple[str, float], list[bool]] = {}
     waits, unheard = [], 0
     for row in rows:
-        pauses = [PauseEvidence(**p) for p in row["pauses"]]
+        pauses = [PauseEvidence.read(p) for p in row["pauses"]]
         kind = kinds[row["id"]]
         gaps_cut = any(rule(e) <= e.heard_ms["*"] for e in pauses if e.at == "gap")
         split = next((e for e in pauses if e.at == "split"), None)
@@ -241,6 +259,10 @@ def rules(s: TurnEndSettings) -> list[tuple[str, Rule]]:
         (
             "evidence, half-duplex (the default: eager hold 500)",
             ours(dataclasses.replace(s, eager_ms=s.half_duplex_eager_ms)),
+        ),
+        (
+            "the same, the text model vetoing every intent",
+            ours(dataclasses.replace(s, eager_ms=s.half_duplex_eager_ms), veto_every_intent=True),
         ),
     ]
     for fin in sorted({-3.5, s.finished_log10}):

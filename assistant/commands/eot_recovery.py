@@ -130,7 +130,7 @@ def recover(corpus: Path, settings: Any, *, held_out: bool | None) -> list[Case]
         pcm = read_wav(corpus / r.file)
         for noisy in (False, True):
             row = rows.get((r.id, noisy))
-            pauses = [PauseEvidence(**p) for p in row["pauses"]] if row else []
+            pauses = [PauseEvidence.read(p) for p in row["pauses"]] if row else []
             split = next((e for e in pauses if e.at == "split"), None)
             if split is None or not split.heard_ms[str(PAUSES_S[-1])]:
                 continue  # no pause heard at the split (as the sweep)

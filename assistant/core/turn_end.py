@@ -39,8 +39,11 @@ class TurnEndSettings:
     """The text model's log10 probability that the message ends here, at or above which
     the words say "finished"."""
     intent_log10: Annotated[float, Lt(0)] = -6.0
-    """A request an intent understood whole is finished unless the text model puts it
-    below this ("remind me to call", "open the garage" before "door")."""
+    """A request an intent understood whole, whose words end in part of a device's name
+    ("open the garage", before "door"), is finished unless the text model puts it below
+    this. With every slot said, an intent is not asked about: the text model is no judge
+    of a request that ends in a number ("remind me to call mom at 6": -7.9, "at six":
+    -5.4; "set the thermostat to 21": -9.4) or of "what's the time?" (-6.4)."""
     unfinished_log10: Annotated[float, Lt(0)] = -4.5
     """At or below this the words say "not finished" (the hold is `max_ms`)."""
     finished_p: Annotated[float, Gt(0), Le(1)] = 1.0
@@ -74,6 +77,8 @@ class Evidence:
     """The text plainly runs on (`endpoint.looks_incomplete`)."""
     intent: bool = False
     """An intent understood the text as a whole request."""
+    part_name: bool = False
+    """The words end in part of a device's name (`ends_in_part_of_a_name`)."""
     finished_p: float | None = None
     """The audio turn model's probability, once it has run (None: not yet, or no model)."""
     text_end: float | None = None
@@ -147,6 +152,8 @@ def decide(
         return Hold(s.eager_ms, "nothing said")  # (a cough, the wake word alone)
     if ev.text is not None and ev.runs_on:
         return Hold(s.max_ms, "text runs on")
+    if ev.text is not None and ev.intent and not ev.part_name:
+        return Hold(s.eager_ms, "intent")  # every slot said: the text model is not waited for
     if ev.text is None or (text and ev.text_end is None):
         return Hold(unsure, "waiting")
     if ev.intent and (ev.text_end is None or ev.text_end >= s.intent_log10):

@@ -395,9 +395,9 @@ class Listener:
 
         gate.resumed = self._resumed
 
-        def on_transcript(text: str, whole_intent: bool) -> None:
+        def on_transcript(text: str, whole_intent: bool, part_name: bool) -> None:
             if self._gate is gate and not gate.is_committed:
-                self.taking.heard(text, whole_intent)
+                self.taking.heard(text, whole_intent, part_name)
 
         turn = self.runner.run(
             utterance,

@@ -30,7 +30,7 @@ from assistant.core.dialog import Dialog
 from assistant.core.errors import AssistantError
 from assistant.core.frames import Utterance
 from assistant.core.home import Home
-from assistant.core.intents import Device, Question
+from assistant.core.intents import Device, Question, ends_in_part_of_a_name
 from assistant.core.latency import Mark, TurnRecord, TurnTrace, build_record
 from assistant.core.memory import ConversationMemory
 from assistant.core.router import wants_long
@@ -151,7 +151,7 @@ class TurnRunner:
         *,
         gate: TurnGate | None = None,
         wake_phrase: str | None = None,
-        on_transcript: Callable[[str, bool], None] | None = None,
+        on_transcript: Callable[[str, bool, bool], None] | None = None,
         file: str | None = None,
         dropped_frames: int | None = None,
     ) -> TurnRecord:
@@ -168,7 +168,7 @@ class TurnRunner:
             if not turn.transcript:
                 turn.outcome = "empty"
                 if turn.on_transcript is not None:
-                    turn.on_transcript("", False)
+                    turn.on_transcript("", False, False)
             else:
                 clauses = self._answer(turn, asked)
                 audio = self.speech.audio(turn, clauses, self._max_reply_s(turn))
@@ -218,7 +218,8 @@ class TurnRunner:
         turn.route = st.primary_route if r.path == "fast" else r.path
         if turn.on_transcript is not None:
             whole = r.intent is not None and self.intents is not None and r.intent.whole
-            turn.on_transcript(turn.transcript, whole)
+            part = whole and ends_in_part_of_a_name(turn.transcript, self.home.devices)
+            turn.on_transcript(turn.transcript, whole, part)
         if r.intent is not None and self.intents is not None:
             return self.intents.clauses(turn, r.intent)
         if r.path == "large" and self.escalation is not None:

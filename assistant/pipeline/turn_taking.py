@@ -160,12 +160,13 @@ class TurnTaking:
         self._pause_no += 1
         self.pauses.add(silence_ns // 1_000_000)
 
-    def heard(self, text: str, whole_intent: bool) -> None:
-        """The speculative turn's transcript, and whether an intent took it whole; then
-        the text model's view of it (on its own thread)."""
+    def heard(self, text: str, whole_intent: bool, part_name: bool) -> None:
+        """The speculative turn's transcript, whether an intent took it whole and whether it
+        ends in part of a device's name; then the text model's view of it (on its own
+        thread)."""
         runs_on = looks_incomplete(text)
         self.evidence = dataclasses.replace(
-            self.evidence, text=text, runs_on=runs_on, intent=whole_intent
+            self.evidence, text=text, runs_on=runs_on, intent=whole_intent, part_name=part_name
         )
         self._decide()
         if self.models.text is not None and not runs_on:

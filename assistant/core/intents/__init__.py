@@ -18,7 +18,11 @@ from assistant.core.intents.base import (
     normalize,
 )
 from assistant.core.intents.cannot import ASKS_WHY, CANNOT_SAY, CannotDo
-from assistant.core.intents.device_names import find_device, find_devices
+from assistant.core.intents.device_names import (
+    ends_in_part_of_a_name,
+    find_device,
+    find_devices,
+)
 from assistant.core.intents.devices import (
     DeviceCommand,
     NoSuchAction,
@@ -84,6 +88,7 @@ __all__ = [
     "all_confirmations",
     "answer",
     "confirmation",
+    "ends_in_part_of_a_name",
     "find_device",
     "find_devices",
     "fixed_replies",

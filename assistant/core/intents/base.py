@@ -109,9 +109,13 @@ class IntentBase:
 
     __slots__ = ()
     name: ClassVar[str]
-    whole: ClassVar[bool] = True
-    """The request was understood whole (evidence that the user has finished: `turn_end`);
-    False for the intents that ask which device or say what cannot be done."""
+
+    @property
+    def whole(self) -> bool:
+        """The request was understood whole (evidence that the user has finished:
+        `turn_end`); False for the intents that ask back (which device, when to remind), or
+        say that a device is not known or cannot do it, or a place is not known."""
+        return True
 
     def reply(self, ctx: IntentContext) -> str:
         raise NotImplementedError

@@ -84,6 +84,23 @@ def find_device(
     return alike[0] if alike else None
 
 
+def ends_in_part_of_a_name(text: str, devices: Sequence[Device]) -> bool:
+    """The words end in the first word or words of a device's name, not all of it ("open
+    the garage": the garage door), or in its room ("turn on the kitchen": its lights, or a
+    "ceiling light" there), which a word more may finish: a request understood whole may
+    still go on."""
+    words = normalize(text).split()
+    for device in devices:
+        room = normalize(device.room).split() if device.room else []
+        if any(words[-k:] == room[:k] for k in range(1, len(room) + 1)):
+            return True
+        for name in device.spoken_names():
+            parts = name.split()
+            if any(words[-k:] == parts[:k] for k in range(1, len(parts))):
+                return True
+    return False
+
+
 def longest_name_in(phrase: str, devices: Sequence[Device]) -> Device | None:
     """The device whose longest spoken name the phrase contains ("the bedroom lights and"
     is the bedroom lights, not the bedroom)."""

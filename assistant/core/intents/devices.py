@@ -64,7 +64,10 @@ class UnknownDevice(IntentBase):
 
     spoken: str
     name: ClassVar[str] = "unknown_device"
-    whole: ClassVar[bool] = False
+
+    @property
+    def whole(self) -> bool:
+        return False
 
     def reply(self, ctx: IntentContext) -> str:
         return unknown_device_reply(self.spoken)
@@ -81,7 +84,10 @@ class WhichDevice(IntentBase):
     """The room or kind as it was said ("bedroom", "light"): the answer's device takes its
     place in the command."""
     name: ClassVar[str] = "which_device"
-    whole: ClassVar[bool] = False
+
+    @property
+    def whole(self) -> bool:
+        return False
 
     def reply(self, ctx: IntentContext) -> str:
         return which_device_reply(self, ctx.devices)
@@ -99,7 +105,10 @@ class NoSuchAction(IntentBase):
     kind: DeviceKind
     said: str = ""
     name: ClassVar[str] = "no_such_action"
-    whole: ClassVar[bool] = False
+
+    @property
+    def whole(self) -> bool:
+        return False
 
     def reply(self, ctx: IntentContext) -> str:
         return no_such_action_reply(self)

@@ -34,6 +34,11 @@ class Reminder(IntentBase):
     def when_known(self) -> bool:
         return self.seconds is not None or self.hour is not None
 
+    @property
+    def whole(self) -> bool:
+        """Without a time it asks when ("remind me to call mom" may go on "at six")."""
+        return self.when_known
+
     def reply(self, ctx: IntentContext) -> str:
         if not self.when_known:
             return NO_TIME_SAY

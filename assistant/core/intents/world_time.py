@@ -88,6 +88,11 @@ class WorldTime(IntentBase):
     """The place as said (normalized): "tokyo", "new york", "japan"."""
     name: ClassVar[str] = "world_time"
 
+    @property
+    def whole(self) -> bool:
+        """A place it does not know may be half said ("what time is it in New ... York")."""
+        return self.city in ZONES
+
     def record(self) -> dict[str, Any]:
         return {"place": self.city}
 
