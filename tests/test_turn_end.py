@@ -1,8 +1,15 @@
 """The hold at a pause, decided from evidence (pure policy, numbers in, numbers out)."""
 
+import asyncio
+
 import pytest
 
+from assistant.core.clock import FakeClock
+from assistant.core.endpoint import Endpointer, EndpointSettings
 from assistant.core.turn_end import Evidence, Hold, PauseHistory, TurnEndSettings, decide
+from assistant.engines import TurnModels
+from assistant.engines.worker import Worker
+from assistant.pipeline.turn_taking import TurnTaking
 
 S = TurnEndSettings()
 
@@ -105,3 +112,32 @@ def test_a_user_who_has_not_hesitated_in_several_utterances_is_not_kept_waiting(
 def test_nothing_said_is_not_waited_for() -> None:
     # The wake word alone, a cough: Whisper hears nothing, and the question may follow.
     assert decide(Evidence("", runs_on=True), S) == Hold(S.eager_ms, "nothing said")
+
+
+async def test_the_text_model_is_asked_only_where_its_answer_can_change_the_hold() -> None:
+    asked: list[str] = []
+
+    class Words:
+        def end_log10(self, text: str) -> float:
+            asked.append(text)
+            return -6.1
+
+    taking = TurnTaking(
+        Endpointer(EndpointSettings()),
+        FakeClock(),
+        S,
+        models=TurnModels(text=(Words(), Worker("text"))),
+        resume_window_ms=1500,
+    )
+    taking.paused(None, judge=False)
+    taking.heard("Remind me to call mom at 6.", True, False)  # every slot said
+    assert taking.hold == Hold(S.eager_ms, "intent")
+    taking.paused(None, judge=False)
+    taking.heard("Open the garage.", True, True)  # "... door" may follow: asked
+    assert taking.hold == Hold(S.unsure_ms, "waiting")
+    for _ in range(200):
+        if taking.hold.by != "waiting":
+            break
+        await asyncio.sleep(0.01)
+    assert taking.hold == Hold(S.max_ms, "text unfinished")
+    assert asked == ["Open the garage."]

@@ -137,6 +137,12 @@ LEARNED_MARGIN_MS = 300
 """A learned hold waits this much past the user's long pauses."""
 
 
+def said_whole(ev: Evidence) -> bool:
+    """An intent understood the request with every slot said: the hold is eager whatever a
+    turn model says, so none needs asking."""
+    return ev.text is not None and ev.intent and not ev.part_name
+
+
 def decide(
     ev: Evidence,
     s: TurnEndSettings,
@@ -152,8 +158,8 @@ def decide(
         return Hold(s.eager_ms, "nothing said")  # (a cough, the wake word alone)
     if ev.text is not None and ev.runs_on:
         return Hold(s.max_ms, "text runs on")
-    if ev.text is not None and ev.intent and not ev.part_name:
-        return Hold(s.eager_ms, "intent")  # every slot said: the text model is not waited for
+    if said_whole(ev):
+        return Hold(s.eager_ms, "intent")  # the text model is not waited for
     if ev.text is None or (text and ev.text_end is None):
         return Hold(unsure, "waiting")
     if ev.intent and (ev.text_end is None or ev.text_end >= s.intent_log10):

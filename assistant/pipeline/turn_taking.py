@@ -17,7 +17,14 @@ from assistant.core.clock import Clock
 from assistant.core.endpoint import Endpointer, EndpointSettings, Start, looks_incomplete
 from assistant.core.frames import AudioChunk
 from assistant.core.levels import sound_onset
-from assistant.core.turn_end import Evidence, Hold, PauseHistory, TurnEndSettings, decide
+from assistant.core.turn_end import (
+    Evidence,
+    Hold,
+    PauseHistory,
+    TurnEndSettings,
+    decide,
+    said_whole,
+)
 from assistant.engines import TurnModels
 from assistant.pipeline.context import TurnGate
 
@@ -169,7 +176,7 @@ class TurnTaking:
             self.evidence, text=text, runs_on=runs_on, intent=whole_intent, part_name=part_name
         )
         self._decide()
-        if self.models.text is not None and not runs_on:
+        if self.models.text is not None and not runs_on and not said_whole(self.evidence):
             model, worker = self.models.text
             self._later(worker.call(model.end_log10, text), "text_end")
 
