@@ -121,10 +121,13 @@ async def test_a_cancellation_a_broker_call_swallowed_still_stops_it(
         reply = asyncio.ensure_future(fut)
         in_flight.set()
         try:
-            return await asyncio.shield(reply)
+            # Until the cancellation comes, even if the reply is in first (on loopback it
+            # can be, before the test cancels: then nothing would be lost, nothing tested).
+            await asyncio.Event().wait()
         except asyncio.CancelledError:
             lost.set()
             return await reply  # the reply came: the cancellation is lost
+        raise AssertionError("unreachable: only a cancellation ends the wait")
 
     monkeypatch.setattr(aiomqtt.Client, "_wait_for", lossy)
     mqtt = make_mqtt(broker, "lost")
