@@ -6,7 +6,7 @@ import pytest
 
 from assistant.core.clock import FakeClock
 from assistant.core.endpoint import Endpointer, EndpointSettings
-from assistant.core.turn_end import Evidence, Hold, PauseHistory, TurnEndSettings, decide
+from assistant.core.turn_end import Evidence, Heard, Hold, PauseHistory, TurnEndSettings, decide
 from assistant.engines import TurnModels
 from assistant.engines.worker import Worker
 from assistant.pipeline.turn_taking import TurnTaking
@@ -130,10 +130,10 @@ async def test_the_text_model_is_asked_only_where_its_answer_can_change_the_hold
         resume_window_ms=1500,
     )
     taking.paused(None, judge=False)
-    taking.heard("Remind me to call mom at 6.", True, False)  # every slot said
+    taking.heard(Heard("Remind me to call mom at 6.", intent=True))  # every slot said
     assert taking.hold == Hold(S.eager_ms, "intent")
     taking.paused(None, judge=False)
-    taking.heard("Open the garage.", True, True)  # "... door" may follow: asked
+    taking.heard(Heard("Open the garage.", intent=True, part_name=True))  # "door" may follow
     assert taking.hold == Hold(S.unsure_ms, "waiting")
     for _ in range(200):
         if taking.hold.by != "waiting":

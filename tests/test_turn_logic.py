@@ -18,6 +18,7 @@ from assistant.core.clock import MONOTONIC, Clock, FakeClock
 from assistant.core.frames import Pcm16, Utterance
 from assistant.core.intents import ANSWER_WINDOW_S, IT_WINDOW_S, Device, DeviceAction
 from assistant.core.memory import ConversationMemory
+from assistant.core.turn_end import Heard
 from assistant.engines import Engines
 from assistant.engines.asr import Transcriber
 from assistant.engines.fakes import FakeChatModel, FakeSynthesizer, FakeTranscriber
@@ -192,7 +193,7 @@ async def test_the_listener_is_told_whether_a_request_was_understood_with_every_
     """What the end of turn is decided on (`turn_end.decide`): whether an intent took the
     transcript whole, and whether its words end in part of a device's name."""
     runner = make_runner(FakeChatModel("I don't know."))
-    told: list[tuple[str, bool, bool]] = []
+    told: list[Heard] = []
     for text in (
         "Open the garage.",  # the garage door: "door" may follow
         "Open the garage door.",
@@ -202,15 +203,15 @@ async def test_the_listener_is_told_whether_a_request_was_understood_with_every_
         "Turn off the bedroom.",  # asks which
         "How far away is the moon?",  # no intent
     ):
-        await runner.run(text, ListSpeaker(), on_transcript=lambda *a: told.append(a))
+        await runner.run(text, ListSpeaker(), on_transcript=told.append)
     assert told == [
-        ("Open the garage.", True, True),
-        ("Open the garage door.", True, False),
-        ("Remind me to call mom at 6.", True, False),
-        ("Remind me to call mom.", False, False),
-        ("What time is it in New", False, False),
-        ("Turn off the bedroom.", False, False),
-        ("How far away is the moon?", False, False),
+        Heard("Open the garage.", intent=True, part_name=True),
+        Heard("Open the garage door.", intent=True),
+        Heard("Remind me to call mom at 6.", intent=True),
+        Heard("Remind me to call mom."),
+        Heard("What time is it in New"),
+        Heard("Turn off the bedroom."),
+        Heard("How far away is the moon?"),
     ]
 
 

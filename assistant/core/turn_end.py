@@ -87,6 +87,18 @@ class Evidence:
 
 
 @dataclass(frozen=True, slots=True)
+class Heard:
+    """A speculative turn's transcript, as the turn understood it: what it tells the
+    listener for the hold (`Evidence` gets all three)."""
+
+    text: str
+    intent: bool = False
+    """An intent understood it as a whole request, every slot it needs said."""
+    part_name: bool = False
+    """Its words end in part of a device's name (`ends_in_part_of_a_name`)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Hold:
     ms: int
     """Silence to wait for, from the end of speech."""

@@ -14,7 +14,7 @@ from assistant.core.frames import Utterance
 from assistant.core.intents import Question
 from assistant.core.latency import Cut, Mark, Outcome, TurnTrace
 from assistant.core.router import Path
-from assistant.core.turn_end import Hold
+from assistant.core.turn_end import Heard, Hold
 
 Origin = Literal["voice", "text", "announce"]
 
@@ -78,10 +78,10 @@ class Turn:
     wake_phrase: str | None = None
     """The wake word was heard in this utterance: Whisper is told, and it is removed from
     the transcript."""
-    on_transcript: Callable[[str, bool, bool], None] | None = None
-    """Hears the transcript as soon as it is final and routed, whether an intent took it as
-    a whole request, and whether its words end in part of a device's name (the end-pointer's
-    hold depends on all three: `turn_end`)."""
+    on_transcript: Callable[[Heard], None] | None = None
+    """Hears the transcript as soon as it is final and routed, with whether an intent took
+    it as a whole request and whether its words end in part of a device's name (the
+    end-pointer's hold depends on all three: `turn_end`)."""
     file: str | None = None
     """The record's `file` (the bench's WAV)."""
     dropped_frames: int | None = None

@@ -33,7 +33,7 @@ from assistant.core.endpoint import (
 )
 from assistant.core.frames import AudioChunk, Utterance
 from assistant.core.latency import TurnRecord
-from assistant.core.turn_end import TurnEndSettings
+from assistant.core.turn_end import Heard, TurnEndSettings
 from assistant.engines import TurnModels
 from assistant.pipeline.announcements import announce_between_turns
 from assistant.pipeline.context import TurnGate
@@ -395,9 +395,9 @@ class Listener:
 
         gate.resumed = self._resumed
 
-        def on_transcript(text: str, whole_intent: bool, part_name: bool) -> None:
+        def on_transcript(heard: Heard) -> None:
             if self._gate is gate and not gate.is_committed:
-                self.taking.heard(text, whole_intent, part_name)
+                self.taking.heard(heard)
 
         turn = self.runner.run(
             utterance,

@@ -34,6 +34,7 @@ from assistant.core.intents import Device, Question, ends_in_part_of_a_name
 from assistant.core.latency import Mark, TurnRecord, TurnTrace, build_record
 from assistant.core.memory import ConversationMemory
 from assistant.core.router import wants_long
+from assistant.core.turn_end import Heard
 from assistant.engines import Engines
 from assistant.engines.llm import ChatModel
 from assistant.engines.worker import Worker
@@ -151,7 +152,7 @@ class TurnRunner:
         *,
         gate: TurnGate | None = None,
         wake_phrase: str | None = None,
-        on_transcript: Callable[[str, bool, bool], None] | None = None,
+        on_transcript: Callable[[Heard], None] | None = None,
         file: str | None = None,
         dropped_frames: int | None = None,
     ) -> TurnRecord:
@@ -168,7 +169,7 @@ class TurnRunner:
             if not turn.transcript:
                 turn.outcome = "empty"
                 if turn.on_transcript is not None:
-                    turn.on_transcript("", False, False)
+                    turn.on_transcript(Heard(""))
             else:
                 clauses = self._answer(turn, asked)
                 audio = self.speech.audio(turn, clauses, self._max_reply_s(turn))
@@ -219,7 +220,7 @@ class TurnRunner:
         if turn.on_transcript is not None:
             whole = r.intent is not None and self.intents is not None and r.intent.whole
             part = whole and ends_in_part_of_a_name(turn.transcript, self.home.devices)
-            turn.on_transcript(turn.transcript, whole, part)
+            turn.on_transcript(Heard(turn.transcript, intent=whole, part_name=part))
         if r.intent is not None and self.intents is not None:
             return self.intents.clauses(turn, r.intent)
         if r.path == "large" and self.escalation is not None:

@@ -19,6 +19,7 @@ from assistant.core.frames import AudioChunk
 from assistant.core.levels import sound_onset
 from assistant.core.turn_end import (
     Evidence,
+    Heard,
     Hold,
     PauseHistory,
     TurnEndSettings,
@@ -167,13 +168,16 @@ class TurnTaking:
         self._pause_no += 1
         self.pauses.add(silence_ns // 1_000_000)
 
-    def heard(self, text: str, whole_intent: bool, part_name: bool) -> None:
-        """The speculative turn's transcript, whether an intent took it whole and whether it
-        ends in part of a device's name; then the text model's view of it (on its own
-        thread)."""
-        runs_on = looks_incomplete(text)
+    def heard(self, heard: Heard) -> None:
+        """The speculative turn's transcript, as the turn understood it; then the text
+        model's view of it (on its own thread)."""
+        text, runs_on = heard.text, looks_incomplete(heard.text)
         self.evidence = dataclasses.replace(
-            self.evidence, text=text, runs_on=runs_on, intent=whole_intent, part_name=part_name
+            self.evidence,
+            text=text,
+            runs_on=runs_on,
+            intent=heard.intent,
+            part_name=heard.part_name,
         )
         self._decide()
         if self.models.text is not None and not runs_on and not said_whole(self.evidence):
