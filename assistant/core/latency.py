@@ -67,6 +67,8 @@ STAGES: dict[Mark, str] = {
 
 Cut = Literal["repeat", "loop", "number", "length"]
 """Why a reply was ended before its model ended it."""
+AckWhy = Literal["expected", "late"]
+"""Why the acknowledgement played: the first clause was expected late, or came late."""
 Outcome = Literal["ok", "cancelled", "error", "empty", "speculative", "resumed"]
 """`speculative`: a turn started at a pause and dropped because the user went on talking;
 `resumed`: a committed turn stopped because the user went on (the next turn answers both
@@ -144,8 +146,9 @@ class TurnRecord:
     on", "unsure", "waiting"."""
     resumed: bool | None = None
     """The user went on after a commit: this turn answers both halves together."""
-    ack: bool | None = None
-    """The large model's acknowledgement played while it wrote its answer."""
+    ack: AckWhy | None = None
+    """The large model's acknowledgement played while it wrote its answer: "expected" (its
+    first clause was expected late) or "late" (it was not, and came late all the same)."""
     fallback: Literal["fast", "apology"] | None = None
     """The large model failed: the fast model answered instead, or an apology ended a reply
     it had begun."""

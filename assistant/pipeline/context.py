@@ -12,7 +12,7 @@ from typing import Any, Literal
 from assistant.core.errors import StageError
 from assistant.core.frames import Utterance
 from assistant.core.intents import Question
-from assistant.core.latency import Cut, Mark, Outcome, TurnTrace
+from assistant.core.latency import AckWhy, Cut, Mark, Outcome, TurnTrace
 from assistant.core.router import Path
 from assistant.core.turn_end import Heard, Hold
 
@@ -106,7 +106,7 @@ class Turn:
     phrase, or a number ran away (degenerate: not remembered), or it ran too long."""
     unsure: bool = False
     """The reply is the stand-in for an answer that could not be given ("not sure")."""
-    ack: bool | None = None
+    ack: AckWhy | None = None
     fallback: Literal["fast", "apology"] | None = None
     large_error: str | None = None
     intent_fields: dict[str, Any] = field(default_factory=dict)

@@ -14,6 +14,7 @@ from annotated_types import Ge, Gt
 
 from assistant.core.clock import Clock
 from assistant.core.errors import LlmError
+from assistant.core.latency import Mark
 from assistant.pipeline.context import Ack, Turn
 from assistant.pipeline.stages.llm import ModelReply
 
@@ -42,12 +43,17 @@ class EscalationSettings:
     boundary, if no clause has ended before: it writes ~15 tokens/s on two cores, so
     waiting for a whole first sentence cost ~0.4 s of silence."""
     acknowledgement: str = "Let me think."
-    """Played at once when the large model's first clause is expected late."""
+    """Played at once when the large model's first clause is expected late; and when it
+    was not, but the model has not begun to write when the wait passes the bar."""
     ack_after_ms: Annotated[int, Ge(0)] = 500
-    """Expected wait (from the routing decision to the first clause) beyond which the
-    acknowledgement is played; 0 always plays it. Below the 700 ms a wait may last before
-    the user hears something: the estimate is an average, and with Qwen2.5-1.5B here the
-    first clauses of explanations spread ~100 ms either side of it."""
+    """Wait (from the routing decision to the first clause) beyond which the
+    acknowledgement is played: at once if the wait is expected to be longer; else when it
+    turns out to be, unless the model is writing by then (its first clause is a few words
+    off, and the answer would wait for the acknowledgement to end: played at the bar
+    regardless, it once sounded 0.11 s before "The capital of France is Paris." was
+    ready); 0 always plays it. Below the 700 ms a wait may last before the user hears
+    something: the estimate is an average, and with Qwen2.5-1.5B here the first clauses of
+    explanations spread ~100 ms either side of it."""
     fact_ack_after_ms: Annotated[int, Ge(0)] = 1200
     """The same for a question of fact: its answer is a few words, and "Let me think."
     before "Canberra." is worse than a short wait."""
@@ -87,15 +93,27 @@ class Escalation:
         answer = ahead(self.large.clauses(turn))
         bar = esc.fact_ack_after_ms if turn.reason == "question" else esc.ack_after_ms
         if expected is None or expected > bar:
-            turn.ack = True
+            turn.ack = "expected"
             yield Ack(esc.acknowledgement)
         spoken = 0
+        first = asyncio.ensure_future(anext(answer, None))
         try:
-            async for clause in answer:
+            if turn.ack is None:  # expected in time: said anyway if it is not
+                waited_ms = (self.clock.now_ns() - route_ns) / 1e6
+                timeout_s = (bar - waited_ms) / 1000
+                late = not (await asyncio.wait({first}, timeout=timeout_s))[0]
+                # Once it writes, its first clause is a few words off: sooner than the
+                # acknowledgement would end, which the answer would wait for.
+                if late and not turn.trace.has(Mark.LLM_FIRST_TOKEN):
+                    turn.ack = "late"
+                    yield Ack(esc.acknowledgement)
+            clause = await first
+            while clause is not None:
                 if spoken == 0:
                     self._learn(turn.reason, (self.clock.now_ns() - route_ns) / 1e6)
                 spoken += 1
                 yield clause
+                clause = await anext(answer, None)
         except LlmError as e:
             turn.fallback = "fast" if spoken == 0 else "apology"
             turn.large_error = str(e)
@@ -107,6 +125,10 @@ class Escalation:
             else:
                 yield esc.apology
         finally:
+            if not first.done():  # (the turn was dropped while it waited)
+                first.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await first
             await answer.aclose()
 
     def _learn(self, reason: str, ms: float) -> None:
