@@ -89,16 +89,17 @@ class Escalation:
         esc = self.settings
         expected = self.expected_ms(turn.reason)
         route_ns = self.clock.now_ns()
-        # Start the model now: the acknowledgement may wait for the hold before it plays.
+        # Start the model now, not when the acknowledgement has been taken: a speculative
+        # turn's waits for the commit, and until 2026-12-07 the model waited with it.
         answer = ahead(self.large.clauses(turn))
+        first = asyncio.create_task(_next(answer), name="large-model-first-clause")
         bar = esc.fact_ack_after_ms if turn.reason == "question" else esc.ack_after_ms
-        if expected is None or expected > bar:
-            turn.ack = "expected"
-            yield Ack(esc.acknowledgement)
         spoken = 0
-        first = asyncio.ensure_future(anext(answer, None))
         try:
-            if turn.ack is None:  # expected in time: said anyway if it is not
+            if expected is None or expected > bar:
+                turn.ack = "expected"
+                yield Ack(esc.acknowledgement)
+            else:  # expected in time: said anyway if it is not
                 waited_ms = (self.clock.now_ns() - route_ns) / 1e6
                 timeout_s = (bar - waited_ms) / 1000
                 late = not (await asyncio.wait({first}, timeout=timeout_s))[0]
@@ -108,9 +109,9 @@ class Escalation:
                     turn.ack = "late"
                     yield Ack(esc.acknowledgement)
             clause = await first
+            if clause is not None:  # (when it was written, not when it was asked for)
+                self._learn(turn.reason, turn.trace.span_ms(Mark.ROUTE, Mark.FIRST_CLAUSE))
             while clause is not None:
-                if spoken == 0:
-                    self._learn(turn.reason, (self.clock.now_ns() - route_ns) / 1e6)
                 spoken += 1
                 yield clause
                 clause = await anext(answer, None)
@@ -125,15 +126,21 @@ class Escalation:
             else:
                 yield esc.apology
         finally:
-            if not first.done():  # (the turn was dropped while it waited)
-                first.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await first
+            first.cancel()  # (the turn was dropped while it waited: the model stops)
+            await asyncio.wait({first})
+            if not first.cancelled():
+                first.exception()  # a failure nobody waited for any more is not news
             await answer.aclose()
 
-    def _learn(self, reason: str, ms: float) -> None:
+    def _learn(self, reason: str, ms: float | None) -> None:
+        if ms is None:
+            return
         prev = self.first_clause_ms.get(reason)
         self.first_clause_ms[reason] = ms if prev is None else 0.7 * prev + 0.3 * ms
+
+
+async def _next(gen: AsyncGenerator[str, None]) -> str | None:
+    return await anext(gen, None)
 
 
 async def ahead(gen: AsyncGenerator[str, None]) -> AsyncGenerator[str, None]:
