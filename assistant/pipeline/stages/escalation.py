@@ -144,7 +144,8 @@ async def _next(gen: AsyncGenerator[str, None]) -> str | None:
 
 
 async def ahead(gen: AsyncGenerator[str, None]) -> AsyncGenerator[str, None]:
-    """Run `gen` in its own task from now on, so it works ahead of its consumer."""
+    """Run `gen` in its own task, so it works ahead of its consumer: from the first item
+    asked for, not from the call (this is an async generator too)."""
     queue: asyncio.Queue[tuple[str | None, BaseException | None]] = asyncio.Queue()
 
     async def pump() -> None:
