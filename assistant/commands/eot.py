@@ -40,10 +40,9 @@ from assistant.core.endpoint import (
     looks_incomplete,
 )
 from assistant.core.errors import ConfigError
-from assistant.core.intents import ends_in_part_of_a_name
 from assistant.core.levels import pink_noise
 from assistant.core.router import route
-from assistant.core.turn_end import Evidence, TurnEndSettings, decide
+from assistant.core.turn_end import Evidence, TurnEndSettings, decide, heard_of
 
 PAUSES_S = (0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.5, 2.0)
 TRAIL_S = 3.0
@@ -156,11 +155,11 @@ def gather(corpus: Path, settings: Any, out: Path) -> None:
                     text_end = words.end_log10(text)  # after the transcript, as in `run`
                     ready = endpoint.pause_ms + (time.perf_counter() - t0) * 1000
                     where = _where(at, r, silence)
-                    intent = (rt := route(text, devices).intent) is not None and rt.whole
+                    h = heard_of(text, route(text, devices).intent, devices)  # as the turn tells it
                     pauses.append(PauseEvidence(
-                        where, text, looks_incomplete(text), intent, p, ready,
+                        where, text, looks_incomplete(text), h.intent, p, ready,
                         by_pause if where == "split" else {} if silence is None else {"*": silence},
-                        text_end, ends_in_part_of_a_name(text, devices),
+                        text_end, h.part_name,
                     ))  # fmt: skip
                 row = {
                     "id": r.id,

@@ -11,10 +11,13 @@ put a full stop), and this user's own pauses in the session. Confident: commit a
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated
 
 from annotated_types import Ge, Gt, Le, Lt
+
+from assistant.core.intents import Device, Intent, ends_in_part_of_a_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,14 @@ class Heard:
     """An intent understood it as a whole request, every slot it needs said."""
     part_name: bool = False
     """Its words end in part of a device's name (`ends_in_part_of_a_name`)."""
+
+
+def heard_of(text: str, intent: Intent | None, devices: Sequence[Device]) -> Heard:
+    """What a transcript and the intent it was routed to (None: no intent) tell the hold.
+    The one place it is made: the turn tells the listener this, and `assistant eot`
+    records it for the sweep."""
+    whole = intent is not None and intent.whole
+    return Heard(text, intent=whole, part_name=whole and ends_in_part_of_a_name(text, devices))
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,11 +30,11 @@ from assistant.core.dialog import Dialog
 from assistant.core.errors import AssistantError
 from assistant.core.frames import Utterance
 from assistant.core.home import Home
-from assistant.core.intents import Device, Question, ends_in_part_of_a_name
+from assistant.core.intents import Device, Question
 from assistant.core.latency import Mark, TurnRecord, TurnTrace, build_record
 from assistant.core.memory import ConversationMemory
 from assistant.core.router import wants_long
-from assistant.core.turn_end import Heard
+from assistant.core.turn_end import Heard, heard_of
 from assistant.engines import Engines
 from assistant.engines.llm import ChatModel
 from assistant.engines.worker import Worker
@@ -218,9 +218,8 @@ class TurnRunner:
         turn.path, turn.reason = r.path, r.reason
         turn.route = st.primary_route if r.path == "fast" else r.path
         if turn.on_transcript is not None:
-            whole = r.intent is not None and self.intents is not None and r.intent.whole
-            part = whole and ends_in_part_of_a_name(turn.transcript, self.home.devices)
-            turn.on_transcript(Heard(turn.transcript, intent=whole, part_name=part))
+            intent = r.intent if self.intents is not None else None
+            turn.on_transcript(heard_of(turn.transcript, intent, self.home.devices))
         if r.intent is not None and self.intents is not None:
             return self.intents.clauses(turn, r.intent)
         if r.path == "large" and self.escalation is not None:
