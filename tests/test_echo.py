@@ -10,9 +10,14 @@ import pytest
 
 from assistant.app import Settings
 from assistant.audio.echo import FRAME_NS, NO_ECHO, EchoCanceller, _Linear
+from assistant.audio.vad import Reframer, SileroVad, feed_endpointer
 from assistant.audio.wav import read_wav
+from assistant.core.endpoint import Endpointer, SpeechStarted
 from assistant.core.frames import AudioChunk
+from assistant.core.levels import part_levels_dbfs
 from assistant.engines.asr import WhisperTranscriber
+from assistant.pipeline.listening import ListenSettings
+from assistant.pipeline.turn_taking import starting
 from tests.conftest import espeak_wav
 
 RATE = 16_000
@@ -174,3 +179,77 @@ def test_a_user_going_on_while_the_echo_is_still_measured_is_heard(tmp_path: Pat
     assert db(cleaned[while_it_sounds]) >= db(mic[while_it_sounds]) - 6, (
         db(mic[while_it_sounds]), db(cleaned[while_it_sounds])
     )  # fmt: skip
+
+
+def reverberant_room(coupling_db: float, rng: np.random.Generator) -> np.ndarray:
+    """Speaker to microphone: the direct path 30 ms late, then a diffuse tail 6 dB under it
+    with a 400 ms RT60 (`scripts/double-talk`'s reverberant room)."""
+    ir = np.zeros(RATE // 2)
+    direct = 30 * RATE // 1000
+    ir[direct] = 10 ** (coupling_db / 20)
+    t = np.arange(len(ir) - direct - 80)
+    tail = rng.standard_normal(len(t)) * np.exp(-6.9 * t / (0.4 * RATE))
+    tail *= 10 ** (coupling_db / 20) * np.sqrt(10 ** (-6 / 10) / np.sum(tail**2))
+    ir[direct + 80 :] += tail
+    return ir
+
+
+@pytest.mark.models
+def test_what_the_canceller_lets_through_of_a_reverberant_echo_is_not_the_user_going_on(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # While AEC3 learns a reverberant room, what it lets through of the reply sounds like
+    # speech to the VAD: with the listener's rule for the user going on over the echo (two
+    # frames at `threshold`), it started utterances (each would stop the reply and answer
+    # the echo) in 2 of these 4 replies, the echo 18 dB down. It is far quieter than the
+    # user who just spoke; the user going on, as loud as before, is heard.
+    rng = np.random.default_rng(1)
+    ir = reverberant_room(-18, rng)
+    vad = SileroVad(settings.model_files()["vad"])
+    user = espeak_pcm("and thirty seconds.", tmp_path)
+    first_half_peak_db = max(
+        max(part_levels_dbfs(user[i : i + 512].astype(np.int16)))
+        for i in range(0, len(user) - 512, 512)
+    )  # the user's level: as loud as they said the first half
+
+    def starts(reply: np.ndarray, user_at: int | None) -> list[int]:
+        """Utterance starts (ms into the reply) over its first 1.5 s (the window)."""
+        n = len(reply) + RATE
+        far = np.zeros(n)
+        far[: len(reply)] = reply
+        mic = np.convolve(far, ir)[:n] + rng.standard_normal(n) * 10  # a quiet room
+        if user_at is not None:
+            mic[user_at : user_at + len(user)] += user[: n - user_at]
+        mic16 = np.clip(mic, -32768, 32767).astype(np.int16)
+        aec, endpointer, reframer = EchoCanceller(RATE, delay_ms=30), Endpointer(), Reframer()
+        vad.reset()
+        found = []
+        for i in range(0, 3 * RATE // 2, BLOCK):
+            now_ns = i * 62_500
+            block = far[i : i + BLOCK].astype(np.int16)
+            endpointer.start = starting(
+                endpointer.s, ListenSettings().resume_min_speech_ms, resuming=True,
+                over_echo=i < len(reply), loudest_db=first_half_peak_db,
+            )  # fmt: skip
+            aec.played(block, now_ns=now_ns, audible=bool(np.any(block)))
+            for c in aec.cancel(AudioChunk(mic16[i : i + BLOCK], RATE, now_ns)):
+                for _, end_ns, event in feed_endpointer(
+                    vad, endpointer, reframer, c.samples, c.captured_ns
+                ):
+                    if isinstance(event, SpeechStarted):
+                        found.append(end_ns // 1_000_000)
+        return found
+
+    replies = [
+        espeak_pcm(text, tmp_path, voice)
+        for text, voice in (
+            ("The capital of France is Paris, a city of about two million people.", "en-gb"),
+            ("It is 3:55 PM.", "en-us"),
+            ("The moon is about 384,000 kilometres away from Earth.", "en-us"),
+            ("Okay, the kitchen lights are on. Anything else I can do?", "en-us"),
+        )
+    ]
+    assert [starts(reply, None) for reply in replies] == [[], [], [], []]
+    at = 500 * RATE // 1000
+    heard = [starts(reply, at) for reply in replies]
+    assert all(s and 500 < s[0] <= 500 + 200 for s in heard), heard

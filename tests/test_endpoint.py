@@ -13,6 +13,7 @@ from assistant.core.endpoint import (
     Paused,
     Resumed,
     SpeechStarted,
+    Start,
     looks_incomplete,
 )
 
@@ -45,6 +46,27 @@ def test_utterance_starts_pauses_and_ends_with_audio_times() -> None:
     assert events[1] == (31, Paused(ms(25)))  # speech end = end of the last voiced frame
     assert events[2] == (40, Ended(ms(25), "silence"))  # 16 frames = 512 ms >= 500 ms hold
     assert len(events) == 3
+
+
+def test_speech_quieter_than_the_start_asks_starts_nothing_and_the_loudest_part_is_told() -> None:
+    # Over the reply's echo the listener asks for speech near the user's own level: what
+    # the canceller lets through sounds like speech, far quieter.
+    def first_event(level_db: float) -> Event | None:
+        ep = Endpointer(SETTINGS)
+        ep.start = Start(64, 0.5, min_level_db=-33.0)
+        events = [ep.update(0.9, ms(i), ms(i + 1), [level_db] * 4) for i in range(10)]
+        events += [ep.update(0.0, ms(i), ms(i + 1), [-90.0] * 4) for i in range(10, 40)]
+        return next((e for e in events if e is not None), None)
+
+    assert first_event(-50.0) is None
+    assert first_event(-30.0) == SpeechStarted(0)
+    # The utterance's loudest part goes with its end (the listener keeps it at a commit).
+    ep = Endpointer(SETTINGS)
+    levels = [[-20.0, -12.5, -30.0, -25.0]] * 10 + [[-90.0] * 4] * 30
+    events = [ep.update(p, ms(i), ms(i + 1), lv) for i, (p, lv) in enumerate(
+        zip([0.9] * 10 + [0.0] * 30, levels, strict=True))]  # fmt: skip
+    ended = [e for e in events if isinstance(e, Ended)]
+    assert [e.peak_db for e in ended] == [-12.5]
 
 
 def test_a_short_burst_is_not_speech() -> None:

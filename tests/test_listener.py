@@ -82,6 +82,7 @@ async def listen(
     wake: WakeWordDetector | None = None,
     speaker: RealTimeSpeaker | None = None,
     turn_end: TurnEndSettings | None = None,
+    echo_cancelled: bool = False,
 ) -> list[TurnRecord]:
     """`audio` played in real time to a listener with the real VAD, and Whisper unless
     `asr` is given; the chat model says `reply`. The records of its turns."""
@@ -94,6 +95,7 @@ async def listen(
         endpoint=endpoint,
         wake=wake,
         turn_end=turn_end,
+        echo_cancelled=echo_cancelled,
     )
     await listener.run(paced_chunks(audio, 16_000, MONOTONIC), speaker or RealTimeSpeaker())
     return listener.records
@@ -207,6 +209,33 @@ async def test_going_on_soon_after_a_commit_puts_no_audio_in_twice(
     )  # fmt: skip
     assert not audio[at + m : at + m + gap].any()
     assert np.count_nonzero(joined) == np.count_nonzero(audio)
+
+
+async def test_over_the_reply_s_echo_the_user_goes_on_at_their_own_level_not_far_under_it(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # With echo cancellation the microphone is heard while the reply sounds, as long as the
+    # user may go on. There, speech 30 dB under what the user just said is what the
+    # canceller let through of the echo (test_echo's reverberant room), not them.
+    first = read_wav(espeak_wav("Set a timer for ten minutes", tmp_path / "a.wav", trail_s=0))
+    second = read_wav(espeak_wav("and a half.", tmp_path / "b.wav", lead_s=0, trail_s=1.0))
+
+    async def resumed(gain_db: float, listen_settings: ListenSettings, aec: bool) -> list[bool]:
+        # Committed at 200 ms of silence, its reply sounding (~1.5 s) from then on: the
+        # second half comes 0.9 s after the first, over the reply.
+        then = (second * 10 ** (gain_db / 20)).astype(np.int16)
+        audio = np.concatenate([first, np.zeros(16_000 * 9 // 10, np.int16), then])
+        said = ("set a timer for ten minutes", "set a timer for ten minutes and a half")
+        records = await listen(
+            settings, audio, listen_settings, asr=RecordingTranscriber(*said),
+            echo_cancelled=aec,
+        )  # fmt: skip
+        return [bool(r.resumed) for r in records]
+
+    assert await resumed(-30, ListenSettings(), aec=True) == [False]
+    assert await resumed(0, ListenSettings(), aec=True) == [True]
+    # No echo to take out (headphones): the user going on quietly is heard.
+    assert await resumed(-30, ListenSettings(half_duplex=False), aec=False) == [True]
 
 
 async def test_the_pre_roll_is_as_long_whatever_the_size_of_the_blocks(

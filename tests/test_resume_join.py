@@ -3,6 +3,7 @@ synthetic audio)."""
 
 from __future__ import annotations
 
+import math
 from itertools import pairwise
 
 import numpy as np
@@ -145,6 +146,12 @@ def test_going_on_is_speech_continued_but_not_over_the_reply_s_echo() -> None:
     assert starting(s, 32, resuming=True, over_echo=False) == Start(32, 0.35)
     assert starting(s, 32, resuming=True, over_echo=True) == Start(OVER_ECHO_MIN_SPEECH_MS, 0.5)
     assert starting(s, 200, resuming=True, over_echo=True) == Start(200, 0.5)
+    # Over the echo, near the level the user spoke at (what the canceller lets through of
+    # the echo sounds like speech, far quieter); elsewhere, at any level.
+    loud = -13.0
+    assert starting(s, 32, True, over_echo=True, loudest_db=loud).min_level_db == loud - 20
+    assert starting(s, 32, True, over_echo=False, loudest_db=loud).min_level_db == -math.inf
+    assert starting(s, 32, False, over_echo=True, loudest_db=loud).min_level_db == -math.inf
 
 
 def test_a_frame_the_vad_is_not_sure_of_starts_the_user_going_on_and_nothing_else() -> None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Annotated
 
@@ -110,6 +110,8 @@ class Ended:
     speech_end_ns: int
     reason: str
     """"silence" or "max_length"."""
+    peak_db: float = field(default=-math.inf, compare=False)
+    """The utterance's loudest 8 ms part (dBFS; -inf where no levels came)."""
 
 
 Event = SpeechStarted | Paused | Resumed | Ended
@@ -122,10 +124,12 @@ class _State(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Start:
-    """What starts an utterance: `min_speech_ms` of frames at `threshold` or above."""
+    """What starts an utterance: `min_speech_ms` of frames at `threshold` or above, and,
+    where their levels are known, with a part at `min_level_db` (dBFS) or louder."""
 
     min_speech_ms: int
     threshold: float
+    min_level_db: float = -math.inf
 
 
 class Endpointer:
@@ -220,6 +224,9 @@ class Endpointer:
             started = self._candidate_ns is not None
             loudest = max(part.level_db for part in parts)
             self._peak_db = max(self._peak_db, loudest) if started else loudest
+        if parts and loudest < self.start.min_level_db:
+            self._candidate_ns = None  # too quiet to be the speech wanted (not the room's noise)
+            return None
         if prob < self.start.threshold:
             self._candidate_ns = None
             if (level_db := _overall_db(parts)) is not None:  # the room's noise, slowly
@@ -309,7 +316,7 @@ class Endpointer:
         self._state = _State.IDLE
         self._candidate_ns = None
         self._paused = False
-        return Ended(end, reason)
+        return Ended(end, reason, self._peak_db)
 
 
 @dataclass(frozen=True, slots=True)

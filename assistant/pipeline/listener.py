@@ -235,7 +235,10 @@ class Listener:
         resuming = self.taking.resuming(turn_running=self._turn is not None)
         ep = self.endpointer
         over_echo = self.echo_cancelled and self._gate is not None and self._gate.is_speaking
-        ep.start = starting(ep.s, self.settings.resume_min_speech_ms, resuming, over_echo)
+        ep.start = starting(
+            ep.s, self.settings.resume_min_speech_ms, resuming, over_echo,
+            self.taking.committed_peak_db,
+        )  # fmt: skip
         heard = feed_endpointer(
             self.vad, self.endpointer, self.reframer, chunk.samples, chunk.captured_ns
         )
@@ -342,7 +345,7 @@ class Listener:
                 if self._gate is not None and not self._gate.is_committed:
                     self._cancel_soon()
                 self._tell(ListenState.LISTENING)
-            case Ended(speech_end_ns=end_ns, reason=reason):
+            case Ended(speech_end_ns=end_ns, reason=reason, peak_db=peak_db):
                 if self._gate is None or self._turn is None or self._turn.done():
                     self.taking.ended_without_pause()
                     self._start_turn(end_ns)  # no pause came first (e.g. max length)
@@ -352,17 +355,19 @@ class Listener:
                 if self._gate is None:
                     self._tell(ListenState.IDLE)  # not armed: speech without the wake word
                     return
-                self._commit(self._gate, utterance or [], end_ns)
+                self._commit(self._gate, utterance or [], end_ns, peak_db)
                 self._tell(ListenState.THINKING)
 
-    def _commit(self, gate: TurnGate, utterance: list[AudioChunk], speech_end_ns: int) -> None:
+    def _commit(
+        self, gate: TurnGate, utterance: list[AudioChunk], speech_end_ns: int, peak_db: float
+    ) -> None:
         self._resumed = False
 
         def window_open() -> None:  # going on needs no wake word
             if self.wake is not None:
                 self._armed_until_ns = max(self._armed_until_ns, self.taking.resume_until_ns)
 
-        self.taking.commit(gate, utterance, speech_end_ns, window_open)
+        self.taking.commit(gate, utterance, speech_end_ns, window_open, peak_db)
 
     @property
     def _wake_in_utterance(self) -> bool:
