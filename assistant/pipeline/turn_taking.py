@@ -51,8 +51,8 @@ not the user going on. What AEC3 lets through while it learns a room sounds like
 the VAD, but it is far quieter than the user who spoke a moment ago (a reverberant room, the
 echo 18 dB down: -50 dBFS, against a user at -13). In simulated rooms (`scripts/double-talk`:
 the reply's first 1.5 s, ten replies in two voices, two rooms, four couplings, first and
-later replies), utterances started on the echo alone in 33 of 320 replies without it, in 3
-with it (all with the echo as loud as the user); the user going on was heard 157 and 160
+later replies), utterances started on the echo alone in 33 of 320 replies without it, in 2
+with it (both with the echo as loud as the user); the user going on was heard 157 and 160
 times of 160."""
 
 
