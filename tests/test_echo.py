@@ -227,9 +227,11 @@ def test_what_the_canceller_lets_through_of_a_reverberant_echo_is_not_the_user_g
         for i in range(0, 3 * RATE // 2, BLOCK):
             now_ns = i * 62_500
             block = far[i : i + BLOCK].astype(np.int16)
+            # While the reply sounds, the rule for the user going on; after it (the turn
+            # over), the end-pointer's own, for a new utterance: as the listener.
             endpointer.start = starting(
-                endpointer.s, ListenSettings().resume_min_speech_ms, resuming=True,
-                over_echo=i < len(reply), loudest_db=first_half_peak_db,
+                endpointer.s, ListenSettings().resume_min_speech_ms, resuming=i < len(reply),
+                over_echo=True, loudest_db=first_half_peak_db,
             )  # fmt: skip
             aec.played(block, now_ns=now_ns, audible=bool(np.any(block)))
             for c in aec.cancel(AudioChunk(mic16[i : i + BLOCK], RATE, now_ns)):

@@ -211,6 +211,19 @@ async def test_going_on_soon_after_a_commit_puts_no_audio_in_twice(
     assert np.count_nonzero(joined) == np.count_nonzero(audio)
 
 
+class SlowSpeaker(RealTimeSpeaker):
+    """Plays each chunk four times as long: a reply that outlasts the window."""
+
+    async def play(
+        self, audio: AsyncIterator[Pcm16], on_first_sample: Callable[[int], None]
+    ) -> None:
+        async def slowly() -> AsyncIterator[Pcm16]:
+            async for pcm in audio:
+                yield np.repeat(pcm, 4)
+
+        await super().play(slowly(), on_first_sample)
+
+
 async def test_over_the_reply_s_echo_the_user_goes_on_at_their_own_level_not_far_under_it(
     settings: Settings, tmp_path: Path
 ) -> None:
@@ -221,14 +234,14 @@ async def test_over_the_reply_s_echo_the_user_goes_on_at_their_own_level_not_far
     second = read_wav(espeak_wav("and a half.", tmp_path / "b.wav", lead_s=0, trail_s=1.0))
 
     async def resumed(gain_db: float, listen_settings: ListenSettings, aec: bool) -> list[bool]:
-        # Committed at 200 ms of silence, its reply sounding (~1.5 s) from then on: the
-        # second half comes 0.9 s after the first, over the reply.
+        # Committed at 200 ms of silence, its reply sounding from then on, past the window
+        # (~5 s, played slowly): the second half comes 0.9 s after the first, over it.
         then = (second * 10 ** (gain_db / 20)).astype(np.int16)
         audio = np.concatenate([first, np.zeros(16_000 * 9 // 10, np.int16), then])
         said = ("set a timer for ten minutes", "set a timer for ten minutes and a half")
         records = await listen(
             settings, audio, listen_settings, asr=RecordingTranscriber(*said),
-            echo_cancelled=aec,
+            speaker=SlowSpeaker(), echo_cancelled=aec,
         )  # fmt: skip
         return [bool(r.resumed) for r in records]
 

@@ -8,12 +8,17 @@ from itertools import pairwise
 
 import numpy as np
 
+from assistant.core.clock import MONOTONIC
 from assistant.core.endpoint import Endpointer, EndpointSettings, SpeechStarted, Start
 from assistant.core.frames import AudioChunk
 from assistant.core.levels import pink_noise, sound_onset
+from assistant.core.turn_end import TurnEndSettings
+from assistant.engines import TurnModels
+from assistant.pipeline.context import TurnGate
 from assistant.pipeline.turn_taking import (
     LEAD_BEFORE_SOUND_NS,
     OVER_ECHO_MIN_SPEECH_MS,
+    TurnTaking,
     joined,
     kept,
     starting,
@@ -169,3 +174,20 @@ def test_a_frame_the_vad_is_not_sure_of_starts_the_user_going_on_and_nothing_els
     assert not started(starting(s, 32, resuming=False, over_echo=False), 0.4)
     assert not started(starting(s, 32, resuming=True, over_echo=True), 0.4)
     assert not started(starting(s, 32, resuming=True, over_echo=False), 0.3)
+
+
+async def test_the_level_expected_of_the_user_going_on_is_of_all_they_said_before() -> None:
+    # The end-pointer measures the utterance since it last started: after the user went on,
+    # only the second half. A quiet afterthought would lower the level the echo is held to.
+    taking = TurnTaking(
+        Endpointer(), MONOTONIC, TurnEndSettings(), models=TurnModels(), resume_window_ms=1500
+    )
+    said = chunks(tone(0.5))
+    taking.commit(TurnGate(), said, NS // 2, lambda: None, peak_db=-10.0)
+    assert taking.committed_peak_db == -10.0
+    taking.resume(NS, output_latency_s=0.0)
+    taking.commit(TurnGate(), said, NS // 2, lambda: None, peak_db=-30.0)
+    assert taking.committed_peak_db == -10.0
+    # A new utterance, not gone on with, is its own.
+    taking.commit(TurnGate(), said, NS // 2, lambda: None, peak_db=-30.0)
+    assert taking.committed_peak_db == -30.0

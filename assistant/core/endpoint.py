@@ -125,7 +125,7 @@ class _State(Enum):
 @dataclass(frozen=True, slots=True)
 class Start:
     """What starts an utterance: `min_speech_ms` of frames at `threshold` or above, and,
-    where their levels are known, with a part at `min_level_db` (dBFS) or louder."""
+    where their levels are known, each with a part at `min_level_db` (dBFS) or louder."""
 
     min_speech_ms: int
     threshold: float
@@ -224,13 +224,13 @@ class Endpointer:
             started = self._candidate_ns is not None
             loudest = max(part.level_db for part in parts)
             self._peak_db = max(self._peak_db, loudest) if started else loudest
-        if parts and loudest < self.start.min_level_db:
-            self._candidate_ns = None  # too quiet to be the speech wanted (not the room's noise)
-            return None
         if prob < self.start.threshold:
             self._candidate_ns = None
             if (level_db := _overall_db(parts)) is not None:  # the room's noise, slowly
                 self._floor_db += NOISE_FOLLOW * (level_db - self._floor_db)
+            return None
+        if parts and loudest < self.start.min_level_db:
+            self._candidate_ns = None  # speech, too quiet to be the speech wanted
             return None
         if self._candidate_ns is None:
             self._candidate_ns = start_ns

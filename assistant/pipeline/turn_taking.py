@@ -171,6 +171,8 @@ class TurnTaking:
         """The audio of the utterance committed last, while it may still be resumed."""
         self.committed_peak_db = -math.inf
         """Its loudest 8 ms part (dBFS): how loud the user going on can be expected to be."""
+        self._gone_on_from_db = -math.inf
+        """The same, of the first half of the utterance in progress, which goes on from it."""
 
     # ------------------------------------------------------------------ the hold
 
@@ -267,10 +269,12 @@ class TurnTaking:
         gate.commit(now, self.hold, resumable=resumable)
         if resumable:
             self._committed = kept(utterance, speech_end_ns)
-            self.committed_peak_db = peak_db
+            # (The end-pointer measured only the second half of an utterance gone on with.)
+            self.committed_peak_db = max(peak_db, self._gone_on_from_db)
             self.resume_until_ns = now + self._window_ns
             on_window()
             asyncio.get_running_loop().call_later(self._window_ns / 1e9, gate.settle)
+        self._gone_on_from_db = -math.inf
 
     def resuming(self, turn_running: bool) -> bool:
         """Is speech now the user going on with the utterance just committed (its reply
@@ -291,6 +295,7 @@ class TurnTaking:
             " turn", late_ms,
         )  # fmt: skip
         committed, self._committed = self._committed or [], None
+        self._gone_on_from_db = self.committed_peak_db
         return committed
 
     def forget_committed(self) -> None:
