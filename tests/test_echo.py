@@ -14,7 +14,7 @@ from assistant.audio.vad import Reframer, SileroVad, feed_endpointer
 from assistant.audio.wav import read_wav
 from assistant.core.endpoint import Endpointer, SpeechStarted
 from assistant.core.frames import AudioChunk
-from assistant.core.levels import part_levels_dbfs
+from assistant.core.levels import loudest_part_dbfs
 from assistant.engines.asr import WhisperTranscriber
 from assistant.pipeline.listening import ListenSettings
 from assistant.pipeline.turn_taking import starting
@@ -207,10 +207,8 @@ def test_what_the_canceller_lets_through_of_a_reverberant_echo_is_not_the_user_g
     ir = reverberant_room(-18, rng)
     vad = SileroVad(settings.model_files()["vad"])
     user = espeak_pcm("and thirty seconds.", tmp_path)
-    first_half_peak_db = max(
-        max(part_levels_dbfs(user[i : i + 512].astype(np.int16)))
-        for i in range(0, len(user) - 512, 512)
-    )  # the user's level: as loud as they said the first half
+    # The user's level: as loud as they said the first half.
+    first_half_peak_db = loudest_part_dbfs(user.astype(np.int16))
 
     def starts(reply: np.ndarray, user_at: int | None) -> list[int]:
         """Utterance starts (ms into the reply) over its first 1.5 s (the window)."""

@@ -7,6 +7,8 @@ with no loudest frame yet to go by (the user going on, as it comes): `sound_onse
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from assistant.core.frames import Pcm16
@@ -38,6 +40,13 @@ def part_levels_dbfs(samples: Pcm16, parts: int = PARTS) -> list[float]:
     """RMS levels, in dBFS, of `parts` equal consecutive parts of a block of audio."""
     n = len(samples) // parts
     return [float(v) for v in _rms_dbfs(samples[: n * parts].reshape(parts, n))]
+
+
+def loudest_part_dbfs(samples: Pcm16, frame: int = 512) -> float:
+    """The loudest 8 ms part of `samples` (dBFS), as the end-pointer measures an utterance's
+    (its `Ended.peak_db`): `part_levels_dbfs` of each whole VAD frame."""
+    frames = range(0, len(samples) - frame + 1, frame)
+    return max((max(part_levels_dbfs(samples[i : i + frame])) for i in frames), default=-math.inf)
 
 
 def _rms_dbfs(blocks: np.ndarray) -> np.ndarray:
