@@ -191,3 +191,29 @@ async def test_the_level_expected_of_the_user_going_on_is_of_all_they_said_befor
     # A new utterance, not gone on with, is its own.
     taking.commit(TurnGate(), said, NS // 2, lambda: None, peak_db=-30.0)
     assert taking.committed_peak_db == -30.0
+
+
+async def test_the_user_goes_on_over_the_echo_once_in_a_row() -> None:
+    # A second time in a row is more likely the reply's echo again than the user: live,
+    # what the canceller let through of one reply went on with it, the next reply's echo
+    # with that, seven times over.
+    taking = TurnTaking(
+        Endpointer(), MONOTONIC, TurnEndSettings(), models=TurnModels(), resume_window_ms=1500
+    )
+    said = chunks(tone(0.5))
+    taking.commit(TurnGate(), said, NS // 2, lambda: None, peak_db=-10.0)
+    assert taking.going_on_level_db == -10.0
+    taking.resume(NS, output_latency_s=0.0, over_echo=True)
+    taking.commit(TurnGate(), said, NS // 2, lambda: None, peak_db=-12.0)
+    assert taking.going_on_level_db == math.inf
+    s = EndpointSettings()
+    assert starting(s, 32, True, True, taking.going_on_level_db).min_level_db == math.inf
+    # Before the reply sounded (no echo), the user may go on again.
+    taking.resume(NS, output_latency_s=0.0, over_echo=False)
+    taking.commit(TurnGate(), said, NS // 2, lambda: None, peak_db=-12.0)
+    assert taking.going_on_level_db == -10.0
+    # A new utterance may go on over the echo.
+    taking.resume(NS, output_latency_s=0.0, over_echo=True)
+    taking.commit(TurnGate(), said, NS // 2, lambda: None, peak_db=-12.0)
+    taking.commit(TurnGate(), said, NS // 2, lambda: None, peak_db=-12.0)
+    assert taking.going_on_level_db == -12.0

@@ -118,6 +118,8 @@ class Listener:
         )  # fmt: skip
         self._resumed = False
         """The utterance in progress goes on from a committed one."""
+        self._over_echo = False
+        """The reply sounds, and its echo is cancelled: speech is heard over it."""
         self._awake_ns = int(wake_settings.awake_s * 1e9)
         """After the wake word (or a push-to-talk press), the question may start this late."""
         self._follow_up_ns = int(wake_settings.follow_up_s * 1e9)
@@ -235,9 +237,10 @@ class Listener:
         resuming = self.taking.resuming(turn_running=self._turn is not None)
         ep = self.endpointer
         over_echo = self.echo_cancelled and self._gate is not None and self._gate.is_speaking
+        self._over_echo = over_echo
         ep.start = starting(
             ep.s, self.settings.resume_min_speech_ms, resuming, over_echo,
-            self.taking.committed_peak_db,
+            self.taking.going_on_level_db,
         )  # fmt: skip
         heard = feed_endpointer(
             self.vad, self.endpointer, self.reframer, chunk.samples, chunk.captured_ns
@@ -325,7 +328,9 @@ class Listener:
                 since = start_ns - self._pre_roll_ns
                 self._utterance = [c for c in self._pre_roll if c.end_ns > since]
                 if self.taking.resuming(turn_running=self._turn is not None):
-                    first_half = self.taking.resume(start_ns, self.speaker.output_latency_s)
+                    first_half = self.taking.resume(
+                        start_ns, self.speaker.output_latency_s, self._over_echo
+                    )
                     self._utterance = joined(first_half, self._utterance, start_ns)
                     if self._gate is not None:
                         self._gate.superseded = True

@@ -53,7 +53,7 @@ echo 18 dB down: -50 dBFS, against a user at -13). In simulated rooms (`scripts/
 the reply's first 1.5 s, ten replies in two voices, two rooms, four couplings, first and
 later replies), utterances started on the echo alone in 33 of 320 replies without it, in 2
 with it (both with the echo as loud as the user); the user going on was heard 157 and 160
-times of 160."""
+times of 160. (Since `audio/echo.py`'s `UNCANCELLED`: in none, and 141 times.)"""
 
 
 def starting(
@@ -173,6 +173,10 @@ class TurnTaking:
         """Its loudest 8 ms part (dBFS): how loud the user going on can be expected to be."""
         self._gone_on_from_db = -math.inf
         """The same, of the first half of the utterance in progress, which goes on from it."""
+        self._went_on_over_echo = False
+        """The utterance in progress is the user going on, heard over a reply's echo."""
+        self._committed_over_echo = False
+        """So was the one committed last."""
 
     # ------------------------------------------------------------------ the hold
 
@@ -271,10 +275,23 @@ class TurnTaking:
             self._committed = kept(utterance, speech_end_ns)
             # (The end-pointer measured only the second half of an utterance gone on with.)
             self.committed_peak_db = max(peak_db, self._gone_on_from_db)
+            self._committed_over_echo = self._went_on_over_echo
             self.resume_until_ns = now + self._window_ns
             on_window()
             asyncio.get_running_loop().call_later(self._window_ns / 1e9, gate.settle)
         self._gone_on_from_db = -math.inf
+        self._went_on_over_echo = False
+
+    @property
+    def going_on_level_db(self) -> float:
+        """Near what level the user going on over the reply's echo is expected: that of the
+        utterance committed last (`committed_peak_db`). Never, if that one already went on
+        over a reply's echo: a second time in a row is more likely the echo again than the
+        user. (What the canceller let through of one reply was answered, with its echo
+        heard as the user's; that reply's echo went on with it, and so on: seven times in
+        one live run, with the echo as loud as the user, before `audio/echo.py` checked what
+        it lets through.)"""
+        return math.inf if self._committed_over_echo else self.committed_peak_db
 
     def resuming(self, turn_running: bool) -> bool:
         """Is speech now the user going on with the utterance just committed (its reply
@@ -285,9 +302,12 @@ class TurnTaking:
             and self.clock.now_ns() < self.resume_until_ns
         )
 
-    def resume(self, voice_ns: int, output_latency_s: float) -> list[AudioChunk]:
-        """The user went on (their voice from `voice_ns`): the committed utterance's audio,
-        to go before what they say now (the listener stops the reply)."""
+    def resume(
+        self, voice_ns: int, output_latency_s: float, over_echo: bool = False
+    ) -> list[AudioChunk]:
+        """The user went on (their voice from `voice_ns`; `over_echo`: heard over the reply's
+        echo): the committed utterance's audio, to go before what they say now (the listener
+        stops the reply)."""
         # Stopped now; heard to stop once the device has played what it holds.
         late_ms = (self.clock.now_ns() - voice_ns) / 1e6 + output_latency_s * 1000
         log.info(
@@ -296,6 +316,7 @@ class TurnTaking:
         )  # fmt: skip
         committed, self._committed = self._committed or [], None
         self._gone_on_from_db = self.committed_peak_db
+        self._went_on_over_echo = over_echo
         return committed
 
     def forget_committed(self) -> None:
