@@ -299,3 +299,22 @@ def test_an_echo_path_that_changes_under_the_canceller_is_not_the_user_going_on(
     at = 500 * RATE // 1000
     heard = [starts(reply, -18, at) for reply in replies]
     assert all(s and 500 < s[0] <= 500 + 200 for s in heard), heard
+
+
+def test_what_is_brought_down_of_the_echo_stays_at_the_room_s_noise(tmp_path: Path) -> None:
+    # No canceller takes a room's noise out: where the echo is near it, what the module
+    # gives is mostly noise, not echo it failed to take out. Brought 40 dB under the
+    # microphone's frame, the VAD heard the room's noise come and go every 10 ms.
+    reply = espeak_pcm("The moon is about 384,000 kilometres away from Earth.", tmp_path)
+    n = len(reply) + RATE // 2
+    far = np.zeros(n)
+    far[: len(reply)] = reply
+    noise = np.random.default_rng(3).standard_normal(n) * 32768 * 10 ** (-50 / 20)
+    late = 30 * RATE // 1000
+    mic = noise.copy()
+    mic[late:] += far[: n - late] * 10 ** (-18 / 20)
+    out = through(
+        EchoCanceller(RATE, delay_ms=30), far, np.clip(mic, -32768, 32767).astype(np.int16)
+    )
+    quietest = min(float(np.mean(c.samples.astype(np.float64) ** 2)) for c in out[50:])
+    assert quietest > float(np.mean(noise**2)) / 10

@@ -20,8 +20,8 @@ going on 0.2 s into a reply made the echo look as loud as their voice, and was n
 until the reply stopped). A user who goes on in the first ~130 ms is still measured as echo.
 
 A frame of echo alone that the module took less than 20 dB out of (while it learns the echo
-path, or has lost it) is brought down 40 dB: it is the reply's voice, maybe as loud as the
-user, and was taken for them going on (`UNCANCELLED`).
+path, or has lost it) is brought down 40 dB, or to the room's noise: it is the reply's voice,
+maybe as loud as the user, and was taken for them going on (`UNCANCELLED`).
 
 Only while a reply sounds, and for `tail_ms` after: in silence there is no echo to cancel,
 and the idle microphone costs nothing more. Measured here on a reply with its echo 8 dB down
@@ -80,6 +80,13 @@ not double talk (`DOUBLE_TALK` over the echo) is not heard over it then, as half
 (`scripts/double-talk`: the user going on heard 141 of 160 times, not 160, all the misses
 with the echo as loud as the user; no false starts in 320 replies, not 2)."""
 SUPPRESSED = 10 ** (-40 / 10)
+"""How far under the microphone's frame (energy ratio) an `UNCANCELLED` frame is brought, but
+no further than the room's noise (`NOISE_SPAN_FRAMES`)."""
+NOISE_SPAN_FRAMES = 200
+"""The room's noise: the quietest microphone frame of the last 2 s. No canceller takes noise
+out; a frame of echo alone no louder than `NOISE_MARGIN` times it is left as it came (brought
+40 dB down, a room's noise made the VAD hear jumps of 40 dB every 10 ms)."""
+NOISE_MARGIN = 4.0
 TALK_HANGOVER_FRAMES = 30
 """After a frame with the user in it, speech recognition hears the microphone as it came for
 300 ms (the quiet parts of their words fall under the double-talk check, and AEC3 would
@@ -138,6 +145,8 @@ class EchoCanceller:
         """How loud the reply comes back (energy ratio), measured at its start."""
         self._talk_left = 0
         """Frames left in which speech recognition hears the microphone as it came."""
+        self._quiet: deque[float] = deque(maxlen=NOISE_SPAN_FRAMES)
+        """Energy of the microphone's last frames, for the room's noise."""
 
     # --------------------------------------------------------------- the speaker's side
 
@@ -177,6 +186,7 @@ class EchoCanceller:
             raw = self._near[:FRAME]
             frame = self._frame(raw)
             near = float(np.mean(raw.astype(np.float64) ** 2))
+            self._quiet.append(near)
             with self._lock:
                 self._apm.process_stream(frame)
                 user = self._user_over_echo(near)
@@ -197,9 +207,11 @@ class EchoCanceller:
         the reply's own voice, maybe as loud as the user."""
         out = np.frombuffer(frame.data, np.int16).copy()
         energy = float(np.mean(out.astype(np.float64) ** 2))
-        if energy <= near * UNCANCELLED or energy <= SILENT:
+        noise = min(self._quiet, default=0.0)
+        if energy <= max(near * UNCANCELLED, NOISE_MARGIN * noise, SILENT):
             return out
-        scaled: np.ndarray = np.round(out * np.sqrt(near * SUPPRESSED / energy))
+        target = max(near * SUPPRESSED, noise)
+        scaled: np.ndarray = np.round(out * np.sqrt(target / energy))
         return scaled.astype(np.int16)
 
     def _user_over_echo(self, near: float) -> bool:
