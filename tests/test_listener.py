@@ -180,6 +180,16 @@ async def test_a_turn_that_says_nothing_does_not_deafen_the_microphone(
     assert len(asr.heard[-1]) / 16_000 >= question_s
 
 
+TIMER_SAID = ("set a timer for ten minutes", "set a timer for ten minutes and a half")
+
+
+def timer_in_halves(tmp: Path, pause_ms: int) -> Pcm16:
+    """ "Set a timer for ten minutes" [pause] "and a half." (a second of silence after)."""
+    first = read_wav(espeak_wav("Set a timer for ten minutes", tmp / "a.wav", trail_s=0))
+    second = read_wav(espeak_wav("and a half.", tmp / "b.wav", lead_s=0, trail_s=1.0))
+    return np.concatenate([first, np.zeros(16 * pause_ms, np.int16), second])
+
+
 async def test_going_on_soon_after_a_commit_puts_no_audio_in_twice(
     settings: Settings, tmp_path: Path
 ) -> None:
@@ -187,11 +197,8 @@ async def test_going_on_soon_after_a_commit_puts_no_audio_in_twice(
     # goes on at 350 ms. The pre-roll of what they say next reaches back into the 150 ms of
     # silence kept with the committed half: joined, that audio was there twice. (Of the
     # silence between the halves, some may be left out: `joined`.)
-    first = read_wav(espeak_wav("Set a timer for ten minutes", tmp_path / "a.wav", trail_s=0))
-    second = read_wav(espeak_wav("and a half.", tmp_path / "b.wav", lead_s=0, trail_s=1.0))
-    audio = np.concatenate([first, np.zeros(16_000 * 35 // 100, np.int16), second])
-    said = ("set a timer for ten minutes", "set a timer for ten minutes and a half")
-    asr = RecordingTranscriber(*said)
+    audio = timer_in_halves(tmp_path, pause_ms=350)
+    asr = RecordingTranscriber(*TIMER_SAID)
     records = await listen(settings, audio, ListenSettings(half_duplex=False), asr=asr)
     assert [r.resumed for r in records] == [True], records
     joined = asr.heard[-1]
@@ -249,6 +256,23 @@ async def test_over_the_reply_s_echo_the_user_goes_on_at_their_own_level_not_far
     assert await resumed(0, ListenSettings(), aec=True) == [True]
     # No echo to take out (headphones): the user going on quietly is heard.
     assert await resumed(-30, ListenSettings(half_duplex=False), aec=False) == [True]
+
+
+async def test_going_on_late_in_the_window_over_the_reply_is_heard_to_the_end(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # The user going on stops the reply, and the microphone goes deaf for its echo's tail
+    # (300 ms) as after any reply: where the window closed within that, the utterance they
+    # went on with was thrown away, the reply already stopped. Committed at ~200 ms of
+    # silence, the window is open to ~1.7 s; they go on at 1.4 s.
+    audio = timer_in_halves(tmp_path, pause_ms=1400)
+    asr = RecordingTranscriber(*TIMER_SAID)
+    records = await listen(
+        settings, audio, ListenSettings(), asr=asr, speaker=SlowSpeaker(), echo_cancelled=True
+    )
+    assert [bool(r.resumed) for r in records] == [True], records
+    # Both halves, whole, in what Whisper heard last.
+    assert np.count_nonzero(asr.heard[-1]) == np.count_nonzero(audio)
 
 
 async def test_the_pre_roll_is_as_long_whatever_the_size_of_the_blocks(

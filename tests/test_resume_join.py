@@ -185,7 +185,7 @@ async def test_the_level_expected_of_the_user_going_on_is_of_all_they_said_befor
     said = chunks(tone(0.5))
     taking.commit(TurnGate(), said, NS // 2, lambda: None, peak_db=-10.0)
     assert taking.committed_peak_db == -10.0
-    taking.resume(NS, output_latency_s=0.0)
+    taking.resume(NS, output_latency_s=0.0, over_echo=False)
     taking.commit(TurnGate(), said, NS // 2, lambda: None, peak_db=-30.0)
     assert taking.committed_peak_db == -10.0
     # A new utterance, not gone on with, is its own.
@@ -217,3 +217,17 @@ async def test_the_user_goes_on_over_the_echo_once_in_a_row() -> None:
     taking.commit(TurnGate(), said, NS // 2, lambda: None, peak_db=-12.0)
     taking.commit(TurnGate(), said, NS // 2, lambda: None, peak_db=-12.0)
     assert taking.going_on_level_db == -12.0
+
+
+async def test_an_utterance_gone_on_with_and_never_committed_leaves_nothing_to_the_next() -> None:
+    # Going on over the echo, then dropped (muted, or the microphone reset): the next
+    # utterance, new, is neither barred from going on nor held to the dropped one's level.
+    taking = TurnTaking(
+        Endpointer(), MONOTONIC, TurnEndSettings(), models=TurnModels(), resume_window_ms=1500
+    )
+    said = chunks(tone(0.5))
+    taking.commit(TurnGate(), said, NS // 2, lambda: None, peak_db=-10.0)
+    taking.resume(NS, output_latency_s=0.0, over_echo=True)
+    taking.afresh()  # a new utterance starts: the listener says so
+    taking.commit(TurnGate(), said, NS // 2, lambda: None, peak_db=-30.0)
+    assert taking.going_on_level_db == -30.0

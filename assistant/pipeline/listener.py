@@ -2,8 +2,9 @@
 
 At a pause the turn starts speculatively (see `endpoint.py`): its audio waits behind a
 `TurnGate` that opens when the silence reaches the hold. Speech before then drops the
-speculative turn and the utterance goes on. Half-duplex by default: while a committed turn
-speaks (and for a short echo tail after), the microphone is not heard at all. With barge-in,
+speculative turn and the utterance goes on. While a committed turn speaks (and for a short
+echo tail after) the microphone is not heard, but, with echo cancellation (the default), for
+the user going on in the window after the commit; half-duplex, not at all. With barge-in,
 speech during a reply cancels it and the speaker flushes at once.
 """
 
@@ -307,6 +308,8 @@ class Listener:
             return False
         if self.echo_cancelled and now < self.taking.resume_until_ns:
             return False
+        if self._resumed and self._utterance is not None:
+            return False  # the user went on (the reply stopped): heard to the end
         if self._gate is not None:
             self._gate.settle()  # deaf now: the user can no longer be heard going on
         if self.endpointer.in_speech or self._utterance is not None:
@@ -329,16 +332,18 @@ class Listener:
                 self._utterance = [c for c in self._pre_roll if c.end_ns > since]
                 if self.taking.resuming(turn_running=self._turn is not None):
                     first_half = self.taking.resume(
-                        start_ns, self.speaker.output_latency_s, self._over_echo
+                        start_ns, self.speaker.output_latency_s, over_echo=self._over_echo
                     )
                     self._utterance = joined(first_half, self._utterance, start_ns)
                     if self._gate is not None:
                         self._gate.superseded = True
                     self._cancel_soon()
                     self._resumed = True
-                elif self._turn is not None and self.settings.barge_in:
-                    log.info("barge-in: the user spoke over the reply")
-                    self._cancel_soon()
+                else:
+                    self.taking.afresh()
+                    if self._turn is not None and self.settings.barge_in:
+                        log.info("barge-in: the user spoke over the reply")
+                        self._cancel_soon()
                 self.taking.forget_committed()
                 self._drops_at_start = self.dropped_frames()
                 self._tell(ListenState.LISTENING)

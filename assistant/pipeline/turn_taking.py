@@ -303,7 +303,7 @@ class TurnTaking:
         )
 
     def resume(
-        self, voice_ns: int, output_latency_s: float, over_echo: bool = False
+        self, voice_ns: int, output_latency_s: float, *, over_echo: bool
     ) -> list[AudioChunk]:
         """The user went on (their voice from `voice_ns`; `over_echo`: heard over the reply's
         echo): the committed utterance's audio, to go before what they say now (the listener
@@ -318,6 +318,12 @@ class TurnTaking:
         self._gone_on_from_db = self.committed_peak_db
         self._went_on_over_echo = over_echo
         return committed
+
+    def afresh(self) -> None:
+        """An utterance started that does not go on from the committed one: what was known
+        of one that went on (and was never committed: dropped, muted) is not its."""
+        self._gone_on_from_db = -math.inf
+        self._went_on_over_echo = False
 
     def forget_committed(self) -> None:
         self._committed = None
