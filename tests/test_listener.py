@@ -275,6 +275,28 @@ async def test_going_on_late_in_the_window_over_the_reply_is_heard_to_the_end(
     assert np.count_nonzero(asr.heard[-1]) == np.count_nonzero(audio)
 
 
+async def test_over_the_reply_s_echo_the_user_goes_on_once_in_a_row(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # Each time 0.9 s after the last, over the reply to what went before (it sounds past
+    # the window, played slowly): the second half goes on with the first; the third, over
+    # the reply to both, is not taken for going on again (live, that was the reply's echo
+    # going on with its question, reply after reply).
+    audio = np.concatenate([
+        timer_in_halves(tmp_path, pause_ms=900)[: -16_000],
+        np.zeros(16_000 * 9 // 10, np.int16),
+        read_wav(espeak_wav("for the pasta.", tmp_path / "c.wav", lead_s=0, trail_s=1.0)),
+    ])  # fmt: skip
+    asr = RecordingTranscriber(*TIMER_SAID)
+    records = await listen(
+        settings, audio, ListenSettings(), asr=asr, speaker=SlowSpeaker(), echo_cancelled=True
+    )
+    assert [bool(r.resumed) for r in records] == [True], records
+    # What Whisper heard last is the first two parts, not the third.
+    two = np.count_nonzero(timer_in_halves(tmp_path, pause_ms=900))
+    assert np.count_nonzero(asr.heard[-1]) == two
+
+
 async def test_the_pre_roll_is_as_long_whatever_the_size_of_the_blocks(
     settings: Settings, tmp_path: Path
 ) -> None:
