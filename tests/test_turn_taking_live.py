@@ -28,8 +28,7 @@ half_duplex = false
 @pytest.fixture(scope="module")
 def daemon(pulse: Pulse, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daemon]:
     # The null sinks do not carry the speaker into the microphone: as with headphones, the
-    # microphone is heard while a reply sounds (half-duplex is deaf then; echo cancellation,
-    # the default, hears only the user going on).
+    # microphone is heard while a reply sounds (the default is deaf then, half-duplex).
     pipeline = tmp_path_factory.mktemp("pipeline") / "headphones.toml"
     pipeline.write_text(HEADPHONES)
     with running_daemon(pulse, "--pipeline", str(pipeline)) as d:

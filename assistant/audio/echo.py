@@ -19,10 +19,6 @@ frame well over it is the user going on, heard and left out of the measure (befo
 going on 0.2 s into a reply made the echo look as loud as their voice, and was not heard
 until the reply stopped). A user who goes on in the first ~130 ms is still measured as echo.
 
-A frame of echo alone that the module took less than 20 dB out of (while it learns the echo
-path, or has lost it) is brought down 40 dB, or to the room's noise: it is the reply's voice,
-maybe as loud as the user, and was taken for them going on (`UNCANCELLED`).
-
 Only while a reply sounds, and for `tail_ms` after: in silence there is no echo to cancel,
 and the idle microphone costs nothing more. Measured here on a reply with its echo 8 dB down
 at 30 ms plus a reflection: 34 dB of the echo removed (once converged), the user's voice
@@ -67,26 +63,6 @@ FAR_FLOOR = 1.0
 """Reference frames quieter than this (energy, in 16-bit units squared) say nothing."""
 SILENT = 1.0
 """A microphone frame this quiet is silence, echo or not."""
-UNCANCELLED = 10 ** (-20 / 10)
-"""A frame of echo alone (no double talk) that the module took less than 20 dB out of is not
-cancelled: it is brought `SUPPRESSED` under the microphone's frame. Converged, AEC3 takes
-30-60 dB out; but live, through PulseAudio's loopback with the echo as loud as the user
-(`tests/test_daemon.py`), it let the echo through 0-7 dB down ~0.4-1.1 s into a session's
-first reply and in the first 100 ms of later ones (11 % of such frames less than 20 dB
-down), and in 3 of 6 runs that started the user going on: the reply stopped, and its echo
-was answered with the user's question (once, seven times over). With it, 0 of 8. A change
-of the echo's delay under it does the same (`tests/test_echo.py`). The cost: a user who is
-not double talk (`DOUBLE_TALK` over the echo) is not heard over it then, as half-duplex
-(`scripts/double-talk`: the user going on heard 141 of 160 times, not 160, all the misses
-with the echo as loud as the user; no false starts in 320 replies, not 2)."""
-SUPPRESSED = 10 ** (-40 / 10)
-"""How far under the microphone's frame (energy ratio) an `UNCANCELLED` frame is brought, but
-no further than the room's noise (`NOISE_SPAN_FRAMES`)."""
-NOISE_SPAN_FRAMES = 200
-"""The room's noise: the quietest microphone frame of the last 2 s. No canceller takes noise
-out; a frame of echo alone no louder than `NOISE_MARGIN` times it is left as it came (brought
-40 dB down, a room's noise made the VAD hear jumps of 40 dB every 10 ms)."""
-NOISE_MARGIN = 4.0
 TALK_HANGOVER_FRAMES = 30
 """After a frame with the user in it, speech recognition hears the microphone as it came for
 300 ms (the quiet parts of their words fall under the double-talk check, and AEC3 would
@@ -145,8 +121,6 @@ class EchoCanceller:
         """How loud the reply comes back (energy ratio), measured at its start."""
         self._talk_left = 0
         """Frames left in which speech recognition hears the microphone as it came."""
-        self._quiet: deque[float] = deque(maxlen=NOISE_SPAN_FRAMES)
-        """Energy of the microphone's last frames, for the room's noise."""
 
     # --------------------------------------------------------------- the speaker's side
 
@@ -186,11 +160,10 @@ class EchoCanceller:
             raw = self._near[:FRAME]
             frame = self._frame(raw)
             near = float(np.mean(raw.astype(np.float64) ** 2))
-            self._quiet.append(near)
             with self._lock:
                 self._apm.process_stream(frame)
                 user = self._user_over_echo(near)
-            cleaned = raw.copy() if user else self._cancelled(frame, near)
+            cleaned = raw.copy() if user else np.frombuffer(frame.data, np.int16).copy()
             if user and near > SILENT:
                 self._talk_left = TALK_HANGOVER_FRAMES
             talking = self._talk_left > 0
@@ -200,19 +173,6 @@ class EchoCanceller:
             self._near, self._near_ns = self._near[FRAME:], self._near_ns + FRAME_NS
             self.frames += 1
         return out
-
-    def _cancelled(self, frame: Any, near: float) -> np.ndarray:
-        """The module's output for a frame of the echo alone (`frame`, processed), unless it
-        is `UNCANCELLED`: what AEC3 lets through while it learns or has lost the echo path is
-        the reply's own voice, maybe as loud as the user."""
-        out = np.frombuffer(frame.data, np.int16).copy()
-        energy = float(np.mean(out.astype(np.float64) ** 2))
-        noise = min(self._quiet, default=0.0)
-        if energy <= max(near * UNCANCELLED, NOISE_MARGIN * noise, SILENT):
-            return out
-        target = max(near * SUPPRESSED, noise)
-        scaled: np.ndarray = np.round(out * np.sqrt(target / energy))
-        return scaled.astype(np.int16)
 
     def _user_over_echo(self, near: float) -> bool:
         """Is there more in this microphone frame than the reply's echo (the user, over it,

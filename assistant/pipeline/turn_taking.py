@@ -53,7 +53,7 @@ echo 18 dB down: -50 dBFS, against a user at -13). In simulated rooms (`scripts/
 the reply's first 1.5 s, ten replies in two voices, two rooms, four couplings, first and
 later replies), utterances started on the echo alone in 33 of 320 replies without it, in 2
 with it (both with the echo as loud as the user); the user going on was heard 157 and 160
-times of 160. (Since `audio/echo.py`'s `UNCANCELLED`: in none, and 141 times.)"""
+times of 160."""
 
 
 def starting(
@@ -289,8 +289,7 @@ class TurnTaking:
         over a reply's echo: a second time in a row is more likely the echo again than the
         user. (What the canceller let through of one reply was answered, with its echo
         heard as the user's; that reply's echo went on with it, and so on: seven times in
-        one live run, with the echo as loud as the user, before `audio/echo.py` checked what
-        it lets through.)"""
+        one live run, with the echo as loud as the user.)"""
         return math.inf if self._committed_over_echo else self.committed_peak_db
 
     def resuming(self, turn_running: bool) -> bool:
