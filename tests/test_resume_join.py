@@ -176,12 +176,17 @@ def test_a_frame_the_vad_is_not_sure_of_starts_the_user_going_on_and_nothing_els
     assert not started(starting(s, 32, resuming=True, over_echo=False), 0.3)
 
 
+def turn_taking() -> TurnTaking:
+    """Turn-taking with no turn models and the default 1.5 s window."""
+    return TurnTaking(
+        Endpointer(), MONOTONIC, TurnEndSettings(), models=TurnModels(), resume_window_ms=1500
+    )
+
+
 async def test_the_level_expected_of_the_user_going_on_is_of_all_they_said_before() -> None:
     # The end-pointer measures the utterance since it last started: after the user went on,
     # only the second half. A quiet afterthought would lower the level the echo is held to.
-    taking = TurnTaking(
-        Endpointer(), MONOTONIC, TurnEndSettings(), models=TurnModels(), resume_window_ms=1500
-    )
+    taking = turn_taking()
     said = chunks(tone(0.5))
     taking.commit(TurnGate(), said, NS // 2, lambda: None, peak_db=-10.0)
     assert taking.committed_peak_db == -10.0
@@ -197,9 +202,7 @@ async def test_the_user_goes_on_over_the_echo_once_in_a_row() -> None:
     # A second time in a row is more likely the reply's echo again than the user: live,
     # what the canceller let through of one reply went on with it, the next reply's echo
     # with that, seven times over.
-    taking = TurnTaking(
-        Endpointer(), MONOTONIC, TurnEndSettings(), models=TurnModels(), resume_window_ms=1500
-    )
+    taking = turn_taking()
     said = chunks(tone(0.5))
     taking.commit(TurnGate(), said, NS // 2, lambda: None, peak_db=-10.0)
     assert taking.going_on_level_db == -10.0
@@ -222,9 +225,7 @@ async def test_the_user_goes_on_over_the_echo_once_in_a_row() -> None:
 async def test_an_utterance_gone_on_with_and_never_committed_leaves_nothing_to_the_next() -> None:
     # Going on over the echo, then dropped (muted, or the microphone reset): the next
     # utterance, new, is neither barred from going on nor held to the dropped one's level.
-    taking = TurnTaking(
-        Endpointer(), MONOTONIC, TurnEndSettings(), models=TurnModels(), resume_window_ms=1500
-    )
+    taking = turn_taking()
     said = chunks(tone(0.5))
     taking.commit(TurnGate(), said, NS // 2, lambda: None, peak_db=-10.0)
     taking.resume(NS, output_latency_s=0.0, over_echo=True)

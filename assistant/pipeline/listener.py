@@ -119,8 +119,6 @@ class Listener:
         )  # fmt: skip
         self._resumed = False
         """The utterance in progress goes on from a committed one."""
-        self._over_echo = False
-        """The reply sounds, and its echo is cancelled: speech is heard over it."""
         self._awake_ns = int(wake_settings.awake_s * 1e9)
         """After the wake word (or a push-to-talk press), the question may start this late."""
         self._follow_up_ns = int(wake_settings.follow_up_s * 1e9)
@@ -237,10 +235,8 @@ class Listener:
             self._utterance.append(chunk)
         resuming = self.taking.resuming(turn_running=self._turn is not None)
         ep = self.endpointer
-        over_echo = self.echo_cancelled and self._gate is not None and self._gate.is_speaking
-        self._over_echo = over_echo
         ep.start = starting(
-            ep.s, self.settings.resume_min_speech_ms, resuming, over_echo,
+            ep.s, self.settings.resume_min_speech_ms, resuming, self._over_echo,
             self.taking.going_on_level_db,
         )  # fmt: skip
         heard = feed_endpointer(
@@ -249,6 +245,11 @@ class Listener:
         for _, _, event in heard:
             if event is not None:
                 self._on_event(event)
+
+    @property
+    def _over_echo(self) -> bool:
+        """The reply sounds, and its echo is cancelled: speech is heard over it."""
+        return self.echo_cancelled and self._gate is not None and self._gate.is_speaking
 
     @property
     def quiet(self) -> bool:
