@@ -17,7 +17,8 @@ words ("... ten minutes, time and 30 seconds", "I'm a fan 30 seconds").
 The echo's level is measured over a reply's first 300 ms; once 100 ms of it has come back, a
 frame well over it is the user going on, heard and left out of the measure (before, a user
 going on 0.2 s into a reply made the echo look as loud as their voice, and was not heard
-until the reply stopped). A user who goes on in the first ~130 ms is still measured as echo.
+until the reply stopped). A user who goes on in the first ~130 ms, over the echo, is still
+measured as echo; with nothing coming back, they are not (below).
 
 Energy cannot tell the echo from the user; likeness can: how well the microphone's last
 200 ms match the reply at some delay (`ECHO_LIKENESS`). A frame of the reply's first 300 ms
@@ -31,7 +32,8 @@ Only while a reply sounds, and for `tail_ms` after: in silence there is no echo 
 and the idle microphone costs nothing more. Measured here on a reply with its echo 8 dB down
 at 30 ms plus a reflection: 34 dB of the echo removed (once converged), the user's voice
 over it kept within 3 dB; ~140 us per 10 ms frame (both directions), ~1.4 % of one core
-while a reply sounds.
+while a reply sounds, and up to ~3.6 % more while the likeness is asked for (the echo's
+first 300 ms, and frames the module fails to cancel).
 """
 
 from __future__ import annotations
@@ -58,8 +60,9 @@ MEASURE_FRAMES = 30
 """How loud the echo is, measured over a reply's first 300 ms of sound."""
 COUPLING_PERCENTILE = 90
 """Of those frames' ratios: the echo takes a few frames to arrive (the two devices'
-buffers, the room), so not the median; a user who speaks then makes it too loud, and is
-then heard only over the echo it expects (safe: not heard, as half-duplex)."""
+buffers, the room), so not the median; a user who speaks then over the echo makes it too
+loud, and is then heard only over the echo it expects (safe: not heard, as half-duplex). A
+frame not like the reply is not among them (`ECHO_LIKENESS`)."""
 LEARN_FRAMES = 10
 """Frames with the echo in them before a frame is judged against it while it is measured
 (the echo's first 100 ms, from ~130 ms into a reply here)."""
@@ -81,8 +84,8 @@ down), and in 3 of 6 runs that started the user going on: the reply stopped, and
 was answered with the user's question (once, seven times over). A change of the echo's
 delay under it does the same (`tests/test_echo.py`). Only where the microphone is like the
 reply (`ECHO_LIKENESS`): `scripts/double-talk`, no false starts in 320 replies (2 without
-this), the user going on heard 156 of 160 times (160 without; 141 bringing down every such
-frame), p50 / p95 88 / 564 ms after their voice (84 / 603)."""
+this), the user going on heard 155 of 160 times (160 without; 141 bringing down every such
+frame), p50 / p95 88 / 480 ms after their voice (84 / 603)."""
 SUPPRESSED = 10 ** (-40 / 10)
 """How far under the microphone's frame (energy ratio) an `UNCANCELLED` frame is brought, but
 no further than the room's noise (`NOISE_SPAN_FRAMES`)."""
@@ -116,7 +119,7 @@ a reverberant room: 0.30-0.48); there the echo is not measured, and passes as it
   minutes [0.45 s] and thirty seconds" one turn in a few (`tests/test_daemon.py`).
 - Bringing down every `UNCANCELLED` frame, like the reply or not, brought down the user
   going on over an echo as loud as them: heard 10 of 20 times in `scripts/double-talk`'s
-  dry room at 0 dB, against 16 (`tests/test_echo.py`)."""
+  dry room at 0 dB, against 15 (`tests/test_echo.py`)."""
 TALK_HANGOVER_FRAMES = 30
 """After a frame with the user in it, speech recognition hears the microphone as it came for
 300 ms (the quiet parts of their words fall under the double-talk check, and AEC3 would
@@ -167,6 +170,10 @@ class EchoCanceller:
         tail): its side should keep pace with the speaker's."""
         self._far_recent: deque[float] = deque(maxlen=ECHO_SPAN_FRAMES)
         """Energy of the reference's last 10 ms frames (what may be echoing now)."""
+        self._replies = 0
+        """Replies begun (the speaker's side counts them, under the lock)..."""
+        self._measuring = 0
+        """...and the one whose echo the microphone's side measures."""
         self._ratios: list[float] = []
         """Microphone over reference energy, per frame of a reply's first MEASURE_FRAMES."""
         self._measured = 0
@@ -179,6 +186,8 @@ class EchoCanceller:
         """Energy of the microphone's last frames, for the room's noise."""
         self._far_frames: deque[np.ndarray] = _silence(LIKENESS_FRAMES + LIKENESS_LAG_FRAMES)
         """The reference's last frames, for how like the reply the microphone is."""
+        self._far_now: tuple[np.ndarray, ...] = tuple(self._far_frames)
+        """A copy of them, taken with the microphone's frame (the loop's own)."""
         self._near_frames: deque[np.ndarray] = _silence(LIKENESS_FRAMES)
         """The microphone's last frames (as they came), likewise."""
         self._liked, self._liked_at = 0.0, -LIKENESS_HOP_FRAMES
@@ -194,7 +203,7 @@ class EchoCanceller:
         if audible:
             if now_ns >= self._active_until_ns:  # a new reply: measure its echo afresh
                 with self._lock:
-                    self._ratios, self._measured, self.coupling = [], 0, None
+                    self._replies += 1
                     self._far_frames = _silence(LIKENESS_FRAMES + LIKENESS_LAG_FRAMES)
             self._active_until_ns = now_ns + self._tail_ns
         far = np.concatenate([self._far, self._resampler.push(block)])
@@ -215,8 +224,9 @@ class EchoCanceller:
         if chunk.captured_ns >= self._active_until_ns and not len(self._near):
             self.engaged = False
             return [chunk]
-        if not self.engaged:
+        if not self.engaged:  # a new reply: nothing of the last one's measure is kept
             self._near_frames = _silence(LIKENESS_FRAMES)
+            self._liked_at = -LIKENESS_HOP_FRAMES
         self.engaged = True
         if not len(self._near):
             self._near_ns = chunk.captured_ns
@@ -228,11 +238,19 @@ class EchoCanceller:
             near = float(np.mean(raw.astype(np.float64) ** 2))
             self._quiet.append(near)
             self._near_frames.append(raw.astype(np.float64))
-            with self._lock:
+            with self._lock:  # (only the module and a copy: the speaker's thread waits)
                 self._apm.process_stream(frame)
-                user = self._user_over_echo(near)
+                far = max(self._far_recent, default=0.0)
+                self._far_now, reply = tuple(self._far_frames), self._replies
+            if reply != self._measuring:  # a new reply: measure its echo afresh
+                self._ratios, self._measured, self.coupling = [], 0, None
+                self._measuring = reply
+            user = self._user_over_echo(near, far)
             cleaned = raw.copy() if user else self._cancelled(frame, near)
-            if user and near > SILENT:
+            noise = min(self._quiet)
+            if user and near > max(SILENT, NOISE_MARGIN * noise):
+                # (Not the room's noise before the echo arrives, passed as it came: speech
+                # recognition would hear the echo as it came for 300 ms after it.)
                 self._talk_left = TALK_HANGOVER_FRAMES
             talking = self._talk_left > 0
             self._talk_left = max(0, self._talk_left - 1)
@@ -251,9 +269,7 @@ class EchoCanceller:
         noise = min(self._quiet, default=0.0)
         if energy <= max(near * UNCANCELLED, NOISE_MARGIN * noise, SILENT):
             return out
-        with self._lock:
-            like = self._likeness()
-        if like < ECHO_LIKENESS:
+        if self._likeness() < ECHO_LIKENESS:
             return out  # not only echo: what the module gives (the user, over what is left)
         target = max(near * SUPPRESSED, noise)
         scaled: np.ndarray = np.round(out * np.sqrt(target / energy))
@@ -264,10 +280,12 @@ class EchoCanceller:
         normalised cross-correlation with the reference at any delay up to
         `LIKENESS_LAG_FRAMES`, both first-differenced (speech's low frequencies correlate
         with any other speech). Reused for `LIKENESS_HOP_FRAMES` (one costs ~1.1 ms here:
-        ~3.6 % of one core while a reply sounds). The caller holds the lock."""
+        ~3.6 % of one core while a reply sounds), from the copy of the reference's frames
+        `cancel` took (`_far_now`). An echo may come back inverted (a microphone or an amplifier
+        that turns the signal over): the correlation's size counts, not its sign."""
         if self.frames - self._liked_at < LIKENESS_HOP_FRAMES:
             return self._liked
-        far16 = np.diff(np.concatenate(self._far_frames), prepend=0.0)
+        far16 = np.diff(np.concatenate(self._far_now), prepend=0.0)
         near16 = np.diff(np.concatenate(self._near_frames), prepend=0.0)
         self._liked_at, self._liked = self.frames, 0.0
         if not np.any(near16):
@@ -286,12 +304,12 @@ class EchoCanceller:
         # (Not over the reference's quietest stretches: a near-silent one, normalised, can
         # look like anything.)
         floor = max(WINDOW_FLOOR * float(windows.max()), 1e-9)
-        best = int(np.argmax(products[: lags + 1] / np.sqrt(np.maximum(windows, floor))))
+        best = int(np.argmax(np.abs(products[: lags + 1]) / np.sqrt(np.maximum(windows, floor))))
         span, alike = len(near16), 0.0
         for lag in range(max(0, best - 1), min(best + 2, len(far16) - span + 1)):
             part = far16[lag : lag + span]
             alike = max(
-                alike, float(part @ near16) / np.sqrt((part @ part) * (near16 @ near16) + 1e-9)
+                alike, abs(float(part @ near16)) / np.sqrt((part @ part) * (near16 @ near16) + 1e-9)
             )
         self._liked = alike
         return alike
@@ -299,10 +317,10 @@ class EchoCanceller:
     def _not_yet_echo(self, near: float) -> bool:
         """While the echo's level is measured: a frame with sound in it while the microphone
         is not like the reply (`ECHO_LIKENESS`) is not measured as its echo, and is passed as
-        it came. The caller holds the lock."""
+        it came."""
         return near > SILENT and self._likeness() < ECHO_LIKENESS
 
-    def _user_over_echo(self, near: float) -> bool:
+    def _user_over_echo(self, near: float, far: float) -> bool:
         """Is there more in this microphone frame than the reply's echo (the user, over it,
         or no echo at all)? Then it is passed on as it came: AEC3 suppresses the near end
         hard while it learns an echo path (a voice in a reply's first ~0.5 s came out 25-60
@@ -311,8 +329,7 @@ class EchoCanceller:
 
         How loud the reply comes back is measured over its first MEASURE_FRAMES; a frame is
         more than echo when it is DOUBLE_TALK above that times the loudest of the reference's
-        recent frames."""
-        far = max(self._far_recent, default=0.0)
+        recent frames (`far`)."""
         if self.coupling is None:
             if far > FAR_FLOOR:
                 if self._over_the_echo_so_far(near, far) or self._not_yet_echo(near):

@@ -2,7 +2,9 @@
 them, replies rendered to WAV files; a per-stage latency table with p50/p95.
 
 Each file goes through the same listener as `assistant run` (Silero VAD, the end-pointer,
-speculative turns), so the figures include end-pointing exactly as the daemon does it.
+speculative turns), so the figures include end-pointing as the daemon does it half-duplex:
+it plays nothing to cancel, so its confident hold is 500 ms, where the daemon's with echo
+cancellation (the default) is 200.
 """
 
 from __future__ import annotations

@@ -256,7 +256,7 @@ def rules(s: TurnEndSettings) -> list[tuple[str, Rule]]:
         ("pipecat: smart-turn or 3 s", pipecat),
         ("evidence, and the audio decides at p>=0.5", ours(dataclasses.replace(s, finished_p=0.5))),
         (
-            "evidence, half-duplex (the default: eager hold 500)",
+            "evidence, half-duplex (no echo cancellation: eager hold 500)",
             ours(dataclasses.replace(s, eager_ms=s.half_duplex_eager_ms)),
         ),
         (

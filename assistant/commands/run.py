@@ -220,7 +220,12 @@ def _echo_canceller(a: Assistant, devices: SoundDevices) -> EchoCanceller | None
     """The reply's echo taken out of the microphone, when the pipeline wants it and it can
     run (said at start either way)."""
     listen = a.settings.pipeline.listen
-    if not listen.echo_cancel or not listen.half_duplex:
+    if not listen.half_duplex:
+        return None  # headphones: nothing to cancel
+    if not listen.echo_cancel:
+        log.info(
+            "echo cancellation off ([listen] echo_cancel = false): half-duplex, deaf while speaking"
+        )
         return None
     mic, speaker = devices.mic, devices.speaker
     assert mic is not None

@@ -2,9 +2,10 @@
 
 At a pause the turn starts speculatively (see `endpoint.py`): its audio waits behind a
 `TurnGate` that opens when the silence reaches the hold. Speech before then drops the
-speculative turn and the utterance goes on. Half-duplex by default: while a committed turn
-speaks (and for a short echo tail after), the microphone is not heard at all; with echo
-cancellation, only for the user going on in the window after the commit. With barge-in,
+speculative turn and the utterance goes on. Half-duplex (an open speaker, no echo
+cancellation): while a committed turn speaks (and for a short echo tail after), the
+microphone is not heard at all; with echo cancellation (the default), only for the user
+going on in the window after the commit. With barge-in,
 speech during a reply cancels it and the speaker flushes at once.
 """
 

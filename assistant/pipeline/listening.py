@@ -38,7 +38,7 @@ class ListenSettings:
     (`tests/test_echo_room_live.py`; with the echo as loud as the user,
     `tests/test_daemon.py`) and in simulated dry and reverberant rooms (`scripts/double-talk`:
     its own echo started an utterance in none of 320 replies; the user going on was heard
-    156 of 160 times, every miss with the echo as loud as them); not in real rooms. `false`
+    155 of 160 times, every miss with the echo as loud as them); not in real rooms. `false`
     where it hears itself."""
     echo_tail_ms: Annotated[int, Ge(0), Le(3000)] = 300
     """After a reply ends, the microphone stays deaf this long (room echo, device latency)."""
